@@ -1,0 +1,1 @@
+//! Units of measure (stub: being written).
