@@ -1,4 +1,131 @@
 //! careshift: a system-dynamics engine for testing care-model investments.
-//! See docs/ARCHITECTURE.md for the map.
+//!
+//! Data flows one way: **parse** ([`model`], [`equation`]) → **compile** ([`compile`], producing a
+//! [`vm::Program`]) → **simulate** ([`simulate`]) → **report** ([`output`]). See
+//! docs/ARCHITECTURE.md for the map and the invariants.
+
+pub mod compile;
+pub mod diagnostics;
 pub mod equation;
+pub mod model;
+pub mod output;
+pub mod simulate;
 pub mod units;
+pub mod vm;
+
+use std::path::Path;
+
+use diagnostics::{Diagnostic, Diagnostics, Sources, did_you_mean};
+use model::TimeSettings;
+use simulate::Results;
+use vm::Program;
+
+/// A loaded and compiled model, ready to run any number of times.
+#[derive(Debug, Clone)]
+pub struct Model {
+    pub name: String,
+    pub program: Program,
+    pub sources: Sources,
+    /// Compile-time warnings (missing units, unattached flows...).
+    pub warnings: Vec<Diagnostic>,
+}
+
+/// Why a model could not be loaded: the diagnostics and the files they point into.
+#[derive(Debug)]
+pub struct Failure {
+    pub diagnostics: Diagnostics,
+    pub sources: Sources,
+}
+
+impl Failure {
+    pub fn render(&self) -> String {
+        self.diagnostics.render(&self.sources)
+    }
+}
+
+impl Model {
+    /// Read, parse and compile a model file (and its modules).
+    pub fn load(path: &Path) -> Result<Model, Failure> {
+        let decl = model::load_model(path).map_err(|(diagnostics, sources)| Failure {
+            diagnostics,
+            sources,
+        })?;
+        match compile::compile(&decl) {
+            Ok((program, warnings)) => Ok(Model {
+                name: decl.name,
+                program,
+                sources: decl.sources,
+                warnings,
+            }),
+            Err(diagnostics) => Err(Failure {
+                diagnostics,
+                sources: decl.sources,
+            }),
+        }
+    }
+
+    /// The model's own time settings.
+    pub fn time(&self) -> &TimeSettings {
+        &self.program.time
+    }
+
+    /// Resolve `NAME=VALUE` overrides to slots. `NAME` is a constant (every element) or one
+    /// element, `name[e1,e2]`.
+    pub fn overrides(&self, sets: &[(String, f64)]) -> Result<Vec<(u32, f64)>, Diagnostic> {
+        let mut out = Vec::new();
+        for (name, value) in sets {
+            if !value.is_finite() {
+                return Err(Diagnostic::error(format!(
+                    "the value for `{name}` must be a finite number"
+                )));
+            }
+            let key = name.replace(' ', "");
+            let matched: Vec<u32> = self
+                .program
+                .params
+                .iter()
+                .filter(|p| p.name.replace(' ', "") == key || p.variable == key)
+                .map(|p| p.slot)
+                .collect();
+            if matched.is_empty() {
+                return Err(self.unknown_parameter(name));
+            }
+            out.extend(matched.into_iter().map(|s| (s, *value)));
+        }
+        Ok(out)
+    }
+
+    fn unknown_parameter(&self, name: &str) -> Diagnostic {
+        let base = name.split('[').next().unwrap_or(name);
+        if let Some(c) = self
+            .program
+            .columns
+            .iter()
+            .find(|c| c.name == name || c.name.split('[').next() == Some(base))
+        {
+            if c.kind != vm::ColumnKind::Constant {
+                return Diagnostic::error(format!(
+                    "`{name}` is not a constant, so it cannot be set"
+                ))
+                .help("only constants (declared under [constants]) can be overridden");
+            }
+            return Diagnostic::error(format!("`{name}` does not name an element of `{base}`"))
+                .help("write the element as it appears in the CSV header, e.g. name[85+]");
+        }
+        let names = self.program.params.iter().map(|p| p.variable.as_str());
+        let d = Diagnostic::error(format!("unknown constant `{name}`"));
+        match did_you_mean(base, names) {
+            Some(s) => d.help(format!("did you mean `{s}`?")),
+            None => d.help("`careshift check MODEL --params` lists the constants that can be set"),
+        }
+    }
+
+    /// One deterministic run.
+    pub fn run(
+        &self,
+        time: &TimeSettings,
+        overrides: &[(u32, f64)],
+    ) -> Result<Results, Diagnostic> {
+        simulate::simulate(&self.program, time, overrides)
+    }
+}

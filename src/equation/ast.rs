@@ -16,7 +16,10 @@ impl Span {
     }
     /// The smallest span covering both.
     pub fn to(self, other: Span) -> Span {
-        Span { start: self.start.min(other.start), end: self.end.max(other.end) }
+        Span {
+            start: self.start.min(other.start),
+            end: self.end.max(other.end),
+        }
     }
 }
 
@@ -32,16 +35,35 @@ pub enum ExprKind {
     /// A variable reference, possibly qualified by module (`frailty.severe`), possibly
     /// subscripted (`pop[age]`, `pop["85+"]`, `pop[*]`, `pop["65-74".."85+"]`).
     /// `subscripts` is `None` when there are no brackets at all.
-    Var { name: String, subscripts: Option<Vec<Subscript>> },
-    Unary { op: UnaryOp, operand: Box<Expr> },
-    Binary { op: BinaryOp, lhs: Box<Expr>, rhs: Box<Expr> },
+    Var {
+        name: String,
+        subscripts: Option<Vec<Subscript>>,
+    },
+    Unary {
+        op: UnaryOp,
+        operand: Box<Expr>,
+    },
+    Binary {
+        op: BinaryOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
     /// `IF c THEN a ELSE b` (the function forms `if(c, a, b)` and `if_then_else(c, a, b)`
     /// parse to this too).
-    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
     /// A function call; `name` is lower-cased for builtins-resolution purposes, and
     /// `name_span` covers the function name. Lookup tables are called this way too
     /// (`effect_of_coverage(x)`), so `name` keeps the original spelling in `raw_name`.
-    Call { name: String, raw_name: String, name_span: Span, args: Vec<Expr> },
+    Call {
+        name: String,
+        raw_name: String,
+        name_span: Span,
+        args: Vec<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -49,11 +71,19 @@ pub enum Subscript {
     /// A bare identifier (`age`, `fit`) or a quoted element name (`"85+"`). Whether it names a
     /// dimension or an element is decided by the compiler; `quoted` is true for the string form,
     /// which always names an element.
-    Name { name: String, quoted: bool, span: Span },
+    Name {
+        name: String,
+        quoted: bool,
+        span: Span,
+    },
     /// `*`: every element of that dimension (only inside SUM/MEAN/MIN/MAX/PROD...).
     Wildcard { span: Span },
     /// `a..b`: the elements from `a` to `b` inclusive, in declaration order.
-    Range { from: String, to: String, span: Span },
+    Range {
+        from: String,
+        to: String,
+        span: Span,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

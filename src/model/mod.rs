@@ -1,0 +1,141 @@
+//! Model files: the TOML schema ([`schema`]) and the loader ([`load`]) that reads a model and its
+//! modules into one flat, fully-qualified [`ModelDecl`] for the compiler.
+
+mod load;
+pub mod schema;
+
+pub use load::load_model;
+
+use crate::diagnostics::{Location, Sources};
+
+/// Integration method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Method {
+    Euler,
+    Rk4,
+    Dopri5,
+}
+
+impl Method {
+    pub fn parse(text: &str) -> Option<Method> {
+        match text.to_ascii_lowercase().as_str() {
+            "euler" => Some(Method::Euler),
+            "rk4" => Some(Method::Rk4),
+            "dopri5" => Some(Method::Dopri5),
+            _ => None,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Method::Euler => "euler",
+            Method::Rk4 => "rk4",
+            Method::Dopri5 => "dopri5",
+        }
+    }
+}
+
+/// Time settings of a run.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeSettings {
+    pub start: f64,
+    pub stop: f64,
+    pub dt: f64,
+    pub save_step: f64,
+    /// The time unit (e.g. `year`), used by unit checking: flows are stock units per this.
+    pub units: String,
+    pub method: Method,
+    /// Relative and absolute tolerances (dopri5 only).
+    pub rtol: f64,
+    pub atol: f64,
+}
+
+/// A piece of equation text and where its first character sits in its file.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Text {
+    pub text: String,
+    pub loc: Location,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum VarKind {
+    Stock,
+    Flow,
+    Auxiliary,
+    Constant,
+    Lookup,
+    /// A module input, bound to an equation in the including model.
+    Input,
+}
+
+impl VarKind {
+    pub fn describe(self) -> &'static str {
+        match self {
+            VarKind::Stock => "stock",
+            VarKind::Flow => "flow",
+            VarKind::Auxiliary => "auxiliary",
+            VarKind::Constant => "constant",
+            VarKind::Lookup => "lookup table",
+            VarKind::Input => "module input",
+        }
+    }
+}
+
+/// How a variable's values are defined.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Definition {
+    /// One equation for every element (for stocks: the initial value).
+    Equation(Text),
+    /// One equation per element; the key lists one element name per dimension.
+    PerElement(Vec<(Vec<String>, Location, Text)>),
+    /// Literal values: one for all elements, or one per element in order.
+    Values(Vec<f64>, Location),
+    Lookup(LookupData),
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct LookupData {
+    pub xs: Vec<f64>,
+    pub ys: Vec<f64>,
+    pub extrapolate: bool,
+    pub x_units: Option<Text>,
+}
+
+/// One declared variable, with its name fully qualified by module path (`frailty.progression`).
+#[derive(Debug, Clone, PartialEq)]
+pub struct VarDecl {
+    pub name: String,
+    pub kind: VarKind,
+    pub dims: Vec<String>,
+    pub def: Definition,
+    pub units: Option<Text>,
+    pub doc: Option<String>,
+    pub source: Option<String>,
+    pub range: Option<(f64, f64)>,
+    pub inflows: Vec<(String, Location)>,
+    pub outflows: Vec<(String, Location)>,
+    pub non_negative: bool,
+    /// Prefix under which names in this variable's equations are resolved (`""` at top level,
+    /// `"frailty."` inside module `frailty`; a module input's binding uses the parent's).
+    pub scope: String,
+    /// Where the variable is declared (its key).
+    pub loc: Location,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct Dimension {
+    pub name: String,
+    pub elements: Vec<String>,
+    pub loc: Location,
+}
+
+/// A whole model: the top file plus its modules, flattened.
+#[derive(Debug, Clone)]
+pub struct ModelDecl {
+    pub name: String,
+    pub doc: Option<String>,
+    pub time: TimeSettings,
+    pub dimensions: Vec<Dimension>,
+    pub vars: Vec<VarDecl>,
+    pub sources: Sources,
+}

@@ -1,0 +1,68 @@
+//! Reports: CSV time series, written atomically.
+
+use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
+
+use crate::simulate::Results;
+
+/// The CSV text of a run: `time`, then one column per output variable, one row per saved time.
+pub fn csv_text(results: &Results) -> String {
+    let mut out = String::with_capacity(results.values.len() * 12 + 64);
+    out.push_str("time");
+    for c in &results.columns {
+        out.push(',');
+        out.push_str(&csv_field(c));
+    }
+    out.push('\n');
+    for (r, t) in results.times.iter().enumerate() {
+        push_number(&mut out, *t);
+        for v in results.row(r) {
+            out.push(',');
+            push_number(&mut out, *v);
+        }
+        out.push('\n');
+    }
+    out
+}
+
+/// Shortest text that reads back to the same f64.
+pub fn push_number(out: &mut String, v: f64) {
+    if v == v.trunc() && v.abs() < 1e15 {
+        let _ = write!(out, "{}", v as i64);
+    } else {
+        let _ = write!(out, "{v:?}");
+    }
+}
+
+fn csv_field(s: &str) -> String {
+    if s.contains([',', '"', '\n']) {
+        format!("\"{}\"", s.replace('"', "\"\""))
+    } else {
+        s.to_string()
+    }
+}
+
+/// Write `bytes` to `path` through a temporary file in the same directory and a rename, so
+/// that readers never see a half-written file.
+pub fn write_atomically(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
+    let dir = path
+        .parent()
+        .filter(|p| !p.as_os_str().is_empty())
+        .unwrap_or(Path::new("."));
+    let name = path
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_else(|| "output".into());
+    let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));
+    let result = (|| {
+        let mut f = std::fs::File::create(&tmp)?;
+        f.write_all(bytes)?;
+        f.sync_all()?;
+        std::fs::rename(&tmp, path)
+    })();
+    if result.is_err() {
+        let _ = std::fs::remove_file(&tmp);
+    }
+    result
+}

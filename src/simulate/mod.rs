@@ -1,0 +1,310 @@
+//! Simulation: run a [`Program`] over time with Euler, RK4 or Dopri5.
+//!
+//! Conventions (shared with Vensim and Stella):
+//! - the number of steps is `round((stop − start) / dt)`; time at step k is `start + k·dt`
+//!   (computed by multiplication, never accumulated);
+//! - a row is saved every `save_step` (a whole multiple of dt) and always at the final time;
+//! - a **flow column at time t is the rate used for the step that starts at t** (for RK4 the
+//!   first-stage rate, evaluated from the state at t; at the final time, the rate that the next
+//!   step would use);
+//! - non-negative stocks: when a step would take more out of a stock than it holds plus what
+//!   flows in, its outflows are scaled down for that step (the scaled values are what the flow
+//!   columns show and what downstream stocks receive, so material is conserved).
+
+mod dopri;
+mod fixed;
+
+use crate::diagnostics::{Diagnostic, Location};
+use crate::model::{Method, TimeSettings};
+use crate::vm::{Program, State};
+
+/// The output of one run: a row per saved time, a column per output variable.
+#[derive(Debug, Clone)]
+pub struct Results {
+    pub columns: Vec<String>,
+    pub times: Vec<f64>,
+    /// Row-major: `values[row * columns.len() + col]`.
+    pub values: Vec<f64>,
+    pub warnings: Vec<Diagnostic>,
+}
+
+impl Results {
+    pub fn column(&self, name: &str) -> Option<Vec<f64>> {
+        let c = self.columns.iter().position(|n| n == name)?;
+        let w = self.columns.len();
+        Some(
+            (0..self.times.len())
+                .map(|r| self.values[r * w + c])
+                .collect(),
+        )
+    }
+
+    pub fn row(&self, r: usize) -> &[f64] {
+        let w = self.columns.len();
+        &self.values[r * w..(r + 1) * w]
+    }
+}
+
+/// Run `program` with `time` settings and constant `overrides` (slot, value).
+pub fn simulate(
+    program: &Program,
+    time: &TimeSettings,
+    overrides: &[(u32, f64)],
+) -> Result<Results, Diagnostic> {
+    validate_time(program, time)?;
+    let mut sim = Sim::new(program, time);
+    sim.initialize(overrides)?;
+    match time.method {
+        Method::Euler | Method::Rk4 => fixed::run(&mut sim)?,
+        Method::Dopri5 => dopri::run(&mut sim)?,
+    }
+    Ok(Results {
+        columns: program.columns.iter().map(|c| c.name.clone()).collect(),
+        times: sim.times,
+        values: sim.values,
+        warnings: sim.warnings,
+    })
+}
+
+fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), Diagnostic> {
+    let help_loc = program
+        .slot_meta
+        .first()
+        .map(|m| Location::new(m.loc.file, 0, 0));
+    if !(t.start.is_finite() && t.stop.is_finite() && t.stop > t.start) {
+        return Err(Diagnostic::error(format!(
+            "stop time {} must be after start time {}",
+            t.stop, t.start
+        ))
+        .help("check [time] in the model or the --stop flag"));
+    }
+    if !(t.dt.is_finite() && t.dt > 0.0) {
+        return Err(Diagnostic::error(format!(
+            "dt must be a positive number, not {}",
+            t.dt
+        )));
+    }
+    if !(t.save_step.is_finite() && t.save_step > 0.0) {
+        return Err(Diagnostic::error(format!(
+            "save_step must be a positive number, not {}",
+            t.save_step
+        )));
+    }
+    if t.method != Method::Dopri5 {
+        let ratio = t.save_step / t.dt;
+        if ratio.round() < 1.0 || (ratio - ratio.round()).abs() > 1e-6 {
+            return Err(Diagnostic::error(format!(
+                "save_step ({}) must be a whole multiple of dt ({})",
+                t.save_step, t.dt
+            ))
+            .at_opt(help_loc)
+            .help(
+                "e.g. dt = 0.25 with save_step = 1; with --dt, choose a dt that divides save_step",
+            ));
+        }
+        let steps = (t.stop - t.start) / t.dt;
+        if steps.round() > 1e9 {
+            return Err(Diagnostic::error(format!(
+                "{} steps of dt = {} is too many",
+                steps.round(),
+                t.dt
+            ))
+            .help("use a larger dt or a shorter run"));
+        }
+    }
+    if t.method == Method::Dopri5 && !program.previous.is_empty() {
+        let loc = program.slot_meta[program.previous[0].0 as usize].loc;
+        return Err(Diagnostic::error(
+            "PREVIOUS needs a fixed time step, but the method is dopri5",
+        )
+        .at(loc)
+        .help("use method = \"euler\" or \"rk4\" for models with PREVIOUS"));
+    }
+    Ok(())
+}
+
+/// State shared by the integrators.
+pub(crate) struct Sim<'p> {
+    pub p: &'p Program,
+    pub time: TimeSettings,
+    pub state: State,
+    pub times: Vec<f64>,
+    pub values: Vec<f64>,
+    pub warnings: Vec<Diagnostic>,
+    /// One flag per stock: already warned about step-size stability.
+    warned: Vec<bool>,
+    has_non_negative: bool,
+}
+
+impl<'p> Sim<'p> {
+    fn new(p: &'p Program, time: &TimeSettings) -> Self {
+        let mut warnings = Vec::new();
+        if time.method == Method::Dopri5 && p.uses_pulse {
+            warnings.push(Diagnostic::warning(format!(
+                "PULSE with dopri5: a pulse is magnitude/DT for one DT (DT = {}); an adaptive solver may step over it",
+                time.dt
+            )).help("use euler or rk4 for models with PULSE"));
+        }
+        Sim {
+            p,
+            time: time.clone(),
+            state: p.new_state(),
+            times: Vec::new(),
+            values: Vec::new(),
+            warnings,
+            warned: vec![false; p.stocks.len()],
+            has_non_negative: p.stocks.iter().any(|s| s.non_negative),
+        }
+    }
+
+    /// Set overrides, then run the initial phase (stocks' initial values, constants defined by
+    /// equations, every auxiliary) in dependency order.
+    fn initialize(&mut self, overrides: &[(u32, f64)]) -> Result<(), Diagnostic> {
+        let mut overridden = vec![false; self.state.slots.len()];
+        for &(slot, v) in overrides {
+            self.state.slots[slot as usize] = v;
+            overridden[slot as usize] = true;
+        }
+        let t = self.time.start;
+        for a in &self.p.initial {
+            if overridden[a.slot as usize] {
+                continue;
+            }
+            self.p
+                .eval_all(std::slice::from_ref(a), &mut self.state, t, self.time.dt)
+                .map_err(|f| f.to_diagnostic(self.p, t))?;
+        }
+        Ok(())
+    }
+
+    /// Evaluate every auxiliary and flow at time `t` from the current stocks.
+    #[inline]
+    pub fn eval_flows(&mut self, t: f64) -> Result<(), Diagnostic> {
+        self.p
+            .eval_all(&self.p.flows, &mut self.state, t, self.time.dt)
+            .map_err(|f| f.to_diagnostic(self.p, t))
+    }
+
+    /// Net rate of change of every stock into `out`. `step` is the step about to be taken (it
+    /// bounds outflows of non-negative stocks); `check` enables the stability warning.
+    pub fn derivatives(&mut self, step: Option<f64>, out: &mut [f64], check: Option<(f64, f64)>) {
+        derivatives(
+            self.p,
+            &mut self.state.slots,
+            step,
+            self.has_non_negative,
+            out,
+        );
+        if let Some((t, bound)) = check {
+            self.check_stability(t, bound, out);
+        }
+    }
+
+    fn check_stability(&mut self, t: f64, bound: f64, d: &[f64]) {
+        let dt = self.time.dt;
+        for (i, s) in self.p.stocks.iter().enumerate() {
+            let level = self.state.slots[s.slot as usize];
+            if self.warned[i] || level <= 0.0 {
+                continue;
+            }
+            let outflow: f64 = self.p.flow_slots[s.outflows.0 as usize..s.outflows.1 as usize]
+                .iter()
+                .map(|&f| self.state.slots[f as usize])
+                .sum();
+            let drain = outflow.max(-d[i]);
+            let ratio = dt * drain / level;
+            if ratio > bound {
+                self.warned[i] = true;
+                let name = &self.p.slot_meta[s.slot as usize].name;
+                let method = self.time.method.name();
+                let suggested = dt * bound / ratio;
+                self.warnings.push(
+                    Diagnostic::warning(format!(
+                        "dt may be too large for `{name}`: at time {t}, dt × outflow/stock = {ratio:.3}, above {bound} (the {method} stability limit); the result can overshoot or oscillate"
+                    ))
+                    .at(self.p.slot_meta[s.slot as usize].loc)
+                    .help(format!("use dt below {suggested:.3e} (e.g. --dt), or method rk4/dopri5")),
+                );
+            }
+        }
+    }
+
+    /// Save the current values as the row for time `t`.
+    pub fn record(&mut self, t: f64) {
+        self.times.push(t);
+        let slots = &self.state.slots;
+        self.values
+            .extend(self.p.columns.iter().map(|c| slots[c.slot as usize]));
+    }
+
+    pub fn stock_values(&self, out: &mut [f64]) {
+        for (o, s) in out.iter_mut().zip(&self.p.stocks) {
+            *o = self.state.slots[s.slot as usize];
+        }
+    }
+
+    pub fn set_stocks(&mut self, values: &[f64]) {
+        for (v, s) in values.iter().zip(&self.p.stocks) {
+            self.state.slots[s.slot as usize] = *v;
+        }
+    }
+
+    /// After a step: clamp non-negative stocks (against round-off) and reject non-finite ones.
+    pub fn check_stocks(&mut self, t: f64) -> Result<(), Diagnostic> {
+        for s in &self.p.stocks {
+            let v = &mut self.state.slots[s.slot as usize];
+            if s.non_negative && *v < 0.0 {
+                *v = 0.0;
+            }
+            if !v.is_finite() {
+                let meta = &self.p.slot_meta[s.slot as usize];
+                return Err(Diagnostic::error(format!(
+                    "stock `{}` became {} at time {t}",
+                    meta.name, v
+                ))
+                .at(meta.loc)
+                .help("its flows grow without bound; check the loop that feeds it, or reduce dt"));
+            }
+        }
+        Ok(())
+    }
+}
+
+/// Net rate of change of every stock. With non-negative stocks, outflows are first scaled so
+/// that no stock loses more than it holds plus its inflow over `step` (or, without a step, more
+/// than its inflow once it is empty).
+pub(crate) fn derivatives(
+    p: &Program,
+    slots: &mut [f64],
+    step: Option<f64>,
+    non_negative: bool,
+    out: &mut [f64],
+) {
+    let sum = |slots: &[f64], range: (u32, u32)| -> f64 {
+        p.flow_slots[range.0 as usize..range.1 as usize]
+            .iter()
+            .map(|&f| slots[f as usize])
+            .sum()
+    };
+    if non_negative {
+        for s in p.stocks.iter().filter(|s| s.non_negative) {
+            let level = slots[s.slot as usize].max(0.0);
+            let inflow = sum(slots, s.inflows);
+            let outflow = sum(slots, s.outflows);
+            let available = match step {
+                Some(h) => level / h + inflow,
+                None if level <= 0.0 => inflow,
+                None => f64::INFINITY,
+            };
+            if outflow > available && outflow > 0.0 {
+                let factor = available.max(0.0) / outflow;
+                for &f in &p.flow_slots[s.outflows.0 as usize..s.outflows.1 as usize] {
+                    slots[f as usize] *= factor;
+                }
+            }
+        }
+    }
+    for (o, s) in out.iter_mut().zip(&p.stocks) {
+        *o = sum(slots, s.inflows) - sum(slots, s.outflows);
+    }
+}

@@ -1,0 +1,592 @@
+//! The compiled program and its evaluator.
+//!
+//! A [`Program`] is immutable (`Send + Sync`) and shared by every run; all mutable state lives
+//! in a [`State`] (one slot per array element plus an operand stack sized at compile time). The
+//! per-step loop is `for assignment in order { slots[a.slot] = eval(ops[a.code]) }`: no
+//! allocation, no hashing, no strings. Because the program never holds state, a batch of
+//! parameter sets is a batch of `State`s evaluated against one `Program` (and the bytecode can
+//! be interpreted over lanes of values later without changing the compiler).
+
+use crate::diagnostics::{Diagnostic, Location};
+use crate::model::TimeSettings;
+
+/// One instruction of the stack machine.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Op {
+    Num(f64),
+    Load(u32),
+    Time,
+    Dt,
+    Neg,
+    Not,
+    Add,
+    Sub,
+    Mul,
+    /// Division; the operand is an index into `Program::op_locations` (where the divisor is
+    /// written), or `u32::MAX`.
+    Div(u32),
+    Pow,
+    Eq,
+    Ne,
+    Lt,
+    Le,
+    Gt,
+    Ge,
+    And,
+    Or,
+    /// Pop; jump to the absolute op index when the value is 0.
+    JumpIfFalse(u32),
+    Jump(u32),
+    F1(F1),
+    F2(F2),
+    F3(F3),
+    PulseTrain,
+    Lookup(u32),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum F1 {
+    Abs,
+    Exp,
+    Ln,
+    Log10,
+    Sqrt,
+    Int,
+    Round,
+    Sin,
+    Cos,
+    Tan,
+    Arcsin,
+    Arccos,
+    Arctan,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum F2 {
+    Min,
+    Max,
+    Modulo,
+    Zidz,
+    Step,
+    Ramp,
+    Pulse,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum F3 {
+    Xidz,
+    Ramp,
+    Pulse,
+}
+
+/// `slots[slot] = eval(ops[start..end])`.
+#[derive(Debug, Clone, Copy)]
+pub struct Assign {
+    pub slot: u32,
+    pub start: u32,
+    pub end: u32,
+}
+
+/// A stock element: where it lives and which flow slots feed and drain it.
+#[derive(Debug, Clone)]
+pub struct StockSlot {
+    pub slot: u32,
+    /// Range into `Program::flow_slots` for inflows, then outflows.
+    pub inflows: (u32, u32),
+    pub outflows: (u32, u32),
+    pub non_negative: bool,
+}
+
+#[derive(Debug, Clone)]
+pub struct Table {
+    pub xs: Vec<f64>,
+    pub ys: Vec<f64>,
+    pub extrapolate: bool,
+}
+
+impl Table {
+    /// Piecewise-linear interpolation; outside the x range, hold the end value or extend the
+    /// end segment.
+    pub fn eval(&self, x: f64) -> f64 {
+        let (xs, ys) = (&self.xs, &self.ys);
+        let n = xs.len();
+        if x.is_nan() {
+            return f64::NAN;
+        }
+        let seg = if x <= xs[0] {
+            if !self.extrapolate {
+                return ys[0];
+            }
+            0
+        } else if x >= xs[n - 1] {
+            if !self.extrapolate {
+                return ys[n - 1];
+            }
+            n - 2
+        } else {
+            xs.partition_point(|&v| v <= x) - 1
+        };
+        let (x0, x1, y0, y1) = (xs[seg], xs[seg + 1], ys[seg], ys[seg + 1]);
+        y0 + (y1 - y0) * (x - x0) / (x1 - x0)
+    }
+}
+
+/// What kind of variable an output column or slot is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ColumnKind {
+    Stock,
+    Flow,
+    Auxiliary,
+    Constant,
+}
+
+#[derive(Debug, Clone)]
+pub struct Column {
+    /// `name` or `name[e1,e2]`.
+    pub name: String,
+    pub slot: u32,
+    pub kind: ColumnKind,
+}
+
+/// A constant element that can be overridden before a run (`--set`, scenarios, Monte Carlo).
+#[derive(Debug, Clone)]
+pub struct Param {
+    /// Element name: `name` or `name[e1,e2]`.
+    pub name: String,
+    /// The declared variable's name.
+    pub variable: String,
+    pub slot: u32,
+    /// Literal default, or None when the constant is defined by an equation.
+    pub default: Option<f64>,
+    pub range: Option<(f64, f64)>,
+    pub units: Option<String>,
+    pub source: Option<String>,
+}
+
+/// Diagnostics data for a slot: its display name and where it is defined.
+#[derive(Debug, Clone)]
+pub struct SlotMeta {
+    pub name: String,
+    pub loc: Location,
+}
+
+/// Counts for `careshift check`.
+#[derive(Debug, Clone, Default)]
+pub struct Summary {
+    pub stocks: usize,
+    pub flows: usize,
+    pub auxiliaries: usize,
+    pub constants: usize,
+    pub lookups: usize,
+    pub modules: usize,
+    pub hidden_stocks: usize,
+    pub slots: usize,
+    pub dimensions: Vec<(String, usize)>,
+}
+
+/// A compiled model.
+#[derive(Debug, Clone)]
+pub struct Program {
+    pub ops: Vec<Op>,
+    /// Initial phase, in order (stock initial values, constants defined by equations, every
+    /// auxiliary).
+    pub initial: Vec<Assign>,
+    /// Per-evaluation phase, in order (auxiliaries and flows).
+    pub flows: Vec<Assign>,
+    pub stocks: Vec<StockSlot>,
+    pub flow_slots: Vec<u32>,
+    /// (PREVIOUS slot, its source slot): after each step, `prev = source`.
+    pub previous: Vec<(u32, u32)>,
+    pub tables: Vec<Table>,
+    /// Initial contents of every slot (literal constants; 0 elsewhere).
+    pub defaults: Vec<f64>,
+    pub op_locations: Vec<Location>,
+    pub slot_meta: Vec<SlotMeta>,
+    pub columns: Vec<Column>,
+    pub params: Vec<Param>,
+    pub time: TimeSettings,
+    pub stack_size: usize,
+    pub uses_pulse: bool,
+    pub summary: Summary,
+}
+
+/// Mutable evaluation state of one run.
+#[derive(Debug, Clone)]
+pub struct State {
+    pub slots: Vec<f64>,
+    stack: Vec<f64>,
+}
+
+/// A run-time failure: which assignment produced a bad value, and why.
+#[derive(Debug, Clone)]
+pub struct EvalFault {
+    pub slot: u32,
+    /// Why, when known (division by zero, log of a negative number...).
+    pub reason: String,
+    pub location: Option<Location>,
+}
+
+impl Program {
+    pub fn new_state(&self) -> State {
+        State {
+            slots: self.defaults.clone(),
+            stack: Vec::with_capacity(self.stack_size.max(1)),
+        }
+    }
+
+    /// Evaluate `assigns` in order. On a non-finite result, stops and explains it.
+    #[inline]
+    pub fn eval_all(
+        &self,
+        assigns: &[Assign],
+        state: &mut State,
+        time: f64,
+        dt: f64,
+    ) -> Result<(), EvalFault> {
+        for a in assigns {
+            let v = self.eval_code(a.start as usize, a.end as usize, state, time, dt);
+            if !v.is_finite() {
+                return Err(self.diagnose(a, state, time, dt));
+            }
+            state.slots[a.slot as usize] = v;
+        }
+        Ok(())
+    }
+
+    /// Evaluate one assignment's code.
+    #[inline]
+    pub fn eval_code(
+        &self,
+        start: usize,
+        end: usize,
+        state: &mut State,
+        time: f64,
+        dt: f64,
+    ) -> f64 {
+        let State { slots, stack } = state;
+        stack.clear();
+        let mut pc = start;
+        while pc < end {
+            let op = self.ops[pc];
+            pc += 1;
+            match op {
+                Op::JumpIfFalse(target) => {
+                    if pop(stack) == 0.0 {
+                        pc = target as usize;
+                    }
+                }
+                Op::Jump(target) => pc = target as usize,
+                _ => self.exec(op, slots, stack, time, dt),
+            }
+        }
+        pop(stack)
+    }
+
+    /// Apply one non-jump op to the stack.
+    #[inline(always)]
+    fn exec(&self, op: Op, slots: &[f64], stack: &mut Vec<f64>, time: f64, dt: f64) {
+        match op {
+            Op::Num(x) => stack.push(x),
+            Op::Load(s) => stack.push(slots[s as usize]),
+            Op::Time => stack.push(time),
+            Op::Dt => stack.push(dt),
+            Op::Neg => unary(stack, |a| -a),
+            Op::Not => unary(stack, |a| bool_f(a == 0.0)),
+            Op::F1(f) => unary(stack, |a| f1(f, a)),
+            Op::Lookup(t) => {
+                let table = &self.tables[t as usize];
+                unary(stack, |a| table.eval(a))
+            }
+            Op::Add => binary(stack, |a, b| a + b),
+            Op::Sub => binary(stack, |a, b| a - b),
+            Op::Mul => binary(stack, |a, b| a * b),
+            Op::Div(_) => binary(stack, |a, b| a / b),
+            Op::Pow => binary(stack, f64::powf),
+            Op::Eq => binary(stack, |a, b| bool_f(a == b)),
+            Op::Ne => binary(stack, |a, b| bool_f(a != b)),
+            Op::Lt => binary(stack, |a, b| bool_f(a < b)),
+            Op::Le => binary(stack, |a, b| bool_f(a <= b)),
+            Op::Gt => binary(stack, |a, b| bool_f(a > b)),
+            Op::Ge => binary(stack, |a, b| bool_f(a >= b)),
+            Op::And => binary(stack, |a, b| bool_f(a != 0.0 && b != 0.0)),
+            Op::Or => binary(stack, |a, b| bool_f(a != 0.0 || b != 0.0)),
+            Op::F2(f) => binary(stack, |a, b| f2(f, a, b, time, dt)),
+            Op::F3(f) => {
+                let c = pop(stack);
+                binary(stack, |a, b| f3(f, a, b, c, time, dt))
+            }
+            Op::PulseTrain => {
+                let end = pop(stack);
+                let interval = pop(stack);
+                let width = pop(stack);
+                let start = pop(stack);
+                stack.push(pulse_train(start, width, interval, end, time, dt));
+            }
+            Op::JumpIfFalse(_) | Op::Jump(_) => {}
+        }
+    }
+
+    /// Re-run a failed assignment op by op to find the first operation that produced a
+    /// non-finite value. Runs once, on failure, so it may be slow.
+    fn diagnose(&self, a: &Assign, state: &mut State, time: f64, dt: f64) -> EvalFault {
+        let State { slots, stack } = state;
+        stack.clear();
+        let mut pc = a.start as usize;
+        while pc < a.end as usize {
+            let op = self.ops[pc];
+            pc += 1;
+            match op {
+                Op::JumpIfFalse(target) => {
+                    if pop(stack) == 0.0 {
+                        pc = target as usize;
+                    }
+                    continue;
+                }
+                Op::Jump(target) => {
+                    pc = target as usize;
+                    continue;
+                }
+                _ => {}
+            }
+            let x = stack.len().checked_sub(2).map(|i| stack[i]);
+            let y = stack.last().copied();
+            self.exec(op, slots, stack, time, dt);
+            let v = stack.last().copied().unwrap_or(f64::NAN);
+            if v.is_finite() {
+                continue;
+            }
+            let mut location = None;
+            let reason = match op {
+                Op::Div(loc) => {
+                    location = self.op_locations.get(loc as usize).copied();
+                    if y == Some(0.0) {
+                        "division by zero".to_string()
+                    } else {
+                        format!("division overflowed ({} / {})", fmt(x), fmt(y))
+                    }
+                }
+                Op::F1(F1::Ln) | Op::F1(F1::Log10) => format!("logarithm of {}", fmt(y)),
+                Op::F1(F1::Sqrt) => format!("square root of {}", fmt(y)),
+                Op::F1(F1::Exp) => format!("EXP({}) overflowed", fmt(y)),
+                Op::Pow => format!("{} ^ {} is not a finite number", fmt(x), fmt(y)),
+                Op::F1(F1::Arcsin) | Op::F1(F1::Arccos) => {
+                    format!("inverse sine/cosine of {}", fmt(y))
+                }
+                Op::Load(s) => format!("`{}` is not finite", self.slot_meta[s as usize].name),
+                _ => "an arithmetic overflow".to_string(),
+            };
+            return EvalFault {
+                slot: a.slot,
+                reason,
+                location,
+            };
+        }
+        EvalFault {
+            slot: a.slot,
+            reason: "the result is not a finite number".into(),
+            location: None,
+        }
+    }
+}
+
+fn fmt(v: Option<f64>) -> String {
+    v.map_or_else(|| "?".into(), |v| format!("{v}"))
+}
+
+impl EvalFault {
+    /// A user-facing error naming the variable, the time and the cause.
+    pub fn to_diagnostic(&self, program: &Program, time: f64) -> Diagnostic {
+        let meta = &program.slot_meta[self.slot as usize];
+        let mut d = Diagnostic::error(format!(
+            "`{}` is not a finite number at time {time}: {}",
+            meta.name, self.reason
+        ))
+        .at(self.location.unwrap_or(meta.loc));
+        if self.reason.starts_with("division by zero") {
+            d = d.help(
+                "if a zero denominator is expected, use ZIDZ(a, b) (0 when b = 0) or XIDZ(a, b, x)",
+            );
+        } else {
+            d = d.help("check the inputs of this equation at that time (try `--stop` just before it and inspect the CSV)");
+        }
+        if self.location.is_some() {
+            d = d.note(format!("`{}` is defined here", meta.name), Some(meta.loc));
+        }
+        d
+    }
+}
+
+#[inline(always)]
+fn pop(stack: &mut Vec<f64>) -> f64 {
+    stack.pop().unwrap_or(f64::NAN)
+}
+
+#[inline(always)]
+fn unary(stack: &mut [f64], f: impl FnOnce(f64) -> f64) {
+    if let Some(top) = stack.last_mut() {
+        *top = f(*top);
+    }
+}
+
+#[inline(always)]
+fn binary(stack: &mut Vec<f64>, f: impl FnOnce(f64, f64) -> f64) {
+    let b = pop(stack);
+    if let Some(top) = stack.last_mut() {
+        *top = f(*top, b);
+    }
+}
+
+#[inline(always)]
+fn bool_f(b: bool) -> f64 {
+    if b { 1.0 } else { 0.0 }
+}
+
+fn f1(f: F1, a: f64) -> f64 {
+    match f {
+        F1::Abs => a.abs(),
+        F1::Exp => a.exp(),
+        F1::Ln => a.ln(),
+        F1::Log10 => a.log10(),
+        F1::Sqrt => a.sqrt(),
+        F1::Int => a.floor(),
+        F1::Round => a.round(),
+        F1::Sin => a.sin(),
+        F1::Cos => a.cos(),
+        F1::Tan => a.tan(),
+        F1::Arcsin => a.asin(),
+        F1::Arccos => a.acos(),
+        F1::Arctan => a.atan(),
+    }
+}
+
+/// Tolerance for comparing simulation times (which are computed as start + k·dt).
+#[inline(always)]
+fn eps(dt: f64) -> f64 {
+    dt * 1e-6
+}
+
+fn f2(f: F2, a: f64, b: f64, time: f64, dt: f64) -> f64 {
+    match f {
+        F2::Min => a.min(b),
+        F2::Max => a.max(b),
+        F2::Modulo => a - b * (a / b).floor(),
+        F2::Zidz => {
+            if b == 0.0 {
+                0.0
+            } else {
+                a / b
+            }
+        }
+        F2::Step => {
+            if time >= b - eps(dt) {
+                a
+            } else {
+                0.0
+            }
+        }
+        F2::Ramp => ramp(a, b, f64::INFINITY, time),
+        F2::Pulse => pulse(a, b, 0.0, time, dt),
+    }
+}
+
+fn f3(f: F3, a: f64, b: f64, c: f64, time: f64, dt: f64) -> f64 {
+    match f {
+        F3::Xidz => {
+            if b == 0.0 {
+                c
+            } else {
+                a / b
+            }
+        }
+        F3::Ramp => ramp(a, b, c, time),
+        F3::Pulse => pulse(a, b, c, time, dt),
+    }
+}
+
+fn ramp(slope: f64, start: f64, end: f64, time: f64) -> f64 {
+    if time <= start {
+        0.0
+    } else {
+        slope * (time.min(end) - start)
+    }
+}
+
+/// `magnitude / dt` during the step that starts at `first` (and every `interval` after, when
+/// `interval > 0`), else 0: a pulse that moves `magnitude` in total through a flow.
+fn pulse(magnitude: f64, first: f64, interval: f64, time: f64, dt: f64) -> f64 {
+    let e = eps(dt);
+    let elapsed = time - first;
+    if elapsed < -e {
+        return 0.0;
+    }
+    let phase = if interval > 0.0 {
+        elapsed - interval * ((elapsed + e) / interval).floor()
+    } else {
+        elapsed
+    };
+    if phase < dt - e { magnitude / dt } else { 0.0 }
+}
+
+/// 1 from `start` for `width` time units, repeating every `interval`, until `end`; else 0.
+fn pulse_train(start: f64, width: f64, interval: f64, end: f64, time: f64, dt: f64) -> f64 {
+    let e = eps(dt);
+    if time < start - e || time > end + e {
+        return 0.0;
+    }
+    let elapsed = time - start;
+    let phase = if interval > 0.0 {
+        elapsed - interval * ((elapsed + e) / interval).floor()
+    } else {
+        elapsed
+    };
+    bool_f(phase < width - e)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_clamps_and_extrapolates() {
+        let mut t = Table {
+            xs: vec![0.0, 1.0, 2.0],
+            ys: vec![0.0, 10.0, 0.0],
+            extrapolate: false,
+        };
+        assert_eq!(t.eval(0.5), 5.0);
+        assert_eq!(t.eval(1.5), 5.0);
+        assert_eq!(t.eval(1.0), 10.0);
+        assert_eq!(t.eval(-1.0), 0.0);
+        assert_eq!(t.eval(3.0), 0.0);
+        t.extrapolate = true;
+        assert_eq!(t.eval(-1.0), -10.0);
+        assert_eq!(t.eval(3.0), -10.0);
+    }
+
+    #[test]
+    fn pulse_moves_its_magnitude_in_one_step() {
+        let dt = 0.25;
+        let total: f64 = (0..40)
+            .map(|k| pulse(10.0, 2.0, 0.0, k as f64 * dt, dt) * dt)
+            .sum();
+        assert_eq!(total, 10.0);
+        let repeated: f64 = (0..40)
+            .map(|k| pulse(1.0, 1.0, 3.0, k as f64 * dt, dt) * dt)
+            .sum();
+        assert_eq!(repeated, 3.0); // at t = 1, 4, 7 within [0, 10)
+        assert_eq!(pulse(1.0, 1.0, 0.0, 1.25, dt), 0.0);
+    }
+
+    #[test]
+    fn pulse_train_ramp_step() {
+        assert_eq!(pulse_train(1.0, 0.5, 2.0, 10.0, 3.25, 0.25), 1.0);
+        assert_eq!(pulse_train(1.0, 0.5, 2.0, 10.0, 3.5, 0.25), 0.0);
+        assert_eq!(pulse_train(1.0, 0.5, 2.0, 4.0, 5.0, 0.25), 0.0);
+        assert_eq!(ramp(2.0, 1.0, 3.0, 0.5), 0.0);
+        assert_eq!(ramp(2.0, 1.0, 3.0, 2.0), 2.0);
+        assert_eq!(ramp(2.0, 1.0, 3.0, 9.0), 4.0);
+        assert_eq!(f2(F2::Step, 5.0, 2.0, 1.75, 0.25), 0.0);
+        assert_eq!(f2(F2::Step, 5.0, 2.0, 2.0, 0.25), 5.0);
+        assert_eq!(f2(F2::Modulo, -7.0, 3.0, 0.0, 1.0), 2.0);
+    }
+}
