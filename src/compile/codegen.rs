@@ -139,13 +139,6 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
             extrapolate: t.extrapolate,
         })
         .collect();
-    // Lookups declared but unused still need their definitions checked; nothing to emit.
-    let _ = b
-        .model
-        .vars
-        .iter()
-        .filter(|v| matches!(v.def, Definition::Lookup(_)))
-        .count();
 
     Program {
         ops: g.ops,
