@@ -1,0 +1,51 @@
+//! Helpers shared by the integration tests.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use careshift::simulate::Results;
+use careshift::{Failure, Model};
+
+static COUNTER: AtomicUsize = AtomicUsize::new(0);
+
+/// A fresh directory under the system temp dir for one test.
+pub fn temp_dir(tag: &str) -> PathBuf {
+    let n = COUNTER.fetch_add(1, Ordering::SeqCst);
+    let dir = std::env::temp_dir().join(format!("careshift-test-{}-{tag}-{n}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&dir);
+    std::fs::create_dir_all(&dir).expect("create temp dir");
+    dir
+}
+
+/// Write `toml` to a temporary file and load it.
+pub fn load_toml(toml: &str) -> Result<Model, Failure> {
+    let dir = temp_dir("model");
+    let path = dir.join("model.toml");
+    std::fs::write(&path, toml).expect("write model");
+    Model::load(&path)
+}
+
+/// Load and run with the model's own settings; panics with the rendered diagnostics on failure.
+pub fn run_toml(toml: &str) -> Results {
+    let model = load_toml(toml).unwrap_or_else(|f| panic!("model failed to load:\n{}", f.render()));
+    model
+        .run(model.time(), &[])
+        .unwrap_or_else(|d| panic!("run failed:\n{}", d.render(&model.sources)))
+}
+
+/// One column of a run, by name.
+pub fn column(results: &Results, name: &str) -> Vec<f64> {
+    results
+        .column(name)
+        .unwrap_or_else(|| panic!("no column `{name}`; columns are {:?}", results.columns))
+}
+
+/// `|a - b| <= abs + rel·|b|`, with a readable failure.
+pub fn assert_close(what: &str, got: f64, want: f64, abs: f64, rel: f64) {
+    assert!(
+        (got - want).abs() <= abs + rel * want.abs(),
+        "{what}: got {got}, want {want} (diff {:e}, tolerance {abs} + {rel}·|want|)",
+        (got - want).abs()
+    );
+}
