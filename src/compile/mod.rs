@@ -330,13 +330,14 @@ impl<'m> Builder<'m> {
             }
             Definition::Equation(text) => {
                 let expr = parse(text)?;
-                self.check_units(var_id, &expr, text)?;
+                // Lower first: unknown names and bad subscripts are clearer than the unit
+                // mismatches they would cause.
                 for e in 0..size {
                     let ctx = self.ctx_for(var_id, e, text);
                     let ir = self.lower(&expr, &ctx)?;
                     self.assign(var_id, e, ir, text.loc);
                 }
-                Ok(())
+                self.check_units(var_id, &expr, text)
             }
             Definition::PerElement(entries) => {
                 let mut defined = vec![false; size];
@@ -351,10 +352,10 @@ impl<'m> Builder<'m> {
                         .at(*key_loc));
                     }
                     let expr = parse(text)?;
-                    self.check_units(var_id, &expr, text)?;
                     let ctx = self.ctx_for(var_id, e, text);
                     let ir = self.lower(&expr, &ctx)?;
                     self.assign(var_id, e, ir, text.loc);
+                    self.check_units(var_id, &expr, text)?;
                 }
                 if let Some(missing) = defined.iter().position(|d| !d) {
                     let name =
