@@ -9,7 +9,7 @@
 mod common;
 
 use careshift::simulate::Results;
-use common::{assert_close, column, run_toml};
+use common::{assert_close, column, load_toml, run_toml};
 
 /// An expected value as a function of time.
 type Want<'a> = &'a dyn Fn(f64) -> f64;
@@ -74,7 +74,9 @@ fn arithmetic_and_precedence() {
             }),
             ("grouped", "(1 + TIME) * 3", &|t| (1.0 + t) * 3.0),
             ("left_assoc_sub", "10 - TIME - 1", &|t| 9.0 - t),
-            ("left_assoc_div", "16 / 4 / (TIME + 1)", &|t| 4.0 / (t + 1.0)),
+            ("left_assoc_div", "16 / 4 / (TIME + 1)", &|t| {
+                4.0 / (t + 1.0)
+            }),
             // 3 * 4^2 / 8 = 6, and `- -TIME` adds TIME.
             ("mixed", "2 + 3 * 4 ^ 2 / 8 - -TIME", &|t| 8.0 + t),
             // `^` binds tighter than unary minus: -(TIME^2).
@@ -82,8 +84,12 @@ fn arithmetic_and_precedence() {
             ("paren_neg_pow", "(-TIME) ^ 2", &|t| t * t),
             // Right-associative: 2^(3^2) = 512.
             ("pow_right", "2 ^ 3 ^ 2", &|_| 512.0),
-            ("pow_negative_exponent", "2 ^ -TIME", &|t| 1.0 / 2f64.powf(t)),
-            ("pow_fraction", "(TIME + 1) ^ 1.5", &|t| (t + 1.0) * (t + 1.0).sqrt()),
+            ("pow_negative_exponent", "2 ^ -TIME", &|t| {
+                1.0 / 2f64.powf(t)
+            }),
+            ("pow_fraction", "(TIME + 1) ^ 1.5", &|t| {
+                (t + 1.0) * (t + 1.0).sqrt()
+            }),
             ("neg_times", "-(TIME - 3) * 2", &|t| (3.0 - t) * 2.0),
             ("literals", "1.5e1 + .5 - 2E-1", &|_| 15.3),
         ],
@@ -153,9 +159,13 @@ fn if_then_else() {
             ("function", "if(TIME >= 3, 1, -1)", &|t| {
                 if t >= 3.0 { 1.0 } else { -1.0 }
             }),
-            ("function_long", "IF_THEN_ELSE(TIME > 1, TIME * 2, 0)", &|t| {
-                if t > 1.0 { 2.0 * t } else { 0.0 }
-            }),
+            (
+                "function_long",
+                "IF_THEN_ELSE(TIME > 1, TIME * 2, 0)",
+                &|t| {
+                    if t > 1.0 { 2.0 * t } else { 0.0 }
+                },
+            ),
             (
                 "nested",
                 "IF TIME < 1 THEN 0 ELSE IF TIME < 2 THEN 1 ELSE 2",
@@ -192,7 +202,9 @@ fn min_max_abs() {
                 (t - 1.0).max(0.5).max(3.0 - t)
             }),
             ("min4", "MIN(4, TIME, 2.5, 3)", &|t| t.min(2.5)),
-            ("abs", "ABS(TIME - 2)", &|t| if t < 2.0 { 2.0 - t } else { t - 2.0 }),
+            ("abs", "ABS(TIME - 2)", &|t| {
+                if t < 2.0 { 2.0 - t } else { t - 2.0 }
+            }),
         ],
     );
 }
@@ -230,14 +242,18 @@ fn int_round_modulo() {
         "",
         &[
             ("int", "INT(TIME - 2.3)", &move |t| floor(t - 2.3)),
-            ("int_literals", "INT(-0.5) * 100 + INT(2.75) * 10 + INT(-3)", &|_| {
-                -100.0 + 20.0 - 3.0
-            }),
+            (
+                "int_literals",
+                "INT(-0.5) * 100 + INT(2.75) * 10 + INT(-3)",
+                &|_| -100.0 + 20.0 - 3.0,
+            ),
             // TIME - 2 hits -1.5, -0.5, 0.5 and 1.5: halves go away from zero.
             ("round", "ROUND(TIME - 2)", &move |t| round(t - 2.0)),
-            ("round_literals", "ROUND(2.5) * 10 + ROUND(-2.5) + ROUND(0.49) * 100", &|_| {
-                30.0 - 3.0
-            }),
+            (
+                "round_literals",
+                "ROUND(2.5) * 10 + ROUND(-2.5) + ROUND(0.49) * 100",
+                &|_| 30.0 - 3.0,
+            ),
             ("modulo", "MODULO(TIME, 1.5)", &move |t| modulo(t, 1.5)),
             // Negative dividend, positive divisor: result in [0, 1.5).
             ("modulo_neg_dividend", "MODULO(TIME - 4, 1.5)", &move |t| {
@@ -264,9 +280,15 @@ fn trigonometry() {
         &[
             ("sin", "sin(TIME)", &|t| t.sin()),
             ("cos", "cos(TIME)", &|t| t.cos()),
-            ("tan", "tan(TIME / 4)", &|t| (t / 4.0).sin() / (t / 4.0).cos()),
-            ("arcsin", "arcsin(TIME / 4 - 0.5)", &|t| (t / 4.0 - 0.5).asin()),
-            ("arccos", "arccos(TIME / 4 - 0.5)", &|t| (t / 4.0 - 0.5).acos()),
+            ("tan", "tan(TIME / 4)", &|t| {
+                (t / 4.0).sin() / (t / 4.0).cos()
+            }),
+            ("arcsin", "arcsin(TIME / 4 - 0.5)", &|t| {
+                (t / 4.0 - 0.5).asin()
+            }),
+            ("arccos", "arccos(TIME / 4 - 0.5)", &|t| {
+                (t / 4.0 - 0.5).acos()
+            }),
             ("arctan", "arctan(TIME - 2)", &|t| (t - 2.0).atan()),
             ("pythagoras", "sin(TIME) ^ 2 + cos(TIME) ^ 2", &|_| 1.0),
             ("arcsin_one", "2 * arcsin(1)", &move |_| pi),
@@ -295,7 +317,10 @@ fn time_and_dt() {
         "[time]\nstart = 2025\nstop = 2030\ndt = 0.25\nsave_step = 1\nunits = \"year\"\n\
          [auxiliaries.clock]\nequation = \"TIME\"\n[auxiliaries.step_size]\nequation = \"DT\"\n",
     );
-    assert_eq!(r.times, vec![2025.0, 2026.0, 2027.0, 2028.0, 2029.0, 2030.0]);
+    assert_eq!(
+        r.times,
+        vec![2025.0, 2026.0, 2027.0, 2028.0, 2029.0, 2030.0]
+    );
     assert_eq!(column(&r, "clock"), r.times);
     assert!(column(&r, "step_size").iter().all(|&v| v == 0.25));
 }
@@ -306,11 +331,17 @@ fn step_and_ramp() {
         "",
         &[
             // STEP(height, start): height from `start` on (inclusive), 0 before.
-            ("step", "STEP(5, 1.5)", &|t| if t >= 1.5 { 5.0 } else { 0.0 }),
+            ("step", "STEP(5, 1.5)", &|t| {
+                if t >= 1.5 { 5.0 } else { 0.0 }
+            }),
             ("step_at_start", "STEP(-2, 0)", &|_| -2.0),
-            ("step_at_stop", "step(3, 4)", &|t| if t >= 4.0 { 3.0 } else { 0.0 }),
+            ("step_at_stop", "step(3, 4)", &|t| {
+                if t >= 4.0 { 3.0 } else { 0.0 }
+            }),
             // RAMP(slope, start [, end]): 0 until start, then slope·(TIME − start), held after end.
-            ("ramp", "RAMP(2, 1)", &|t| if t <= 1.0 { 0.0 } else { 2.0 * (t - 1.0) }),
+            ("ramp", "RAMP(2, 1)", &|t| {
+                if t <= 1.0 { 0.0 } else { 2.0 * (t - 1.0) }
+            }),
             ("ramp_end", "RAMP(2, 1, 3)", &|t| {
                 if t <= 1.0 {
                     0.0
@@ -377,7 +408,13 @@ fn pulse_moves_its_magnitude_into_a_stock() {
     );
     let flow = column(&r, "single");
     for (k, &t) in r.times.iter().enumerate() {
-        assert_close(&format!("once at {t}"), once[k], moved(t, &single, 5.0), 1e-12, 0.0);
+        assert_close(
+            &format!("once at {t}"),
+            once[k],
+            moved(t, &single, 5.0),
+            1e-12,
+            0.0,
+        );
         assert_close(
             &format!("repeated at {t}"),
             repeated[k],
@@ -409,7 +446,13 @@ fn pulse_moves_its_magnitude_into_a_stock() {
         if every.contains(&t) || withdrawals.contains(&t) {
             continue;
         }
-        assert_close(&format!("rk4 once at {t}"), once[k], moved(t, &single, 5.0), 1e-12, 0.0);
+        assert_close(
+            &format!("rk4 once at {t}"),
+            once[k],
+            moved(t, &single, 5.0),
+            1e-12,
+            0.0,
+        );
         assert_close(
             &format!("rk4 repeated at {t}"),
             repeated[k],
@@ -456,7 +499,9 @@ fn lookups_clamp_and_extrapolate() {
             ("extrapolated", "tbl_ext(1.25 * TIME - 1)", &move |t| {
                 inside(1.25 * t - 1.0)
             }),
-            ("at_points", "tbl(0) + tbl(1) * 10 + tbl(3) * 100", &|_| 500.0),
+            ("at_points", "tbl(0) + tbl(1) * 10 + tbl(3) * 100", &|_| {
+                500.0
+            }),
             ("midpoints", "tbl(0.5) + tbl(2) * 100", &|_| 705.0),
             ("far_outside", "tbl(-100) + tbl(100)", &|_| 4.0),
             ("far_outside_ext", "tbl_ext(-100) + tbl_ext(100)", &|_| {
@@ -473,13 +518,21 @@ fn xidz_zidz() {
         &[
             // Zero denominator at t = 1.
             ("xidz", "XIDZ(TIME - 2, TIME - 1, 99)", &|t| {
-                if t == 1.0 { 99.0 } else { (t - 2.0) / (t - 1.0) }
+                if t == 1.0 {
+                    99.0
+                } else {
+                    (t - 2.0) / (t - 1.0)
+                }
             }),
             // Zero denominator at t = 2.
             ("zidz", "ZIDZ(1, TIME - 2)", &|t| {
                 if t == 2.0 { 0.0 } else { 1.0 / (t - 2.0) }
             }),
-            ("xidz_literal", "XIDZ(5, 0, 7) + XIDZ(6, 3, 7) * 10", &|_| 27.0),
+            (
+                "xidz_literal",
+                "XIDZ(5, 0, 7) + XIDZ(6, 3, 7) * 10",
+                &|_| 27.0,
+            ),
             ("zidz_literal", "ZIDZ(5, 0) + ZIDZ(6, 3) * 10", &|_| 20.0),
         ],
     );
@@ -566,12 +619,24 @@ fn smooth_and_smooth3_step_response() {
         check_column(&r, name, first, RK4_TOL, RK4_TOL);
     }
     // Starting at 4: 4 + (10 − 4)·(1 − e^{−t/2}); the initial value is exact at t0.
-    check_column(&r, "s1_from_4", |t| 4.0 + 6.0 * (1.0 - (-t / 2.0).exp()), RK4_TOL, RK4_TOL);
+    check_column(
+        &r,
+        "s1_from_4",
+        |t| 4.0 + 6.0 * (1.0 - (-t / 2.0).exp()),
+        RK4_TOL,
+        RK4_TOL,
+    );
     assert_eq!(column(&r, "s1_from_4")[0], 4.0);
     // Without an initial value the average starts at the input: in equilibrium throughout.
     check_column(&r, "s1_default", |_| 10.0, 1e-12, 0.0);
     // Input TIME, average starting at 0: s' = (t − s)/2, so s = t − 2·(1 − e^{−t/2}).
-    check_column(&r, "s1_ramp", |t| t - 2.0 * (1.0 - (-t / 2.0).exp()), RK4_TOL, RK4_TOL);
+    check_column(
+        &r,
+        "s1_ramp",
+        |t| t - 2.0 * (1.0 - (-t / 2.0).exp()),
+        RK4_TOL,
+        RK4_TOL,
+    );
     // Third order, total time 3: three stages of 1, so the Erlang-3 CDF with rate 1.
     let third = |t: f64| 10.0 * erlang_cdf(3, 1.0, t);
     check_column(&r, "s3", third, RK4_TOL, RK4_TOL);
@@ -637,7 +702,8 @@ fn delays_step_response() {
     );
     let r = run_toml(&toml);
     assert_eq!(*r.times.last().unwrap(), 20.0);
-    let response = |n: u32, init: f64| move |t: f64| init + (10.0 - init) * erlang_cdf(n, n as f64 / 4.0, t);
+    let response =
+        |n: u32, init: f64| move |t: f64| init + (10.0 - init) * erlang_cdf(n, n as f64 / 4.0, t);
     for (name, n) in [
         ("d1", 1),
         ("d3", 3),
@@ -661,6 +727,57 @@ fn delays_step_response() {
     // Without an initial value the pipeline starts in equilibrium with the input.
     check_column(&r, "d3_default", |_| 10.0, 1e-12, 1e-12);
     check_column(&r, "dn5_default", |_| 10.0, 1e-12, 1e-12);
+}
+
+#[test]
+fn delayn_order_is_fixed_when_compiling() {
+    // The order of DELAYN decides how many stages are built, so a constant used as the order
+    // cannot be overridden before a run (the override would show in its column but could not
+    // change the delay). Other constants of the same delay can.
+    let model = load_toml(
+        "[time]\nstart = 0\nstop = 4\ndt = 0.25\nunits = \"year\"\n\
+         [constants.order]\nvalue = 5\n[constants.delay_time]\nvalue = 4\n\
+         [auxiliaries.d]\nequation = \"DELAYN(10, delay_time, order, 0)\"\n",
+    )
+    .unwrap_or_else(|f| panic!("{}", f.render()));
+    let refused = model
+        .overrides(&[("order".to_string(), 1.0)])
+        .expect_err("the order of DELAYN cannot be overridden");
+    assert!(refused.message.contains("DELAYN"), "{}", refused.message);
+    let param = |name: &str| {
+        model
+            .program
+            .params
+            .iter()
+            .find(|p| p.name == name)
+            .unwrap()
+    };
+    assert!(param("order").fixed);
+    assert!(!param("delay_time").fixed);
+    let ov = model
+        .overrides(&[("delay_time".to_string(), 2.0)])
+        .expect("the delay time can be overridden");
+    let r = model.run(model.time(), &ov).expect("run");
+    // Euler on five stages of 2/5 each: content_i' = inflow_i − content_i/(2/5), where the
+    // first inflow is 10 and the others are the previous stage's outflow.
+    let d = column(&r, "d");
+    let (dt, stage_time) = (0.25, 0.4);
+    let mut content = [0.0f64; 5];
+    for (k, &t) in r.times.iter().enumerate() {
+        assert_close(
+            &format!("d at {t}"),
+            d[k],
+            content[4] / stage_time,
+            1e-12,
+            1e-12,
+        );
+        let out = content.map(|c| c / stage_time);
+        for i in 0..5 {
+            let inflow = if i == 0 { 10.0 } else { out[i - 1] };
+            content[i] += dt * (inflow - out[i]);
+        }
+    }
+    assert!(d[16] > 0.0);
 }
 
 #[test]
@@ -693,9 +810,27 @@ fn trend_of_exponential_growth() {
             (x - avg) / (tt * avg)
         }
     };
-    assert_close("TREND(x, T) at t0", column(&r, "trend0")[0], 0.0, 1e-15, 0.0);
-    assert_close("TREND(x, T, 0.3) at t0", column(&r, "trend_init")[0], 0.3, 1e-12, 0.0);
-    assert_close("TREND(x, T, g) at t0", column(&r, "trend_g")[0], g, 1e-12, 0.0);
+    assert_close(
+        "TREND(x, T) at t0",
+        column(&r, "trend0")[0],
+        0.0,
+        1e-15,
+        0.0,
+    );
+    assert_close(
+        "TREND(x, T, 0.3) at t0",
+        column(&r, "trend_init")[0],
+        0.3,
+        1e-12,
+        0.0,
+    );
+    assert_close(
+        "TREND(x, T, g) at t0",
+        column(&r, "trend_g")[0],
+        g,
+        1e-12,
+        0.0,
+    );
     check_column(&r, "trend0", analytic(0.0), RK4_TOL, RK4_TOL);
     check_column(&r, "trend_init", analytic(0.3), RK4_TOL, RK4_TOL);
     check_column(&r, "trend_g", |_| g, RK4_TOL, RK4_TOL);
