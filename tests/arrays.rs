@@ -319,7 +319,9 @@ fn single_elements_ranges_and_aggregates() {
     // An arrayed variable without subscripts inside an aggregate, in a context that is not
     // arrayed over its dimension, iterates over every element.
     check(&r, "implicit_sum", |_| 10.0);
-    check(&r, "implicit_dot", |_| Y.iter().zip(&V).map(|(a, b)| a * b).sum());
+    check(&r, "implicit_dot", |_| {
+        Y.iter().zip(&V).map(|(a, b)| a * b).sum()
+    });
     check(&r, "sum_abs", |_| 2.0 + 0.5 + 1.0 + 3.0);
     check(&r, "sum_positive", |_| 2.0 + 0.5 + 3.0);
     check(&r, "prod_range", |_| 0.5 * -1.0 * 3.0);
@@ -336,7 +338,9 @@ fn single_elements_ranges_and_aggregates() {
         check(&r, &name1("share_of_total", a), |_| Y[ai] / 10.0);
     }
     for (fi, f) in FRAILTY.iter().enumerate() {
-        check(&r, &name1("by_frailty", f), |_| (0..4).map(|a| m(a, fi)).sum());
+        check(&r, &name1("by_frailty", f), |_| {
+            (0..4).map(|a| m(a, fi)).sum()
+        });
     }
 }
 
@@ -380,11 +384,23 @@ fn stateful_builtins_are_per_element() {
         let mut p = Y[i] * 100.0;
         let mut p_before = 0.0;
         for (row, &t) in r.times.iter().enumerate() {
-            assert_close(&format!("delayed[{a}] at {t}"), delayed[row], stage / 2.0, 1e-12, 1e-12);
+            assert_close(
+                &format!("delayed[{a}] at {t}"),
+                delayed[row],
+                stage / 2.0,
+                1e-12,
+                1e-12,
+            );
             assert_close(&format!("pop[{a}] at {t}"), pop[row], p, 1e-9, 1e-12);
             // PREVIOUS(pop, 0): 0 at t0, then pop one dt (half a row) earlier.
             let want = if row == 0 { 0.0 } else { p_before };
-            assert_close(&format!("previous_pop[{a}] at {t}"), previous[row], want, 1e-9, 1e-12);
+            assert_close(
+                &format!("previous_pop[{a}] at {t}"),
+                previous[row],
+                want,
+                1e-9,
+                1e-12,
+            );
             for _ in 0..2 {
                 stage += dt * (Y[i] - stage / 2.0);
                 p_before = p;

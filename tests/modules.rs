@@ -140,9 +140,17 @@ inputs = { demand = "population * uptake * (1 + growth * TIME)" }
         .unwrap_or_else(|f| panic!("{}", f.render()));
     let r = run_model(&model);
     assert!(column(&r, "clinic.wait_time").iter().all(|&v| v == 4.0));
-    assert_series("clinic.waiting", &column(&r, "clinic.waiting"), &clinic_waiting(4.0));
+    assert_series(
+        "clinic.waiting",
+        &column(&r, "clinic.waiting"),
+        &clinic_waiting(4.0),
+    );
     // The other instance of the same file keeps the default.
-    assert!(column(&r, "default_clinic.wait_time").iter().all(|&v| v == 2.0));
+    assert!(
+        column(&r, "default_clinic.wait_time")
+            .iter()
+            .all(|&v| v == 2.0)
+    );
     assert_series(
         "default_clinic.waiting",
         &column(&r, "default_clinic.waiting"),
@@ -153,7 +161,11 @@ inputs = { demand = "population * uptake * (1 + growth * TIME)" }
         .overrides(&[("clinic.wait_time".to_string(), 8.0)])
         .unwrap_or_else(|d| panic!("{}", d.render(&model.sources)));
     let r = model.run(model.time(), &ov).expect("run");
-    assert_series("clinic.waiting", &column(&r, "clinic.waiting"), &clinic_waiting(8.0));
+    assert_series(
+        "clinic.waiting",
+        &column(&r, "clinic.waiting"),
+        &clinic_waiting(8.0),
+    );
 }
 
 /// A variant of the clinic with the same input but a fixed treatment capacity of 30 per year.
@@ -222,7 +234,9 @@ inputs = {{ demand = "population * uptake * (1 + growth * TIME)" }}
     assert_series("fixed", &column(&fixed, "clinic.waiting"), &want);
     assert!(column(&fixed, "clinic.treated").iter().all(|&v| v == 30.0));
     // The variants differ.
-    assert!(column(&fixed, "clinic.waiting").last() != column(&proportional, "clinic.waiting").last());
+    assert!(
+        column(&fixed, "clinic.waiting").last() != column(&proportional, "clinic.waiting").last()
+    );
 }
 
 #[test]
@@ -281,7 +295,11 @@ equation = "v * scale + TIME"
     let r = run_model(&model);
     assert_eq!(r.times, vec![0.0, 0.5, 1.0, 1.5, 2.0]);
     for name in ["a.x_in", "a.k", "a.y", "a.b.v", "a.b.scale", "a.b.x"] {
-        assert!(r.columns.iter().any(|c| c == name), "column {name} in {:?}", r.columns);
+        assert!(
+            r.columns.iter().any(|c| c == name),
+            "column {name} in {:?}",
+            r.columns
+        );
     }
     // x_in = 6, v = 6 + 1 = 7, x = 7·5 + t, y = x − 6.
     for (k, &t) in r.times.iter().enumerate() {
@@ -289,8 +307,20 @@ equation = "v * scale + TIME"
         assert_close("a.b.v", column(&r, "a.b.v")[k], 7.0, 0.0, 0.0);
         assert_close("a.b.x", column(&r, "a.b.x")[k], 35.0 + t, 1e-12, 0.0);
         assert_close("a.y", column(&r, "a.y")[k], 29.0 + t, 1e-12, 0.0);
-        assert_close("from_inner", column(&r, "from_inner")[k], 350.0 + 10.0 * t, 1e-12, 0.0);
-        assert_close("from_outer", column(&r, "from_outer")[k], 30.0 + t, 1e-12, 0.0);
+        assert_close(
+            "from_inner",
+            column(&r, "from_inner")[k],
+            350.0 + 10.0 * t,
+            1e-12,
+            0.0,
+        );
+        assert_close(
+            "from_outer",
+            column(&r, "from_outer")[k],
+            30.0 + t,
+            1e-12,
+            0.0,
+        );
     }
 }
 
@@ -374,12 +404,28 @@ equation = "SUM(people[*])"
     let r = run_model(&model);
     let frail = [200.0 * 0.01, 80.0 * 0.1, 20.0 * 0.5];
     for (e, want) in ["young", "old", "oldest"].iter().zip(frail) {
-        assert!(column(&r, &format!("frailty.frail[{e}]")).iter().all(|&v| (v - want).abs() < 1e-12));
+        assert!(
+            column(&r, &format!("frailty.frail[{e}]"))
+                .iter()
+                .all(|&v| (v - want).abs() < 1e-12)
+        );
     }
     assert!(column(&r, "frail_oldest").iter().all(|&v| v == 10.0));
-    assert!(column(&r, "frail_total").iter().all(|&v| (v - 20.0).abs() < 1e-12));
-    assert!(column(&r, "frailty.total_people").iter().all(|&v| v == 300.0));
-    assert!(column(&r, "frail_ratio[old]").iter().all(|&v| (v - 0.2).abs() < 1e-12));
+    assert!(
+        column(&r, "frail_total")
+            .iter()
+            .all(|&v| (v - 20.0).abs() < 1e-12)
+    );
+    assert!(
+        column(&r, "frailty.total_people")
+            .iter()
+            .all(|&v| v == 300.0)
+    );
+    assert!(
+        column(&r, "frail_ratio[old]")
+            .iter()
+            .all(|&v| (v - 0.2).abs() < 1e-12)
+    );
 
     // The same dimension name with other elements is an error.
     let other = module.replace(r#"["young", "old", "oldest"]"#, r#"["young", "old"]"#);
@@ -387,7 +433,10 @@ equation = "SUM(people[*])"
         Ok(_) => panic!("mismatched dimensions must be refused"),
         Err(f) => f.render(),
     };
-    assert!(failure.contains("declared with different elements"), "{failure}");
+    assert!(
+        failure.contains("declared with different elements"),
+        "{failure}"
+    );
 }
 
 #[test]
@@ -409,7 +458,13 @@ fn the_ageing_with_frailty_example_runs() {
     assert_close("older at start", older[0], 140_000.0, 1e-9, 0.0);
     assert_close("frail at start", frail[0], 0.12 * 140_000.0, 1e-9, 1e-12);
     for k in 0..r.times.len() {
-        assert_close("per 1000", per_1000[k], 1000.0 * frail[k] / older[k], 1e-9, 1e-12);
+        assert_close(
+            "per 1000",
+            per_1000[k],
+            1000.0 * frail[k] / older[k],
+            1e-9,
+            1e-12,
+        );
         assert_close(
             "onset",
             onset[k],

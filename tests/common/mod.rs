@@ -74,5 +74,6 @@ pub fn run_model(model: &Model) -> Results {
 /// The model at `path` relative to the crate root (e.g. `models/examples/bathtub.toml`).
 pub fn load_example(path: &str) -> Model {
     let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
-    Model::load(&path).unwrap_or_else(|f| panic!("{} failed to load:\n{}", path.display(), f.render()))
+    Model::load(&path)
+        .unwrap_or_else(|f| panic!("{} failed to load:\n{}", path.display(), f.render()))
 }
