@@ -167,11 +167,11 @@ fn run(
     let text = output::csv_text(&results);
     if csv == "-" {
         let mut out = std::io::stdout().lock();
-        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush()) {
-            if e.kind() != std::io::ErrorKind::BrokenPipe {
-                eprintln!("error: cannot write to standard output: {e}");
-                return ExitCode::FAILURE;
-            }
+        if let Err(e) = out.write_all(text.as_bytes()).and_then(|()| out.flush())
+            && e.kind() != std::io::ErrorKind::BrokenPipe
+        {
+            eprintln!("error: cannot write to standard output: {e}");
+            return ExitCode::FAILURE;
         }
     } else if let Err(e) = output::write_atomically(Path::new(csv), text.as_bytes()) {
         eprintln!(

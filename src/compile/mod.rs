@@ -272,10 +272,10 @@ impl<'m> Builder<'m> {
             }
         }
         for var_id in 0..self.vars.len() {
-            if self.vars[var_id].kind == VarKind::Stock {
-                if let Err(d) = self.connect_flows(var_id) {
-                    self.diags.push(d);
-                }
+            if self.vars[var_id].kind == VarKind::Stock
+                && let Err(d) = self.connect_flows(var_id)
+            {
+                self.diags.push(d);
             }
         }
         self.warn_unattached_flows();
@@ -290,14 +290,14 @@ impl<'m> Builder<'m> {
         );
         match &decl.def {
             Definition::Lookup(data) => {
-                if let (Some(x_units), _) = (&data.x_units, ()) {
-                    if let Err(e) = Unit::parse(&x_units.text) {
-                        return Err(Diagnostic::error(format!(
-                            "invalid x_units of `{}`: {}",
-                            decl.name, e.message
-                        ))
-                        .at(x_units.loc));
-                    }
+                if let (Some(x_units), _) = (&data.x_units, ())
+                    && let Err(e) = Unit::parse(&x_units.text)
+                {
+                    return Err(Diagnostic::error(format!(
+                        "invalid x_units of `{}`: {}",
+                        decl.name, e.message
+                    ))
+                    .at(x_units.loc));
                 }
                 Ok(())
             }

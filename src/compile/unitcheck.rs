@@ -31,23 +31,23 @@ impl Builder<'_> {
             owner: v.name.clone(),
         };
         let inferred = self.infer(expr, &ctx)?;
-        if let (Some(declared), Inferred::Known(got)) = (&v.units, inferred) {
-            if *declared != got {
-                let what = if v.kind == VarKind::Stock {
-                    "initial value"
-                } else {
-                    "equation"
-                };
-                let mut d = Diagnostic::error(format!(
-                    "units mismatch: `{}` is declared in `{declared}` but its {what} gives `{got}`",
-                    v.name
-                ))
-                .at(ctx.loc(expr.span));
-                if let Some(h) = mismatch_hint(declared, &got) {
-                    d = d.help(h);
-                }
-                return Err(d);
+        if let (Some(declared), Inferred::Known(got)) = (&v.units, inferred)
+            && *declared != got
+        {
+            let what = if v.kind == VarKind::Stock {
+                "initial value"
+            } else {
+                "equation"
+            };
+            let mut d = Diagnostic::error(format!(
+                "units mismatch: `{}` is declared in `{declared}` but its {what} gives `{got}`",
+                v.name
+            ))
+            .at(ctx.loc(expr.span));
+            if let Some(h) = mismatch_hint(declared, &got) {
+                d = d.help(h);
             }
+            return Err(d);
         }
         Ok(())
     }
@@ -148,10 +148,11 @@ impl Builder<'_> {
         if b.is_dimensionless() {
             return Ok(Inferred::Known(b));
         }
-        if let Some(n) = literal(rhs) {
-            if n.fract() == 0.0 && n.abs() <= 64.0 {
-                return Ok(Inferred::Known(b.powi(n as i32)));
-            }
+        if let Some(n) = literal(rhs)
+            && n.fract() == 0.0
+            && n.abs() <= 64.0
+        {
+            return Ok(Inferred::Known(b.powi(n as i32)));
         }
         let _ = exponent;
         Err(Diagnostic::error(format!(
@@ -197,18 +198,18 @@ impl Builder<'_> {
         fname: &str,
         ctx: &Ctx,
     ) -> Result<(), Diagnostic> {
-        if let Inferred::Known(u) = got {
-            if u != want {
-                let mut d = Diagnostic::error(format!(
-                    "units mismatch: the {role} of {} is in `{u}` but must be in `{want}`",
-                    fname.to_uppercase()
-                ))
-                .at(ctx.loc(arg.span));
-                if let Some(h) = mismatch_hint(want, u) {
-                    d = d.help(h);
-                }
-                return Err(d);
+        if let Inferred::Known(u) = got
+            && u != want
+        {
+            let mut d = Diagnostic::error(format!(
+                "units mismatch: the {role} of {} is in `{u}` but must be in `{want}`",
+                fname.to_uppercase()
+            ))
+            .at(ctx.loc(arg.span));
+            if let Some(h) = mismatch_hint(want, u) {
+                d = d.help(h);
             }
+            return Err(d);
         }
         Ok(())
     }
@@ -264,14 +265,14 @@ impl Builder<'_> {
                 Ok(arg(0))
             }
             "ramp" if (2..=3).contains(&args.len()) => {
-                for i in 1..args.len() {
-                    self.expect(&args[i], &arg(i), &time, "start/end time", name, ctx)?;
+                for (i, a) in args.iter().enumerate().skip(1) {
+                    self.expect(a, &arg(i), &time, "start/end time", name, ctx)?;
                 }
                 Ok(arg(0).mul(&Inferred::Known(time)))
             }
             "pulse" if (2..=3).contains(&args.len()) => {
-                for i in 1..args.len() {
-                    self.expect(&args[i], &arg(i), &time, "time argument", name, ctx)?;
+                for (i, a) in args.iter().enumerate().skip(1) {
+                    self.expect(a, &arg(i), &time, "time argument", name, ctx)?;
                 }
                 Ok(arg(0).div(&Inferred::Known(time)))
             }
@@ -319,14 +320,12 @@ impl Builder<'_> {
                 let v = &self.vars[var];
                 if let (Definition::Lookup(data), Some(a)) =
                     (&self.model.vars[v.decl].def, args.first())
-                {
-                    if let Some(x_units) = data
+                    && let Some(x_units) = data
                         .x_units
                         .as_ref()
                         .and_then(|t| Unit::parse(&t.text).ok())
-                    {
-                        self.expect(a, &arg(0), &x_units, "input", raw_name, ctx)?;
-                    }
+                {
+                    self.expect(a, &arg(0), &x_units, "input", raw_name, ctx)?;
                 }
                 Ok(v.units.clone().map_or(Inferred::Any, Inferred::Known))
             }
