@@ -217,6 +217,19 @@ inflows = ["onset"]
 dims = ["age"]
 equation = "y"
 
+[auxiliaries.transposed]
+dims = ["frailty", "age"]
+equation = "m"
+
+[stocks.cases_from_transposed]
+dims = ["age", "frailty"]
+initial = 0
+inflows = ["transposed_onset"]
+
+[flows.transposed_onset]
+dims = ["frailty", "age"]
+equation = "m[age, frailty] / 2"
+
 [stocks.beds]
 dims = ["frailty"]
 [stocks.beds.elements]
@@ -409,6 +422,35 @@ fn stateful_builtins_are_per_element() {
         }
         check(&r, &name1("initial_x", a), |_| Y[i] * 10.0);
     }
+}
+
+#[test]
+fn dimensions_are_matched_by_name_not_position() {
+    let r = run_toml(MODEL);
+    for (ai, a) in AGES.iter().enumerate() {
+        for (fi, f) in FRAILTY.iter().enumerate() {
+            // transposed[frailty, age] = m[age, frailty].
+            check(&r, &name2("transposed", f, a), |_| m(ai, fi));
+            // A flow over (frailty, age) feeds the matching element of a stock over
+            // (age, frailty).
+            check(&r, &name2("cases_from_transposed", a, f), |t| {
+                m(ai, fi) / 2.0 * t
+            });
+        }
+    }
+    // Columns of a variable follow its own dimension order: frailty slowest here.
+    let first = r
+        .columns
+        .iter()
+        .position(|c| c == "transposed[fit,0-64]")
+        .unwrap();
+    let mut expected = Vec::new();
+    for f in FRAILTY {
+        for a in AGES {
+            expected.push(name2("transposed", f, a));
+        }
+    }
+    assert_eq!(r.columns[first..first + 12], expected[..]);
 }
 
 #[test]

@@ -285,6 +285,13 @@ value = 2
 
 [auxiliaries.x]
 equation = "v * scale + TIME"
+
+[stocks.accumulated]
+initial = 0
+inflows = ["inflow"]
+
+[flows.inflow]
+equation = "v"
 "#;
     let model = load_files(&[
         ("main.toml", main),
@@ -294,7 +301,16 @@ equation = "v * scale + TIME"
     .unwrap_or_else(|f| panic!("{}", f.render()));
     let r = run_model(&model);
     assert_eq!(r.times, vec![0.0, 0.5, 1.0, 1.5, 2.0]);
-    for name in ["a.x_in", "a.k", "a.y", "a.b.v", "a.b.scale", "a.b.x"] {
+    for name in [
+        "a.x_in",
+        "a.k",
+        "a.y",
+        "a.b.v",
+        "a.b.scale",
+        "a.b.x",
+        "a.b.accumulated",
+        "a.b.inflow",
+    ] {
         assert!(
             r.columns.iter().any(|c| c == name),
             "column {name} in {:?}",
