@@ -80,17 +80,23 @@ impl Model {
                 )));
             }
             let key = name.replace(' ', "");
-            let matched: Vec<u32> = self
+            let matched: Vec<&vm::Param> = self
                 .program
                 .params
                 .iter()
                 .filter(|p| p.name.replace(' ', "") == key || p.variable == key)
-                .map(|p| p.slot)
                 .collect();
             if matched.is_empty() {
                 return Err(self.unknown_parameter(name));
             }
-            out.extend(matched.into_iter().map(|s| (s, *value)));
+            if let Some(p) = matched.iter().find(|p| p.fixed) {
+                return Err(Diagnostic::error(format!(
+                    "`{}` is the order of a DELAYN, which is fixed when the model is compiled, so it cannot be set",
+                    p.name
+                ))
+                .help("change its value in the model file"));
+            }
+            out.extend(matched.into_iter().map(|p| (p.slot, *value)));
         }
         Ok(out)
     }

@@ -234,7 +234,12 @@ fn check(path: &Path, list_params: bool) -> ExitCode {
                 .source
                 .clone()
                 .map_or_else(String::new, |s| format!(" — {s}"));
-            println!("  {} = {default} {units}{range}{source}", param.name);
+            let fixed = if param.fixed {
+                " (fixed: a DELAYN order)"
+            } else {
+                ""
+            };
+            println!("  {} = {default} {units}{range}{fixed}{source}", param.name);
         }
     }
     ExitCode::SUCCESS

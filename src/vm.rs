@@ -161,6 +161,9 @@ pub struct Param {
     pub range: Option<(f64, f64)>,
     pub units: Option<String>,
     pub source: Option<String>,
+    /// Its value is built into the program when compiling (the order of a DELAYN), so it
+    /// cannot be overridden.
+    pub fixed: bool,
 }
 
 /// Diagnostics data for a slot: its display name and where it is defined.

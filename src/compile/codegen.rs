@@ -104,6 +104,7 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
                     variable: v.name.clone(),
                     slot,
                     default: b.literal_values[slot as usize],
+                    fixed: b.fixed.contains(&slot),
                     range: decl.range,
                     units: decl.units.as_ref().map(|u| u.text.clone()),
                     source: decl.source.clone(),

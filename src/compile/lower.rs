@@ -851,6 +851,9 @@ impl Builder<'_> {
         let value = match ir {
             Ir::Num(x) => Some(x),
             Ir::Slot(s) if self.slots[s as usize].kind == SlotKind::Constant => {
+                if !self.fixed.contains(&s) {
+                    self.fixed.push(s);
+                }
                 self.literal_values[s as usize]
             }
             _ => None,

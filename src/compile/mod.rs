@@ -114,6 +114,9 @@ pub(crate) struct Builder<'m> {
     pub slots: Vec<SlotInfo>,
     /// Default value of every literal constant slot.
     pub literal_values: Vec<Option<f64>>,
+    /// Constant slots whose value is built into the program (the order of a DELAYN), so that
+    /// overriding them before a run could not take effect.
+    pub fixed: Vec<u32>,
     /// Assignments evaluated at every step (also in the initial phase).
     pub runtime: Vec<Assignment>,
     /// Assignments evaluated only in the initial phase (stock initial values, INIT, PREVIOUS
@@ -144,6 +147,7 @@ impl<'m> Builder<'m> {
             var_index: HashMap::new(),
             slots: Vec::new(),
             literal_values: Vec::new(),
+            fixed: Vec::new(),
             runtime: Vec::new(),
             init_only: Vec::new(),
             stocks: Vec::new(),

@@ -49,3 +49,31 @@ pub fn assert_close(what: &str, got: f64, want: f64, abs: f64, rel: f64) {
         (got - want).abs()
     );
 }
+
+/// Write `files` (path relative to a fresh temp dir, contents) and load the first one. For
+/// models with modules, whose `file` paths resolve from the including file.
+pub fn load_files(files: &[(&str, &str)]) -> Result<Model, Failure> {
+    let dir = temp_dir("files");
+    for (name, text) in files {
+        let path = dir.join(name);
+        if let Some(parent) = path.parent() {
+            std::fs::create_dir_all(parent).expect("create dir");
+        }
+        std::fs::write(&path, text).expect("write model file");
+    }
+    Model::load(&dir.join(files[0].0))
+}
+
+/// Run a loaded model with its own settings; panics with the rendered diagnostics on failure.
+pub fn run_model(model: &Model) -> Results {
+    model
+        .run(model.time(), &[])
+        .unwrap_or_else(|d| panic!("run failed:\n{}", d.render(&model.sources)))
+}
+
+/// The model at `path` relative to the crate root (e.g. `models/examples/bathtub.toml`).
+pub fn load_example(path: &str) -> Model {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join(path);
+    Model::load(&path)
+        .unwrap_or_else(|f| panic!("{} failed to load:\n{}", path.display(), f.render()))
+}
