@@ -11,7 +11,9 @@ use careshift::model::Method;
 use criterion::{Criterion, criterion_group, criterion_main};
 
 fn load(name: &str) -> Model {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/examples").join(name);
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("models/examples")
+        .join(name);
     Model::load(&path).unwrap_or_else(|f| panic!("{}", f.render()))
 }
 
@@ -29,7 +31,9 @@ fn bench_runs(c: &mut Criterion) {
             b.iter(|| black_box(model.run(black_box(&time), &[]).unwrap()))
         });
     }
-    c.bench_function("load+compile ageing_with_frailty.toml", |b| b.iter(|| black_box(load("ageing_with_frailty.toml"))));
+    c.bench_function("load+compile ageing_with_frailty.toml", |b| {
+        b.iter(|| black_box(load("ageing_with_frailty.toml")))
+    });
 }
 
 criterion_group!(benches, bench_runs);

@@ -371,7 +371,7 @@ fn linear_ramp_integrates_to_a_parabola() {
 
 #[test]
 fn step_count_follows_vensim_rounding() {
-    // (stop − start)/dt = 10/3 → round → 3 steps... here 1/0.3 = 3.33: 3 steps, last row at 0.9.
+    // (stop − start)/dt = 1/0.3 = 3.33 → rounded to 3 steps: the last row is at 0.9, with a warning.
     let model = load_toml(DECAY).unwrap();
     let mut time = model.time().clone();
     time.method = Method::Euler;
@@ -381,6 +381,13 @@ fn step_count_follows_vensim_rounding() {
     let r = model.run(&time, &[]).unwrap();
     assert_eq!(r.times.len(), 4);
     assert_close("last time", *r.times.last().unwrap(), 0.9, 1e-12, 0.0);
+    assert!(
+        r.warnings
+            .iter()
+            .any(|w| w.message.contains("rounded to 3 steps")),
+        "{:?}",
+        r.warnings
+    );
 }
 
 #[test]

@@ -145,6 +145,20 @@ impl<'p> Sim<'p> {
                 time.dt
             )).help("use euler or rk4 for models with PULSE"));
         }
+        if time.method != Method::Dopri5 {
+            let exact = (time.stop - time.start) / time.dt;
+            if (exact - exact.round()).abs() > 1e-6 {
+                let end = time.start + exact.round() * time.dt;
+                warnings.push(
+                    Diagnostic::warning(format!(
+                        "the run ends at {end}, not at stop = {}: (stop − start)/dt = {exact:.4} is rounded to {} steps",
+                        time.stop,
+                        exact.round()
+                    ))
+                    .help("choose dt so that it divides stop − start"),
+                );
+            }
+        }
         Sim {
             p,
             time: time.clone(),
