@@ -46,10 +46,16 @@ impl Failure {
 impl Model {
     /// Read, parse and compile a model file (and its modules).
     pub fn load(path: &Path) -> Result<Model, Failure> {
-        let decl = model::load_model(path).map_err(|(diagnostics, sources)| Failure {
-            diagnostics,
-            sources,
-        })?;
+        Model::load_with(path, Sources::new())
+    }
+
+    /// Like [`Model::load`], adding the files read to `sources`.
+    pub fn load_with(path: &Path, sources: Sources) -> Result<Model, Failure> {
+        let decl =
+            model::load_model_with(path, sources).map_err(|(diagnostics, sources)| Failure {
+                diagnostics,
+                sources,
+            })?;
         match compile::compile(&decl) {
             Ok((program, warnings)) => Ok(Model {
                 name: decl.name,

@@ -19,8 +19,14 @@ use crate::diagnostics::{Diagnostic, Diagnostics, FileId, Location, Sources};
 
 /// Load `path` and every module it includes.
 pub fn load_model(path: &Path) -> Result<ModelDecl, (Diagnostics, Sources)> {
+    load_model_with(path, Sources::new())
+}
+
+/// Like [`load_model`], adding the files read to `sources` (which may already hold other files,
+/// e.g. the scenario that names this model).
+pub fn load_model_with(path: &Path, sources: Sources) -> Result<ModelDecl, (Diagnostics, Sources)> {
     let mut loader = Loader {
-        sources: Sources::new(),
+        sources,
         diags: Diagnostics::new(),
         stack: Vec::new(),
     };

@@ -4,7 +4,7 @@
 mod load;
 pub mod schema;
 
-pub use load::load_model;
+pub use load::{load_model, load_model_with};
 
 use crate::diagnostics::{Location, Sources};
 

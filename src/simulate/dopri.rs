@@ -12,12 +12,14 @@ use std::cell::RefCell;
 use ode_solvers::dop_shared::{IntegrationError, OutputType, System};
 use ode_solvers::{DVector, Dopri5, continuous_output_model::ContinuousOutputModel};
 
-use super::{Sim, derivatives};
+use super::{ScheduleSet, Sim, apply_schedules, derivatives};
 use crate::diagnostics::Diagnostic;
 use crate::vm::{Program, State};
 
 struct Ode<'a> {
     p: &'a Program,
+    schedules: &'a ScheduleSet,
+    base: &'a [f64],
     state: &'a RefCell<State>,
     dt: f64,
     non_negative: bool,
@@ -35,7 +37,9 @@ impl System<f64, DVector<f64>> for Ode<'_> {
             dy.fill(0.0);
             return;
         }
-        if let Err(fault) = self.p.eval_all(&self.p.flows, &mut state, t, self.dt) {
+        let evaluated = apply_schedules(self.p, self.schedules, self.base, &mut state, t, self.dt)
+            .and_then(|()| self.p.eval_all(&self.p.flows, &mut state, t, self.dt));
+        if let Err(fault) = evaluated {
             *self.error.borrow_mut() = Some(fault.to_diagnostic(self.p, t));
             dy.fill(0.0);
             return;
@@ -72,8 +76,11 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
 
     let state = RefCell::new(std::mem::replace(&mut sim.state, sim.p.new_state()));
     let error = RefCell::new(None);
+    let base = sim.base.clone();
     let ode = Ode {
         p: sim.p,
+        schedules: sim.schedules,
+        base: &base,
         state: &state,
         dt: time.dt,
         non_negative: sim.p.stocks.iter().any(|s| s.non_negative),

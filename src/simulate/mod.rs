@@ -13,10 +13,13 @@
 
 mod dopri;
 mod fixed;
+pub mod schedule;
+
+pub use schedule::{Interpolation, Schedule, ScheduleSet};
 
 use crate::diagnostics::{Diagnostic, Location};
 use crate::model::{Method, TimeSettings};
-use crate::vm::{Program, State};
+use crate::vm::{EvalFault, Program, State};
 
 /// The output of one run: a row per saved time, a column per output variable.
 #[derive(Debug, Clone)]
@@ -51,8 +54,18 @@ pub fn simulate(
     time: &TimeSettings,
     overrides: &[(u32, f64)],
 ) -> Result<Results, Diagnostic> {
+    simulate_with(program, time, overrides, &ScheduleSet::default())
+}
+
+/// Run with constants driven by time (`schedules`, see [`schedule`]) on top of `overrides`.
+pub fn simulate_with(
+    program: &Program,
+    time: &TimeSettings,
+    overrides: &[(u32, f64)],
+    schedules: &ScheduleSet,
+) -> Result<Results, Diagnostic> {
     validate_time(program, time)?;
-    let mut sim = Sim::new(program, time);
+    let mut sim = Sim::new(program, time, schedules);
     sim.initialize(overrides)?;
     match time.method {
         Method::Euler | Method::Rk4 => fixed::run(&mut sim)?,
@@ -126,6 +139,9 @@ fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), Diagnostic> 
 /// State shared by the integrators.
 pub(crate) struct Sim<'p> {
     pub p: &'p Program,
+    pub schedules: &'p ScheduleSet,
+    /// Value of each scheduled constant without its schedule (index = schedule index).
+    pub base: Vec<f64>,
     pub time: TimeSettings,
     pub state: State,
     pub times: Vec<f64>,
@@ -137,7 +153,7 @@ pub(crate) struct Sim<'p> {
 }
 
 impl<'p> Sim<'p> {
-    fn new(p: &'p Program, time: &TimeSettings) -> Self {
+    fn new(p: &'p Program, time: &TimeSettings, schedules: &'p ScheduleSet) -> Self {
         let mut warnings = Vec::new();
         if time.method == Method::Dopri5 && p.uses_pulse {
             warnings.push(Diagnostic::warning(format!(
@@ -161,6 +177,8 @@ impl<'p> Sim<'p> {
         }
         Sim {
             p,
+            schedules,
+            base: Vec::new(),
             time: time.clone(),
             state: p.new_state(),
             times: Vec::new(),
@@ -172,7 +190,8 @@ impl<'p> Sim<'p> {
     }
 
     /// Set overrides, then run the initial phase (stocks' initial values, constants defined by
-    /// equations, every auxiliary) in dependency order.
+    /// equations, every auxiliary) in dependency order. With schedules, the phase runs twice:
+    /// once to learn each scheduled constant's own value, then with the schedules applied.
     fn initialize(&mut self, overrides: &[(u32, f64)]) -> Result<(), Diagnostic> {
         let mut overridden = vec![false; self.state.slots.len()];
         for &(slot, v) in overrides {
@@ -180,6 +199,32 @@ impl<'p> Sim<'p> {
             overridden[slot as usize] = true;
         }
         let t = self.time.start;
+        self.initial_phase(&overridden, t)?;
+        if !self.schedules.is_empty() {
+            self.base = self
+                .schedules
+                .schedules
+                .iter()
+                .map(|s| self.state.slots[s.slot as usize])
+                .collect();
+            for s in &self.schedules.schedules {
+                overridden[s.slot as usize] = true;
+            }
+            apply_schedules(
+                self.p,
+                self.schedules,
+                &self.base,
+                &mut self.state,
+                t,
+                self.time.dt,
+            )
+            .map_err(|f| f.to_diagnostic(self.p, t))?;
+            self.initial_phase(&overridden, t)?;
+        }
+        Ok(())
+    }
+
+    fn initial_phase(&mut self, overridden: &[bool], t: f64) -> Result<(), Diagnostic> {
         for a in &self.p.initial {
             if overridden[a.slot as usize] {
                 continue;
@@ -194,6 +239,17 @@ impl<'p> Sim<'p> {
     /// Evaluate every auxiliary and flow at time `t` from the current stocks.
     #[inline]
     pub fn eval_flows(&mut self, t: f64) -> Result<(), Diagnostic> {
+        if !self.schedules.is_empty() {
+            apply_schedules(
+                self.p,
+                self.schedules,
+                &self.base,
+                &mut self.state,
+                t,
+                self.time.dt,
+            )
+            .map_err(|f| f.to_diagnostic(self.p, t))?;
+        }
         self.p
             .eval_all(&self.p.flows, &mut self.state, t, self.time.dt)
             .map_err(|f| f.to_diagnostic(self.p, t))
@@ -282,6 +338,22 @@ impl<'p> Sim<'p> {
         }
         Ok(())
     }
+}
+
+/// Set every scheduled constant to its value at `t` and recompute the constants that depend on
+/// them.
+pub(crate) fn apply_schedules(
+    p: &Program,
+    set: &ScheduleSet,
+    base: &[f64],
+    state: &mut State,
+    t: f64,
+    dt: f64,
+) -> Result<(), EvalFault> {
+    for (s, &b) in set.schedules.iter().zip(base) {
+        state.slots[s.slot as usize] = s.value(t, b);
+    }
+    p.eval_all(&set.dependents, state, t, dt)
 }
 
 /// Net rate of change of every stock. With non-negative stocks, outflows are first scaled so
