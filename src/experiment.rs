@@ -1,0 +1,410 @@
+//! Running a scenario: Monte Carlo × options × {intervention, baseline}, in parallel and
+//! reproducibly.
+//!
+//! - Run i's parameter sample depends only on (seed, i) (see [`crate::montecarlo::Sampler`]), and
+//!   both arms of run i use it (common random numbers), so a difference is never sampling noise.
+//! - Runs are computed in batches on a rayon pool; each batch's outputs are folded into the
+//!   aggregates **in run order**, so 1 thread and N threads give bit-identical results.
+//! - Memory is flat in the number of runs for time series (streaming percentiles per option ×
+//!   arm × variable × time); per-run scalars (samples, metrics, test outcomes) are kept.
+
+use std::io::Write as _;
+use std::path::Path;
+use std::time::{Duration, Instant};
+
+use rayon::prelude::*;
+
+use crate::analysis::metrics as m;
+use crate::analysis::quantiles::StreamStats;
+use crate::diagnostics::Diagnostic;
+use crate::montecarlo::Sampler;
+use crate::scenario::{Arm, LeverTarget, MetricKind, Scenario};
+use crate::simulate::{Results, ScheduleSet, simulate_with};
+
+/// How to run (not what: that is the scenario).
+#[derive(Debug, Clone, Default)]
+pub struct RunSettings {
+    /// Worker threads (None: all cores).
+    pub threads: Option<usize>,
+    /// Draw a progress bar on a terminal for work longer than about a second.
+    pub progress: bool,
+    /// Also write every run's full time series to this file (CSV).
+    pub per_run_series: Option<std::path::PathBuf>,
+}
+
+/// Everything the reports need.
+#[derive(Debug)]
+pub struct Outcome {
+    pub times: Vec<f64>,
+    /// Names of the aggregated output variables (series.csv).
+    pub output_names: Vec<String>,
+    /// runs × uncertain parameters (the value given to the parameter's first slot).
+    pub samples: Vec<Vec<f64>>,
+    pub options: Vec<OptionOutcome>,
+    pub warnings: Vec<Diagnostic>,
+    pub elapsed: Duration,
+    pub threads: usize,
+}
+
+#[derive(Debug)]
+pub struct OptionOutcome {
+    pub lever_values: Vec<f64>,
+    /// metrics[k][run]
+    pub metrics: Vec<Vec<f64>>,
+    /// tests[k][run]
+    pub tests: Vec<Vec<bool>>,
+    /// Streaming statistics, indexed by [`OptionOutcome::series_index`].
+    pub series: Vec<StreamStats>,
+}
+
+pub const ARMS: [Arm; 3] = [Arm::Intervention, Arm::Baseline, Arm::Difference];
+
+impl OptionOutcome {
+    /// Index of (arm, output variable, time) in `series`.
+    pub fn series_index(arm: usize, output: usize, time: usize, n_outputs: usize, n_times: usize) -> usize {
+        (arm * n_outputs + output) * n_times + time
+    }
+}
+
+/// One run's results for every option.
+struct RunOutput {
+    samples: Vec<f64>,
+    /// Per option: metric values, test outcomes, and [arm][output][time] values.
+    options: Vec<(Vec<f64>, Vec<bool>, Vec<f64>)>,
+}
+
+/// Run the scenario.
+pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagnostic> {
+    let started = Instant::now();
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(settings.threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Diagnostic::error(format!("cannot start worker threads: {e}")))?;
+    let threads = pool.current_num_threads();
+    let plan = Plan::new(scenario)?;
+    let runs = scenario.uncertainty.runs;
+    let n_opts = plan.option_schedules.len();
+
+    // A first run tells the time grid and surfaces warnings (e.g. dt too large) once.
+    let probe = plan.run_one(scenario, 0)?;
+    let times = probe.1.clone();
+    let warnings = probe.2;
+    let n_times = times.len();
+    let n_out = scenario.outputs.len();
+    let mut options: Vec<OptionOutcome> = (0..n_opts)
+        .map(|o| OptionOutcome {
+            lever_values: scenario.option_values(o),
+            metrics: vec![Vec::with_capacity(runs); scenario.metrics.len()],
+            tests: vec![Vec::with_capacity(runs); scenario.assumptions.len()],
+            series: (0..3 * n_out * n_times).map(|_| StreamStats::new()).collect(),
+        })
+        .collect();
+    let mut samples = Vec::with_capacity(runs);
+    let mut per_run = match &settings.per_run_series {
+        Some(path) => Some(PerRunWriter::create(path, scenario, &times)?),
+        None => None,
+    };
+
+    let progress = Progress::new(runs as u64, settings.progress);
+    let batch = (threads * 16).max(16);
+    let mut next = 0;
+    while next < runs {
+        let end = (next + batch).min(runs);
+        let outputs: Vec<Result<RunOutput, Diagnostic>> =
+            pool.install(|| (next..end).into_par_iter().map(|i| plan.run_one(scenario, i).map(|r| r.0)).collect());
+        for (i, out) in (next..end).zip(outputs) {
+            let out = out?;
+            if let Some(w) = per_run.as_mut() {
+                w.write_run(i, &out, n_out, n_times, &times)?;
+            }
+            for (o, (metrics, tests, series)) in out.options.into_iter().enumerate() {
+                let opt = &mut options[o];
+                for (k, v) in metrics.into_iter().enumerate() {
+                    opt.metrics[k].push(v);
+                }
+                for (k, t) in tests.into_iter().enumerate() {
+                    opt.tests[k].push(t);
+                }
+                for (stat, v) in opt.series.iter_mut().zip(series) {
+                    stat.push(v);
+                }
+            }
+            samples.push(out.samples);
+        }
+        progress.set(end as u64, started);
+        next = end;
+    }
+    progress.finish();
+    if let Some(w) = per_run {
+        w.finish()?;
+    }
+    Ok(Outcome {
+        times,
+        output_names: scenario.outputs.iter().map(|&c| scenario.model.program.columns[c].name.clone()).collect(),
+        samples,
+        options,
+        warnings,
+        elapsed: started.elapsed(),
+        threads,
+    })
+}
+
+/// What every run needs, prepared once.
+struct Plan {
+    sampler: Sampler,
+    baseline_schedules: ScheduleSet,
+    option_schedules: Vec<ScheduleSet>,
+    /// Per option: parameter-lever overrides (both arms).
+    option_overrides: Vec<Vec<(u32, f64)>>,
+    /// Baseline results do not depend on the option (no parameter levers): run it once.
+    shared_baseline: bool,
+}
+
+impl Plan {
+    fn new(s: &Scenario) -> Result<Plan, Diagnostic> {
+        let u = &s.uncertainty;
+        let sampler = Sampler::new(u.sampling, u.seed, u.runs, u.parameters.len())
+            .map_err(|e| Diagnostic::error(format!("cannot sample the uncertain parameters: {e}")))?;
+        let program = &s.model.program;
+        let baseline_schedules = ScheduleSet::new(
+            program,
+            s.baseline.interventions.iter().flat_map(|i| i.schedules(i.scale, i.shift)).collect(),
+        );
+        let mut option_schedules = Vec::new();
+        let mut option_overrides = Vec::new();
+        for o in 0..s.option_count() {
+            let values = s.option_values(o);
+            let mut scale: Vec<f64> = s.interventions.iter().map(|i| i.scale).collect();
+            let mut shift: Vec<f64> = s.interventions.iter().map(|i| i.shift).collect();
+            let mut overrides = Vec::new();
+            for (lever, &v) in s.levers.iter().zip(&values) {
+                match &lever.target {
+                    LeverTarget::Parameter(slots) => overrides.extend(slots.iter().map(|&slot| (slot, v))),
+                    LeverTarget::Scale(i) => scale[*i] = v,
+                    LeverTarget::Shift(i) => shift[*i] = v,
+                }
+            }
+            let schedules =
+                s.interventions.iter().enumerate().flat_map(|(k, i)| i.schedules(scale[k], shift[k])).collect();
+            option_schedules.push(ScheduleSet::new(program, schedules));
+            option_overrides.push(overrides);
+        }
+        let shared_baseline = !s.levers.iter().any(|l| matches!(l.target, LeverTarget::Parameter(_)));
+        Ok(Plan { sampler, baseline_schedules, option_schedules, option_overrides, shared_baseline })
+    }
+
+    /// Run i for every option. Also returns the time grid and the first run's warnings.
+    fn run_one(&self, s: &Scenario, i: usize) -> Result<(RunOutput, Vec<f64>, Vec<Diagnostic>), Diagnostic> {
+        let u = &s.uncertainty;
+        let mut point = vec![0.0; u.parameters.len()];
+        self.sampler.point(i, &mut point);
+        let sampled: Vec<f64> = u.parameters.iter().zip(&point).map(|(p, &x)| p.distribution.quantile(x)).collect();
+        let sample_overrides: Vec<(u32, f64)> = u
+            .parameters
+            .iter()
+            .zip(&sampled)
+            .flat_map(|(p, &v)| p.slots.iter().map(move |&slot| (slot, v)))
+            .collect();
+        let baseline_fixed = if s.baseline.label == "model" { &s.fixed } else { &s.baseline.fixed };
+        let describe = |e: Diagnostic, arm: &str, o: usize| {
+            let mut what = format!("run {i}");
+            if s.option_count() > 1 {
+                what.push_str(&format!(", option {o}"));
+            }
+            if !sampled.is_empty() {
+                let vals: Vec<String> =
+                    u.parameters.iter().zip(&sampled).map(|(p, v)| format!("{} = {v}", p.name)).collect();
+                what.push_str(&format!(" with {}", vals.join(", ")));
+            }
+            Diagnostic { message: format!("{} ({arm} arm, {what})", e.message), ..e }
+        };
+        let program = &s.model.program;
+        let mut warnings = Vec::new();
+        let mut run_arm = |fixed: &[(u32, f64)], option: usize, sched: &ScheduleSet, arm: &str| {
+            let mut overrides = fixed.to_vec();
+            overrides.extend_from_slice(&sample_overrides);
+            overrides.extend_from_slice(&self.option_overrides[option]);
+            let r = simulate_with(program, &s.time, &overrides, sched).map_err(|e| describe(e, arm, option))?;
+            if i == 0 {
+                warnings.extend(r.warnings.iter().cloned());
+            }
+            Ok::<Results, Diagnostic>(r)
+        };
+        let mut shared: Option<Results> = None;
+        let mut options = Vec::with_capacity(self.option_schedules.len());
+        let mut times = Vec::new();
+        for (o, sched) in self.option_schedules.iter().enumerate() {
+            let baseline = match shared.take() {
+                Some(b) if self.shared_baseline => b,
+                _ => run_arm(baseline_fixed, o, &self.baseline_schedules, "baseline")?,
+            };
+            let intervention = run_arm(&s.fixed, o, sched, "intervention")?;
+            times.clone_from(&intervention.times);
+            options.push(evaluate(s, &intervention, &baseline));
+            shared = Some(baseline);
+        }
+        Ok((RunOutput { samples: sampled, options }, times, warnings))
+    }
+}
+
+/// Metrics, tests and the aggregated series values of one run of one option.
+fn evaluate(s: &Scenario, intervention: &Results, baseline: &Results) -> (Vec<f64>, Vec<bool>, Vec<f64>) {
+    let t = &intervention.times;
+    let n_times = t.len();
+    let width = intervention.columns.len();
+    let value = |r: &Results, col: usize, row: usize| r.values[row * width + col];
+    // [arm][output][time]
+    let mut series = Vec::with_capacity(3 * s.outputs.len() * n_times);
+    for arm in ARMS {
+        for &c in &s.outputs {
+            for row in 0..n_times {
+                let (a, b) = (value(intervention, c, row), value(baseline, c, row));
+                series.push(match arm {
+                    Arm::Intervention => a,
+                    Arm::Baseline => b,
+                    Arm::Difference => a - b,
+                });
+            }
+        }
+    }
+    let mut metrics = Vec::with_capacity(s.metrics.len());
+    for metric in &s.metrics {
+        let v: Vec<f64> = (0..n_times)
+            .map(|row| {
+                metric
+                    .columns
+                    .iter()
+                    .map(|&c| {
+                        let (a, b) = (value(intervention, c, row), value(baseline, c, row));
+                        match metric.arm {
+                            Arm::Intervention => a,
+                            Arm::Baseline => b,
+                            Arm::Difference => a - b,
+                        }
+                    })
+                    .sum()
+            })
+            .collect();
+        let x = match &metric.kind {
+            MetricKind::Value { at } => m::value_at(t, &v, *at).unwrap_or(f64::NAN),
+            MetricKind::Sum { from, to } => m::window_sum(t, &v, *from, *to).unwrap_or(f64::NAN),
+            MetricKind::Integral { from, to } => m::integral(t, &v, *from, *to).unwrap_or(f64::NAN),
+            MetricKind::Npv { from, to, rate, base } => {
+                m::discounted_integral(t, &v, *from, *to, *rate, *base).unwrap_or(f64::NAN)
+            }
+            MetricKind::BreakEven { from, rate, base } => match m::break_even(t, &v, *from, *rate, *base) {
+                Ok(Some(year)) => year,
+                Ok(None) => f64::INFINITY,
+                Err(_) => f64::NAN,
+            },
+            MetricKind::Roi { savings, cost } => m::roi(metrics[*savings], metrics[*cost]),
+            MetricKind::Expression(e) => e.eval(&metrics),
+        };
+        metrics.push(x);
+    }
+    let tests = s
+        .assumptions
+        .iter()
+        .map(|a| {
+            let v = a.expr.eval(&metrics);
+            v != 0.0 && !v.is_nan()
+        })
+        .collect();
+    (metrics, tests, series)
+}
+
+/// A progress bar on stderr, shown only on a terminal and only once the work has taken a second.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+}
+
+impl Progress {
+    fn new(total: u64, enabled: bool) -> Progress {
+        use std::io::IsTerminal as _;
+        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
+            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {eta} left") {
+                bar.set_style(style);
+            }
+            bar
+        });
+        Progress { bar }
+    }
+
+    fn set(&self, done: u64, started: Instant) {
+        if let Some(bar) = &self.bar {
+            if bar.is_hidden() && started.elapsed() > Duration::from_secs(1) {
+                bar.set_draw_target(indicatif::ProgressDrawTarget::stderr());
+            }
+            bar.set_position(done);
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
+}
+
+/// Streams every run's series to a temporary file, renamed into place at the end.
+struct PerRunWriter {
+    tmp: std::path::PathBuf,
+    path: std::path::PathBuf,
+    out: std::io::BufWriter<std::fs::File>,
+    names: Vec<String>,
+}
+
+impl PerRunWriter {
+    fn create(path: &Path, s: &Scenario, _times: &[f64]) -> Result<PerRunWriter, Diagnostic> {
+        let tmp = crate::output::temp_path(path);
+        let file = std::fs::File::create(&tmp)
+            .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", tmp.display())))?;
+        let names: Vec<String> = s.outputs.iter().map(|&c| s.model.program.columns[c].name.clone()).collect();
+        let mut w = PerRunWriter { tmp, path: path.to_path_buf(), out: std::io::BufWriter::new(file), names };
+        let mut header = String::from("run,option,arm,time");
+        for n in &w.names {
+            header.push(',');
+            header.push_str(&crate::output::csv_field(n));
+        }
+        header.push('\n');
+        w.write(header.as_bytes())?;
+        Ok(w)
+    }
+
+    fn write(&mut self, bytes: &[u8]) -> Result<(), Diagnostic> {
+        self.out.write_all(bytes).map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", self.tmp.display())))
+    }
+
+    fn write_run(&mut self, run: usize, out: &RunOutput, n_out: usize, n_times: usize, times: &[f64]) -> Result<(), Diagnostic> {
+        let mut text = String::new();
+        for (o, (_, _, series)) in out.options.iter().enumerate() {
+            for (a, arm) in ARMS.iter().enumerate() {
+                for (row, t) in times.iter().enumerate() {
+                    text.push_str(&format!("{run},{o},{},", arm.name()));
+                    crate::output::push_number(&mut text, *t);
+                    for k in 0..n_out {
+                        text.push(',');
+                        crate::output::push_number(&mut text, series[OptionOutcome::series_index(a, k, row, n_out, n_times)]);
+                    }
+                    text.push('\n');
+                }
+            }
+        }
+        let _ = &self.names;
+        self.write(text.as_bytes())
+    }
+
+    fn finish(mut self) -> Result<(), Diagnostic> {
+        self.out.flush().map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", self.tmp.display())))?;
+        std::fs::rename(&self.tmp, &self.path)
+            .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", self.path.display())))
+    }
+}
+
+impl Drop for PerRunWriter {
+    fn drop(&mut self) {
+        // After a successful finish the temporary file has been renamed; otherwise remove it.
+        let _ = std::fs::remove_file(&self.tmp);
+    }
+}

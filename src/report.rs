@@ -1,0 +1,382 @@
+//! Scenario reports: `summary.json`, `series.csv`, `runs.csv`, `runs.parquet` (schemas in
+//! docs/OUTPUTS.md) and the short terminal summary. Every file is written atomically.
+
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use serde_json::{Value, json};
+
+use crate::analysis::assumptions::{drivers, verdict, wilson_interval};
+use crate::analysis::quantiles::{Summary, exact_summary};
+use crate::diagnostics::Diagnostic;
+use crate::experiment::{ARMS, OptionOutcome, Outcome};
+use crate::output::{csv_field, push_number, write_atomically};
+use crate::scenario::{MetricKind, Scenario};
+
+/// How many uncertain parameters to list as drivers of each assumption test.
+const TOP_DRIVERS: usize = 5;
+
+/// Write every report into `dir` (created if missing). Returns the paths written.
+pub fn write_reports(dir: &Path, scenario: &Scenario, outcome: &Outcome) -> Result<Vec<PathBuf>, Diagnostic> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Diagnostic::error(format!("cannot create output directory `{}`: {e}", dir.display()))
+            .help("choose a writable location for --out")
+    })?;
+    let files: [(&str, Vec<u8>); 4] = [
+        ("summary.json", summary_json(scenario, outcome).into_bytes()),
+        ("series.csv", series_csv(scenario, outcome).into_bytes()),
+        ("runs.csv", runs_csv(scenario, outcome).into_bytes()),
+        ("runs.parquet", runs_parquet(scenario, outcome)?),
+    ];
+    let mut written = Vec::new();
+    for (name, bytes) in files {
+        let path = dir.join(name);
+        write_atomically(&path, &bytes)
+            .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
+        written.push(path);
+    }
+    Ok(written)
+}
+
+/// Human-readable label of option `o`, e.g. `investment = 2000000, start = 2028`.
+pub fn option_label(s: &Scenario, opt: &OptionOutcome) -> String {
+    if s.levers.is_empty() {
+        return "scenario".into();
+    }
+    s.levers.iter().zip(&opt.lever_values).map(|(l, v)| format!("{} = {v}", l.name)).collect::<Vec<_>>().join(", ")
+}
+
+/// Result of one assumption test for one option.
+pub struct TestResult {
+    pub holds: usize,
+    pub runs: usize,
+    pub probability: f64,
+    pub interval: (f64, f64),
+    pub verdict: crate::analysis::assumptions::Verdict,
+}
+
+pub fn test_result(outcomes: &[bool]) -> TestResult {
+    let runs = outcomes.len();
+    let holds = outcomes.iter().filter(|&&b| b).count();
+    TestResult {
+        holds,
+        runs,
+        probability: if runs == 0 { f64::NAN } else { holds as f64 / runs as f64 },
+        interval: wilson_interval(holds, runs),
+        verdict: verdict(holds, runs),
+    }
+}
+
+fn summary_value(s: &Summary) -> Value {
+    json!({
+        "count": s.count, "mean": s.mean, "sd": s.sd, "min": s.min, "max": s.max,
+        "p5": s.p5, "p25": s.p25, "p50": s.p50, "p75": s.p75, "p95": s.p95,
+    })
+}
+
+fn summary_json(s: &Scenario, out: &Outcome) -> String {
+    let sample_columns: Vec<(String, Vec<f64>)> = s
+        .uncertainty
+        .parameters
+        .iter()
+        .enumerate()
+        .map(|(k, p)| (p.name.clone(), out.samples.iter().map(|row| row[k]).collect()))
+        .collect();
+    let options: Vec<Value> = out
+        .options
+        .iter()
+        .map(|opt| {
+            let levers: serde_json::Map<String, Value> =
+                s.levers.iter().zip(&opt.lever_values).map(|(l, v)| (l.name.clone(), json!(v))).collect();
+            let metrics: serde_json::Map<String, Value> = s
+                .metrics
+                .iter()
+                .zip(&opt.metrics)
+                .map(|(m, values)| {
+                    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+                    let mut v = json!({
+                        "arm": m.arm.name(),
+                        "kind": metric_kind(&m.kind),
+                        "variable": m.variable,
+                        "units": m.units,
+                        "summary": summary_value(&exact_summary(&finite)),
+                        "non_finite_runs": values.len() - finite.len(),
+                    });
+                    if matches!(m.kind, MetricKind::BreakEven { .. }) {
+                        v["not_within_horizon_runs"] = json!(values.iter().filter(|x| x.is_infinite()).count());
+                    }
+                    (m.name.clone(), v)
+                })
+                .collect();
+            let tests: Vec<Value> = s
+                .assumptions
+                .iter()
+                .zip(&opt.tests)
+                .map(|(a, outcomes)| {
+                    let r = test_result(outcomes);
+                    json!({
+                        "name": a.name,
+                        "test": a.test,
+                        "probability": r.probability,
+                        "interval95": [r.interval.0, r.interval.1],
+                        "verdict": r.verdict,
+                        "holds": r.holds,
+                        "runs": r.runs,
+                        "drivers": drivers(&sample_columns, outcomes, TOP_DRIVERS),
+                    })
+                })
+                .collect();
+            json!({ "levers": levers, "metrics": metrics, "assumptions": tests })
+        })
+        .collect();
+    let doc = json!({
+        "careshift_version": env!("CARGO_PKG_VERSION"),
+        "scenario": resolved_scenario(s),
+        "seed": s.uncertainty.seed,
+        "runs": s.uncertainty.runs,
+        "sampling": s.uncertainty.sampling.name(),
+        "options": options,
+        "times": out.times,
+        "threads": out.threads,
+        "elapsed_seconds": out.elapsed.as_secs_f64(),
+        "warnings": out.warnings.iter().map(|w| w.message.clone()).collect::<Vec<_>>(),
+    });
+    let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
+    text.push('\n');
+    text
+}
+
+fn metric_kind(k: &MetricKind) -> Value {
+    match k {
+        MetricKind::Value { at } => json!({ "value": { "at": at } }),
+        MetricKind::Sum { from, to } => json!({ "sum": { "from": from, "to": to } }),
+        MetricKind::Integral { from, to } => json!({ "integral": { "from": from, "to": to } }),
+        MetricKind::Npv { from, to, rate, base } => {
+            json!({ "npv": { "from": from, "to": to, "rate": rate, "base": base } })
+        }
+        MetricKind::BreakEven { from, rate, base } => json!({ "break_even": { "from": from, "rate": rate, "base": base } }),
+        MetricKind::Roi { savings, cost } => json!({ "roi": { "savings": savings, "cost": cost } }),
+        MetricKind::Expression(_) => json!("expression"),
+    }
+}
+
+/// The scenario as it was run: every default filled in.
+fn resolved_scenario(s: &Scenario) -> Value {
+    let t = &s.time;
+    json!({
+        "name": s.name,
+        "file": s.path.display().to_string(),
+        "model": s.model_path.display().to_string(),
+        "time": { "start": t.start, "stop": t.stop, "dt": t.dt, "save_step": t.save_step,
+                  "units": t.units, "method": t.method.name(), "rtol": t.rtol, "atol": t.atol },
+        "parameters": s.parameters.iter().map(|(n, v)| (n.clone(), json!(v))).collect::<serde_json::Map<_, _>>(),
+        "interventions": s.interventions.iter().map(|i| json!({
+            "name": i.name, "parameter": i.parameter, "points": i.points,
+            "interpolation": format!("{:?}", i.interpolation).to_lowercase(),
+            "scale": i.scale, "shift": i.shift,
+        })).collect::<Vec<_>>(),
+        "baseline": s.baseline.label,
+        "uncertainty": s.uncertainty.parameters.iter().map(|p| json!({
+            "parameter": p.name, "distribution": p.distribution.describe(),
+            "mean": p.distribution.mean(), "sd": p.distribution.variance().sqrt(),
+        })).collect::<Vec<_>>(),
+        "sweep": s.levers.iter().map(|l| json!({ "lever": l.name, "values": l.values })).collect::<Vec<_>>(),
+        "assumptions": s.assumptions.iter().map(|a| json!({ "name": a.name, "test": a.test })).collect::<Vec<_>>(),
+    })
+}
+
+fn series_csv(s: &Scenario, out: &Outcome) -> String {
+    let mut text = String::from("option");
+    for l in &s.levers {
+        text.push(',');
+        text.push_str(&csv_field(&l.name));
+    }
+    text.push_str(",arm,variable,time,mean,sd,p5,p25,p50,p75,p95\n");
+    let (n_out, n_times) = (out.output_names.len(), out.times.len());
+    for (o, opt) in out.options.iter().enumerate() {
+        let mut prefix = o.to_string();
+        for v in &opt.lever_values {
+            prefix.push(',');
+            push_number(&mut prefix, *v);
+        }
+        for (a, arm) in ARMS.iter().enumerate() {
+            for (k, name) in out.output_names.iter().enumerate() {
+                let field = csv_field(name);
+                for (row, t) in out.times.iter().enumerate() {
+                    let sm = opt.series[OptionOutcome::series_index(a, k, row, n_out, n_times)].summary();
+                    let _ = write!(text, "{prefix},{},{field},", arm.name());
+                    push_number(&mut text, *t);
+                    for v in [sm.mean, sm.sd, sm.p5, sm.p25, sm.p50, sm.p75, sm.p95] {
+                        text.push(',');
+                        push_number(&mut text, v);
+                    }
+                    text.push('\n');
+                }
+            }
+        }
+    }
+    text
+}
+
+fn runs_csv(s: &Scenario, out: &Outcome) -> String {
+    let mut text = String::from("run,option");
+    let names = s
+        .levers
+        .iter()
+        .map(|l| l.name.as_str())
+        .chain(s.uncertainty.parameters.iter().map(|p| p.name.as_str()))
+        .chain(s.metrics.iter().map(|m| m.name.as_str()))
+        .chain(s.assumptions.iter().map(|a| a.name.as_str()));
+    for n in names {
+        text.push(',');
+        text.push_str(&csv_field(n));
+    }
+    text.push('\n');
+    for (o, opt) in out.options.iter().enumerate() {
+        for (run, sample) in out.samples.iter().enumerate() {
+            let _ = write!(text, "{run},{o}");
+            for v in opt.lever_values.iter().chain(sample) {
+                text.push(',');
+                push_number(&mut text, *v);
+            }
+            for m in &opt.metrics {
+                text.push(',');
+                push_number(&mut text, m[run]);
+            }
+            for t in &opt.tests {
+                text.push_str(if t[run] { ",1" } else { ",0" });
+            }
+            text.push('\n');
+        }
+    }
+    text
+}
+
+fn runs_parquet(s: &Scenario, out: &Outcome) -> Result<Vec<u8>, Diagnostic> {
+    use arrow::array::{ArrayRef, BooleanArray, Float64Array, UInt32Array, UInt64Array};
+    use arrow::datatypes::{DataType, Field, Schema};
+    use arrow::record_batch::RecordBatch;
+
+    let n_runs = out.samples.len();
+    let total = n_runs * out.options.len();
+    let mut fields = vec![Field::new("run", DataType::UInt64, false), Field::new("option", DataType::UInt32, false)];
+    let mut columns: Vec<ArrayRef> = vec![
+        Arc::new(UInt64Array::from_iter_values((0..out.options.len()).flat_map(|_| 0..n_runs as u64))),
+        Arc::new(UInt32Array::from_iter_values((0..out.options.len() as u32).flat_map(|o| std::iter::repeat_n(o, n_runs)))),
+    ];
+    let float_column = |f: &dyn Fn(&OptionOutcome, usize) -> f64| -> ArrayRef {
+        let mut v = Vec::with_capacity(total);
+        for opt in &out.options {
+            for run in 0..n_runs {
+                v.push(f(opt, run));
+            }
+        }
+        Arc::new(Float64Array::from(v))
+    };
+    for (k, l) in s.levers.iter().enumerate() {
+        fields.push(Field::new(&l.name, DataType::Float64, false));
+        columns.push(float_column(&|opt, _| opt.lever_values[k]));
+    }
+    for (k, p) in s.uncertainty.parameters.iter().enumerate() {
+        fields.push(Field::new(&p.name, DataType::Float64, false));
+        columns.push(float_column(&|_, run| out.samples[run][k]));
+    }
+    for (k, m) in s.metrics.iter().enumerate() {
+        fields.push(Field::new(&m.name, DataType::Float64, false));
+        columns.push(float_column(&|opt, run| opt.metrics[k][run]));
+    }
+    for (k, a) in s.assumptions.iter().enumerate() {
+        fields.push(Field::new(&a.name, DataType::Boolean, false));
+        let v: Vec<bool> = out.options.iter().flat_map(|opt| opt.tests[k].iter().copied()).collect();
+        columns.push(Arc::new(BooleanArray::from(v)));
+    }
+    let schema = Arc::new(Schema::new(fields));
+    let fail = |e: &dyn std::fmt::Display| Diagnostic::error(format!("cannot build runs.parquet: {e}"));
+    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| fail(&e))?;
+    let mut bytes = Vec::new();
+    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, schema, None).map_err(|e| fail(&e))?;
+    writer.write(&batch).map_err(|e| fail(&e))?;
+    writer.close().map_err(|e| fail(&e))?;
+    Ok(bytes)
+}
+
+/// The short summary printed on the terminal: headline metrics (median and 90 % interval) and
+/// each assumption test with its probability and verdict, per option.
+pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "scenario `{}`: {} run(s) × {} option(s), seed {}, {} sampling, {:.2} s on {} thread(s)",
+        s.name,
+        s.uncertainty.runs,
+        out.options.len(),
+        s.uncertainty.seed,
+        s.uncertainty.sampling.name(),
+        out.elapsed.as_secs_f64(),
+        out.threads
+    );
+    for opt in &out.options {
+        if out.options.len() > 1 {
+            let _ = writeln!(text, "\noption: {}", option_label(s, opt));
+        }
+        for (m, values) in s.metrics.iter().zip(&opt.metrics) {
+            let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+            let sm = exact_summary(&finite);
+            let units = m.units.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
+            let missing = values.len() - finite.len();
+            let note = if missing > 0 {
+                if matches!(m.kind, MetricKind::BreakEven { .. }) {
+                    format!("  ({missing} of {} runs: not within the horizon)", values.len())
+                } else {
+                    format!("  ({missing} of {} runs not finite)", values.len())
+                }
+            } else {
+                String::new()
+            };
+            if finite.is_empty() {
+                let _ = writeln!(text, "  {:<28} —{note}", m.name);
+            } else if values.len() == 1 {
+                let _ = writeln!(text, "  {:<28} {}{units}", m.name, fmt(sm.p50));
+            } else {
+                let _ = writeln!(
+                    text,
+                    "  {:<28} median {}{units}  (90% interval {} to {}){note}",
+                    m.name,
+                    fmt(sm.p50),
+                    fmt(sm.p5),
+                    fmt(sm.p95)
+                );
+            }
+        }
+        for (a, outcomes) in s.assumptions.iter().zip(&opt.tests) {
+            let r = test_result(outcomes);
+            let _ = writeln!(
+                text,
+                "  test {:<40} P = {:.2} (95% CI {:.2}–{:.2}, {} of {} runs): {:?}",
+                format!("`{}`", a.test),
+                r.probability,
+                r.interval.0,
+                r.interval.1,
+                r.holds,
+                r.runs,
+                r.verdict
+            );
+        }
+    }
+    text
+}
+
+/// A number with about 4 significant digits and thousands kept readable.
+fn fmt(v: f64) -> String {
+    if v == 0.0 || !v.is_finite() {
+        return format!("{v}");
+    }
+    let mag = v.abs().log10().floor() as i32;
+    if (-3..6).contains(&mag) {
+        let decimals = (3 - mag).max(0) as usize;
+        format!("{v:.decimals$}")
+    } else {
+        format!("{v:.3e}")
+    }
+}

@@ -1,0 +1,178 @@
+//! Scenarios: a model plus the investment question asked of it — interventions, a baseline,
+//! uncertain parameters, option sweeps, metrics and assumption tests (docs/SCENARIOS.md).
+//!
+//! `load` resolves a scenario file against its compiled model (every name to slots or columns,
+//! every distribution validated) into a [`Scenario`]; `run` (in [`crate::experiment`]) executes it.
+
+pub mod expr;
+mod load;
+pub mod schema;
+
+pub use load::load_scenario;
+
+use std::path::PathBuf;
+
+use crate::Model;
+use crate::model::TimeSettings;
+use crate::montecarlo::{Distribution, SamplingMethod};
+use crate::simulate::{Interpolation, Schedule};
+use expr::MetricExpr;
+
+/// Default discount rate: HM Treasury Green Book, 3.5 % a year.
+pub const GREEN_BOOK_RATE: f64 = 0.035;
+
+/// A fully resolved scenario.
+#[derive(Debug)]
+pub struct Scenario {
+    pub name: String,
+    pub doc: Option<String>,
+    pub path: PathBuf,
+    pub model_path: PathBuf,
+    pub model: Model,
+    pub time: TimeSettings,
+    /// Fixed parameter overrides of the intervention arm: (name, value) and their slots.
+    pub parameters: Vec<(String, f64)>,
+    pub fixed: Vec<(u32, f64)>,
+    pub interventions: Vec<Intervention>,
+    pub baseline: Baseline,
+    pub uncertainty: Uncertainty,
+    pub levers: Vec<Lever>,
+    pub metrics: Vec<Metric>,
+    pub assumptions: Vec<Assumption>,
+    /// Indices of the result columns aggregated into series.csv.
+    pub outputs: Vec<usize>,
+}
+
+/// What the intervention is compared with.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    /// `"model"` or the baseline scenario's path.
+    pub label: String,
+    pub parameters: Vec<(String, f64)>,
+    pub fixed: Vec<(u32, f64)>,
+    pub interventions: Vec<Intervention>,
+}
+
+/// A named change to a constant over time.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Intervention {
+    pub name: String,
+    pub parameter: String,
+    pub slots: Vec<u32>,
+    /// (time, value) before `shift` and `scale` are applied.
+    pub points: Vec<(f64, f64)>,
+    pub interpolation: Interpolation,
+    pub scale: f64,
+    pub shift: f64,
+}
+
+impl Intervention {
+    /// The schedules this intervention puts on its slots, with the given scale and shift.
+    pub fn schedules(&self, scale: f64, shift: f64) -> impl Iterator<Item = Schedule> + '_ {
+        self.slots.iter().map(move |&slot| Schedule {
+            slot,
+            points: self.points.iter().map(|&(t, v)| (t + shift, v * scale)).collect(),
+            interpolation: self.interpolation,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Uncertainty {
+    /// Number of runs (1 and no parameters when the scenario has no [uncertainty]).
+    pub runs: usize,
+    pub seed: u64,
+    pub sampling: SamplingMethod,
+    pub parameters: Vec<UncertainParameter>,
+}
+
+#[derive(Debug, Clone)]
+pub struct UncertainParameter {
+    pub name: String,
+    pub slots: Vec<u32>,
+    pub distribution: Distribution,
+}
+
+/// One dimension of an option sweep.
+#[derive(Debug, Clone)]
+pub struct Lever {
+    pub name: String,
+    pub target: LeverTarget,
+    pub values: Vec<f64>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum LeverTarget {
+    /// Sets a constant in both arms.
+    Parameter(Vec<u32>),
+    /// Multiplies the values of intervention `i`.
+    Scale(usize),
+    /// Shifts the times of intervention `i`.
+    Shift(usize),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Arm {
+    Intervention,
+    Baseline,
+    /// Intervention − baseline, run by run.
+    Difference,
+}
+
+impl Arm {
+    pub fn name(self) -> &'static str {
+        match self {
+            Arm::Intervention => "intervention",
+            Arm::Baseline => "baseline",
+            Arm::Difference => "difference",
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct Metric {
+    pub name: String,
+    pub kind: MetricKind,
+    pub arm: Arm,
+    /// The variable, and the result columns summed to make it (one, or every element of an array).
+    pub variable: Option<String>,
+    pub columns: Vec<usize>,
+    pub units: Option<String>,
+    pub doc: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum MetricKind {
+    Value { at: f64 },
+    Sum { from: f64, to: f64 },
+    Integral { from: f64, to: f64 },
+    Npv { from: f64, to: f64, rate: f64, base: f64 },
+    BreakEven { from: f64, rate: f64, base: f64 },
+    Roi { savings: usize, cost: usize },
+    Expression(MetricExpr),
+}
+
+#[derive(Debug, Clone)]
+pub struct Assumption {
+    pub name: String,
+    pub test: String,
+    pub expr: MetricExpr,
+}
+
+impl Scenario {
+    /// Number of options: the product of the levers' value counts (1 without a sweep).
+    pub fn option_count(&self) -> usize {
+        self.levers.iter().map(|l| l.values.len()).product()
+    }
+
+    /// The lever values of option `k` (the last lever varies fastest).
+    pub fn option_values(&self, mut k: usize) -> Vec<f64> {
+        let mut out = vec![0.0; self.levers.len()];
+        for (i, lever) in self.levers.iter().enumerate().rev() {
+            let n = lever.values.len();
+            out[i] = lever.values[k % n];
+            k /= n;
+        }
+        out
+    }
+}
