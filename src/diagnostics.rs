@@ -178,6 +178,8 @@ impl Diagnostic {
             }
         }
         if let Some(help) = &self.help {
+            // Continuation lines line up under the first.
+            let help = help.replace('\n', "\n           ");
             let _ = writeln!(out, "   = help: {help}");
         }
         out

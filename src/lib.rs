@@ -121,6 +121,12 @@ impl Model {
                 ))
                 .help("only constants (declared under [constants]) can be overridden");
             }
+            if c.name == base {
+                return Diagnostic::error(format!(
+                    "`{base}` has no elements, so `{name}` cannot be set"
+                ))
+                .help(format!("set it as a whole: --set {base}=VALUE"));
+            }
             return Diagnostic::error(format!("`{name}` does not name an element of `{base}`"))
                 .help("write the element as it appears in the CSV header, e.g. name[85+]");
         }

@@ -188,12 +188,11 @@ impl<'m> Builder<'m> {
                 .and_then(|u| match Unit::parse(&u.text) {
                     Ok(unit) => Some(unit),
                     Err(e) => {
-                        let start = u.loc.start + e.offset;
                         let mut d = Diagnostic::error(format!(
                             "invalid units `{}` of `{}`: {}",
                             u.text, decl.name, e.message
                         ))
-                        .at(Location::new(u.loc.file, start, start + 1));
+                        .at(u.locate(e.offset, e.offset + 1));
                         if let Some(h) = e.help {
                             d = d.help(h);
                         }
@@ -244,12 +243,6 @@ impl<'m> Builder<'m> {
                 lookup,
                 decl: i,
             });
-        }
-        if let Err(e) = Unit::parse(&self.model.time.units) {
-            self.diags.push(Diagnostic::error(format!(
-                "invalid time units `{}`: {}",
-                self.model.time.units, e.message
-            )));
         }
     }
 
@@ -475,9 +468,9 @@ impl<'m> Builder<'m> {
                 let flow = &self.vars[flow_id];
                 if !matches!(flow.kind, VarKind::Flow | VarKind::Input) {
                     return Err(Diagnostic::error(format!(
-                        "`{name}` is listed as a flow of stock `{}` but is a {}",
+                        "`{name}` is listed as a flow of stock `{}` but is {}",
                         decl.name,
-                        flow.kind.describe()
+                        flow.kind.with_article()
                     ))
                     .at(*loc)
                     .help(format!("declare `{name}` under [flows]")));
@@ -580,12 +573,8 @@ impl<'m> Builder<'m> {
 /// Parse an equation, turning a parse error into a located diagnostic.
 pub(crate) fn parse(text: &Text) -> Result<Expr, Diagnostic> {
     equation::parse(&text.text).map_err(|e| {
-        let base = text.loc.start;
-        let mut d = Diagnostic::error(format!("syntax error: {}", e.message)).at(Location::new(
-            text.loc.file,
-            base + e.span.start,
-            base + e.span.end,
-        ));
+        let mut d = Diagnostic::error(format!("syntax error: {}", e.message))
+            .at(text.locate(e.span.start, e.span.end));
         if let Some(h) = e.help {
             d = d.help(h);
         }

@@ -143,12 +143,8 @@ fn cycle_error(b: &Builder, cycle: &[usize], initial: bool) -> Diagnostic {
         .map(|&n| b.slots[assignment(n).slot as usize].name.as_str())
         .collect();
     let mut d = Diagnostic::error(format!(
-        "{} loop: {}",
-        if initial {
-            "algebraic loop in the initial values"
-        } else {
-            "algebraic"
-        },
+        "algebraic loop{}: {}",
+        if initial { " in the initial values" } else { "" },
         names.join(" -> ")
     ))
     .at(assignment(cycle[0]).loc);
