@@ -770,6 +770,14 @@ impl Loader {
                 .map(|s| s.trim().to_string())
                 .collect();
             let text = match value.get_ref() {
+                NumberOrEquation::Number(x) if !x.is_finite() => {
+                    self.diags.push(
+                        Diagnostic::error(format!("element value {x} is not a finite number"))
+                            .at(Location::new(file, value.span().start, value.span().end))
+                            .help("write a finite number, or an equation in quotes"),
+                    );
+                    continue;
+                }
                 NumberOrEquation::Number(x) => Text {
                     text: format_number(*x),
                     loc: Location::new(file, value.span().start, value.span().end),

@@ -79,6 +79,9 @@ pub fn simulate_with(
     })
 }
 
+/// The most values a run may save (rows × columns): about 800 MB, before the CSV text.
+const MAX_SAVED_VALUES: f64 = 1e8;
+
 fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), Diagnostic> {
     if !(t.start.is_finite() && t.stop.is_finite() && t.stop > t.start) {
         return Err(Diagnostic::error(format!(
@@ -98,6 +101,19 @@ fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), Diagnostic> 
             "save_step must be a positive number, not {}",
             t.save_step
         )));
+    }
+    // Every saved row stays in memory until the run ends.
+    let rows = ((t.stop - t.start) / t.save_step).floor() + 2.0;
+    let values = rows * program.columns.len().max(1) as f64;
+    if values > MAX_SAVED_VALUES {
+        return Err(Diagnostic::error(format!(
+            "saving every {} from {} to {} gives {rows} rows of {} columns, more than the limit of {MAX_SAVED_VALUES} values",
+            t.save_step,
+            t.start,
+            t.stop,
+            program.columns.len()
+        ))
+        .help("use a larger save_step (--save-step) or a shorter run"));
     }
     if t.method != Method::Dopri5 {
         // The model file's own settings were checked when it was loaded: this comes from --dt
