@@ -204,7 +204,12 @@ fn non_model_inputs_are_rejected_clearly() {
         ),
         (
             "binary junk",
-            &["run", "{corpus}/raw/binary_junk.toml", "--csv", "{tmp}/out.csv"],
+            &[
+                "run",
+                "{corpus}/raw/binary_junk.toml",
+                "--csv",
+                "{tmp}/out.csv",
+            ],
             &["binary_junk.toml", "is not a text file"],
         ),
         (
@@ -222,11 +227,7 @@ fn non_model_inputs_are_rejected_clearly() {
             &["run", "{corpus}/modules", "--csv", "{tmp}/out.csv"],
             &["is a directory, not a model file"],
         ),
-        (
-            "no subcommand",
-            &[],
-            &["Usage"],
-        ),
+        ("no subcommand", &[], &["Usage"]),
         (
             "unknown subcommand",
             &["simulate", "{corpus}/raw/empty.toml"],
@@ -364,10 +365,7 @@ fn no_panic_on_mutated_models() {
         });
         match result {
             Ok(ok) => loaded += usize::from(ok),
-            Err(_) => panics.push(format!(
-                "{what}:\n{}",
-                String::from_utf8_lossy(bytes)
-            )),
+            Err(_) => panics.push(format!("{what}:\n{}", String::from_utf8_lossy(bytes))),
         }
     }
     assert!(

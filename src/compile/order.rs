@@ -144,7 +144,11 @@ fn cycle_error(b: &Builder, cycle: &[usize], initial: bool) -> Diagnostic {
         .collect();
     let mut d = Diagnostic::error(format!(
         "algebraic loop{}: {}",
-        if initial { " in the initial values" } else { "" },
+        if initial {
+            " in the initial values"
+        } else {
+            ""
+        },
         names.join(" -> ")
     ))
     .at(assignment(cycle[0]).loc);
