@@ -2,7 +2,7 @@
 //! message, a non-zero exit code, no panic and no output file. See tests/bad_models/README.md
 //! for the header format. Inputs that cannot carry a header (binary junk, an empty file, a
 //! directory, a missing file) and CSV destinations that cannot be written are in the tables
-//! below; `no_panic_on_mutated_models` feeds damaged copies of an example model to the library.
+//! below; `no_panic_on_mutated_models` feeds damaged copies of valid models to the library.
 
 mod common;
 
@@ -61,7 +61,11 @@ fn parse_header(text: &str) -> Result<Case, String> {
             "args" if case.args.is_empty() => {
                 case.args = value.split_whitespace().map(str::to_string).collect();
             }
-            _ => return Err(format!("bad header line `{line}`")),
+            _ => {
+                return Err(format!(
+                    "bad header line `{line}` (unknown key, repeated key or invalid value)"
+                ));
+            }
         }
     }
     if case.expect.is_empty() {
@@ -70,7 +74,7 @@ fn parse_header(text: &str) -> Result<Case, String> {
     Ok(case)
 }
 
-/// Run the binary; `csv` is the output path passed to `run`.
+/// Run the built binary with `args`.
 fn careshift(args: &[&str]) -> Output {
     Command::new(BIN)
         .args(args)
@@ -175,7 +179,7 @@ fn every_bad_model_is_rejected_clearly() {
 }
 
 #[test]
-fn a_header_without_expect_is_rejected() {
+fn case_headers_are_parsed_strictly() {
     assert!(parse_header("# command: check\n[time]\n").is_err());
     assert!(parse_header("# expects: typo\n# expect: x\n").is_err());
     let case = parse_header("# A note.\n# expect: a\n# expect: b\n# command: check\n# args: --params\n[time]\n# expect: not header\n")
@@ -317,38 +321,181 @@ impl Rng {
     }
 }
 
-/// Damaged copies of a valid model: truncated at many offsets, bytes flipped, bytes replaced
-/// by characters that matter to TOML and to equations. Loading (and, when it loads, running)
-/// may fail, but must never panic.
+/// A valid model that uses every builtin, arrays (1-D and 2-D, `elements`, `*`, ranges) and a
+/// lookup, so that damaged copies reach every part of the compiler.
+const KITCHEN_SINK: &str = r#"[model]
+name = "sink"
+
+[time]
+start = 0
+stop = 8
+dt = 0.5
+save_step = 1
+units = "year"
+method = "rk4"
+
+[dimensions]
+age = ["young", "old"]
+sev = ["mild", "severe"]
+
+[stocks.pop]
+dims = ["age"]
+initial = "init_pop[age]"
+inflows = ["births"]
+outflows = ["deaths"]
+units = "people"
+non_negative = true
+
+[stocks.cases]
+units = "people"
+dims = ["age", "sev"]
+[stocks.cases.elements]
+"young,mild" = 1
+"young,severe" = "2"
+"old,mild" = "init_pop[\"old\"] * 0.01"
+"old,severe" = 0
+
+[flows.births]
+dims = ["age"]
+units = "people/year"
+[flows.births.elements]
+young = "birth_rate * sum(pop[*])"
+old = "0"
+
+[flows.deaths]
+dims = ["age"]
+equation = "pop[age] * mortality[age] * effect(pressure / one_person)"
+units = "people/year"
+
+[auxiliaries.pressure]
+equation = "smooth(sum(pop[*]), 2) + delay1(pop[\"old\"], 1) - delay3(pop[\"young\"], 2, 0) + delayn(pop[\"old\"], 3, order)"
+units = "people"
+
+[auxiliaries.growth]
+equation = "trend(sum(pop[*]), 3)"
+units = "1/year"
+
+[auxiliaries.last]
+equation = "previous(pressure, 0) + init(pressure) + step(1, 2) * one_person + ramp(one_person / one_year, 1, 5) + pulse(one_person * one_year, 3)"
+units = "people"
+
+[auxiliaries.misc]
+equation = "if time > 2 and not (time >= 6) then max(1, 2, 3) else min(mean(mortality[*]) * one_year, xidz(1, 0, 2)) + zidz(3, 0) + modulo(7, 3) + abs(-1) + sqrt(4) + ln(2) + exp(0.1) + log10(10) + int(2.5) + round(2.5) + sin(1) + cos(1) + tan(1) + arcsin(0.5) + arccos(0.5) + arctan(1) + prod(mortality[*] * one_year) + pulse_train(1, 1, 2, 6)"
+units = "dimensionless"
+
+[auxiliaries.severe_share]
+dims = ["age"]
+equation = "zidz(cases[age, \"severe\"], sum(cases[age, *]))"
+units = "dimensionless"
+
+[auxiliaries.range_total]
+equation = "sum(pop[\"young\"..\"old\"]) + mean(cases[\"old\", *])"
+units = "people"
+
+[lookups.effect]
+x = [0, 1000, 5000]
+y = [1, 1.1, 1.5]
+extrapolate = true
+
+[constants.init_pop]
+dims = ["age"]
+value = [1000, 200]
+units = "people"
+range = [0, 10000]
+
+[constants.birth_rate]
+value = 0.01
+units = "1/year"
+
+[constants.mortality]
+dims = ["age"]
+value = [0.001, 0.05]
+units = "1/year"
+
+[constants.order]
+value = 3
+units = "dimensionless"
+
+[constants.one_person]
+value = 1
+units = "people"
+
+[constants.one_year]
+value = 1
+units = "year"
+"#;
+
+/// Damaged copies of valid models: truncated at many offsets, bits flipped, bytes replaced by
+/// characters that matter to TOML and to equations, snippets inserted. Loading (and, when it
+/// loads, running) may fail, but must never panic.
 #[test]
 fn no_panic_on_mutated_models() {
-    let original = std::fs::read(
+    let example = std::fs::read(
         Path::new(env!("CARGO_MANIFEST_DIR")).join("models/examples/ageing_chain.toml"),
     )
     .expect("read example");
     let mut variants: Vec<(String, Vec<u8>)> = Vec::new();
-    for cut in (0..original.len()).step_by(7) {
-        variants.push((format!("truncated at {cut}"), original[..cut].to_vec()));
-    }
     let mut rng = Rng(0x5eed_cafe_f00d_0001);
-    for i in 0..300 {
-        let mut bytes = original.clone();
-        for _ in 0..1 + i % 3 {
-            let at = rng.below(bytes.len());
-            bytes[at] ^= 1 << rng.below(8);
-        }
-        variants.push((format!("bit flips #{i}"), bytes));
-    }
     let specials = b"\"'[](){}=,.*+-/^<>#\\\n 0e9";
-    for i in 0..300 {
-        let mut bytes = original.clone();
-        let at = rng.below(bytes.len());
-        bytes[at] = specials[rng.below(specials.len())];
-        variants.push((format!("replaced byte #{i} at {at}"), bytes));
+    let snippets: &[&str] = &[
+        "(",
+        ")",
+        "[*]",
+        "\"\"",
+        "0/0",
+        "1e308",
+        "nan",
+        "[]",
+        "..",
+        ",",
+        "if ",
+        " then ",
+        "delayn(",
+        "smooth(",
+        "sum(",
+        "previous(",
+        "init(",
+        "dims = [\"age\", \"age\"]\n",
+    ];
+    for (name, original) in [
+        ("ageing_chain", example.as_slice()),
+        ("kitchen sink", KITCHEN_SINK.as_bytes()),
+    ] {
+        for cut in (0..original.len()).step_by(7) {
+            variants.push((
+                format!("{name} truncated at {cut}"),
+                original[..cut].to_vec(),
+            ));
+        }
+        for i in 0..300 {
+            let mut bytes = original.to_vec();
+            for _ in 0..1 + i % 3 {
+                let at = rng.below(bytes.len());
+                bytes[at] ^= 1 << rng.below(8);
+            }
+            variants.push((format!("{name} with bit flips #{i}"), bytes));
+        }
+        for _ in 0..300 {
+            let mut bytes = original.to_vec();
+            let at = rng.below(bytes.len());
+            bytes[at] = specials[rng.below(specials.len())];
+            variants.push((format!("{name} with byte {at} replaced"), bytes));
+        }
+        for i in 0..300 {
+            let mut bytes = original.to_vec();
+            let at = rng.below(bytes.len());
+            let snippet = snippets[i % snippets.len()].bytes();
+            bytes.splice(at..at, snippet);
+            variants.push((format!("{name} with an insertion at {at}"), bytes));
+        }
     }
 
     let dir = common::temp_dir("mutations");
     let path = dir.join("mutant.toml");
+    // The unmutated kitchen sink must be valid, or its mutants prove nothing.
+    std::fs::write(&path, KITCHEN_SINK).unwrap();
+    let sink = Model::load(&path).unwrap_or_else(|f| panic!("kitchen sink:\n{}", f.render()));
+    sink.run(sink.time(), &[]).expect("the kitchen sink runs");
     let mut panics = Vec::new();
     let mut loaded = 0;
     for (what, bytes) in &variants {

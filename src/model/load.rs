@@ -146,10 +146,10 @@ impl Loader {
                 return None;
             }
         };
-        if text.trim().is_empty() {
+        // (An empty module is valid: it declares nothing.)
+        if included_from.is_none() && text.trim().is_empty() {
             self.diags.push(
                 Diagnostic::error(format!("model file `{}` is empty", path.display()))
-                    .at_opt(included_from)
                     .help("a model needs at least a [time] table; see models/examples/ for complete models"),
             );
             return None;
