@@ -56,7 +56,13 @@ impl Model {
                 diagnostics,
                 sources,
             })?;
-        match compile::compile(&decl) {
+        // The model's own time settings must be runnable, so that `check` finds what `run`
+        // would refuse (PREVIOUS with dopri5, too many steps or rows).
+        let compiled = compile::compile(&decl).and_then(|(program, warnings)| {
+            simulate::validate_time(&program, &program.time)?;
+            Ok((program, warnings))
+        });
+        match compiled {
             Ok((program, warnings)) => Ok(Model {
                 name: decl.name,
                 program,

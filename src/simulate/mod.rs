@@ -82,7 +82,7 @@ pub fn simulate_with(
 /// The most values a run may save (rows × columns): about 800 MB, before the CSV text.
 const MAX_SAVED_VALUES: f64 = 1e8;
 
-fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), Diagnostic> {
+pub(crate) fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), Diagnostic> {
     if !(t.start.is_finite() && t.stop.is_finite() && t.stop > t.start) {
         return Err(Diagnostic::error(format!(
             "stop time {} must be after start time {}",
