@@ -178,6 +178,8 @@ impl Diagnostic {
             }
         }
         if let Some(help) = &self.help {
+            // Continuation lines line up under the first.
+            let help = help.replace('\n', "\n           ");
             let _ = writeln!(out, "   = help: {help}");
         }
         out
@@ -280,16 +282,23 @@ pub fn did_you_mean<'a>(
     best.filter(|(d, _)| *d <= limit).map(|(_, c)| c)
 }
 
+/// Edits (insert, delete, substitute, or swap two neighbours: `drian` → `drain` is one) to
+/// turn `a` into `b`.
 fn edit_distance(a: &str, b: &str) -> usize {
+    let a: Vec<char> = a.chars().collect();
     let b: Vec<char> = b.chars().collect();
+    let mut before: Vec<usize> = Vec::new();
     let mut prev: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
+    for (i, &ca) in a.iter().enumerate() {
         let mut cur = vec![i + 1; b.len() + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
+        for (j, &cb) in b.iter().enumerate() {
+            let cost = usize::from(ca != cb);
             cur[j + 1] = (prev[j] + cost).min(prev[j + 1] + 1).min(cur[j] + 1);
+            if i > 0 && j > 0 && ca == b[j - 1] && a[i - 1] == cb {
+                cur[j + 1] = cur[j + 1].min(before[j - 1] + 1);
+            }
         }
-        prev = cur;
+        before = std::mem::replace(&mut prev, cur);
     }
     prev[b.len()]
 }
@@ -319,5 +328,8 @@ mod tests {
             Some("drain_time")
         );
         assert_eq!(did_you_mean("zzz", ["drain_time", "water"]), None);
+        assert_eq!(did_you_mean("drian", ["drain", "water"]), Some("drain"));
+        assert_eq!(edit_distance("ab", "ba"), 1);
+        assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }

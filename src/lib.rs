@@ -56,7 +56,13 @@ impl Model {
                 diagnostics,
                 sources,
             })?;
-        match compile::compile(&decl) {
+        // The model's own time settings must be runnable, so that `check` finds what `run`
+        // would refuse (PREVIOUS with dopri5, too many steps or rows).
+        let compiled = compile::compile(&decl).and_then(|(program, warnings)| {
+            simulate::validate_time(&program, &program.time)?;
+            Ok((program, warnings))
+        });
+        match compiled {
             Ok((program, warnings)) => Ok(Model {
                 name: decl.name,
                 program,
@@ -120,6 +126,12 @@ impl Model {
                     "`{name}` is not a constant, so it cannot be set"
                 ))
                 .help("only constants (declared under [constants]) can be overridden");
+            }
+            if c.name == base {
+                return Diagnostic::error(format!(
+                    "`{base}` has no elements, so `{name}` cannot be set"
+                ))
+                .help(format!("set it as a whole: --set {base}=VALUE"));
             }
             return Diagnostic::error(format!("`{name}` does not name an element of `{base}`"))
                 .help("write the element as it appears in the CSV header, e.g. name[85+]");

@@ -45,13 +45,13 @@ enum Command {
         #[arg(long, value_parser = parse_method)]
         method: Option<Method>,
         /// Time step (for dopri5: the value of DT seen by equations).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         dt: Option<f64>,
         /// Final time.
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         stop: Option<f64>,
         /// Output interval (a whole multiple of dt).
-        #[arg(long)]
+        #[arg(long, allow_negative_numbers = true)]
         save_step: Option<f64>,
     },
     /// Parse, compile and unit-check a model; print a summary. Exit code 1 on errors.

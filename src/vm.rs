@@ -376,6 +376,14 @@ impl Program {
                     format!("inverse sine/cosine of {}", fmt(y))
                 }
                 Op::Load(s) => format!("`{}` is not finite", self.slot_meta[s as usize].name),
+                Op::Add | Op::Sub | Op::Mul => {
+                    let symbol = match op {
+                        Op::Add => "+",
+                        Op::Sub => "-",
+                        _ => "*",
+                    };
+                    format!("{} {symbol} {} overflowed", fmt(x), fmt(y))
+                }
                 _ => "an arithmetic overflow".to_string(),
             };
             return EvalFault {
@@ -392,8 +400,13 @@ impl Program {
     }
 }
 
+/// An operand for a message: scientific notation when it is very large or very small.
 fn fmt(v: Option<f64>) -> String {
-    v.map_or_else(|| "?".into(), |v| format!("{v}"))
+    match v {
+        None => "?".into(),
+        Some(v) if v != 0.0 && (v.abs() >= 1e15 || v.abs() < 1e-4) => format!("{v:e}"),
+        Some(v) => format!("{v}"),
+    }
 }
 
 impl EvalFault {

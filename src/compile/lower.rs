@@ -24,8 +24,7 @@ pub(crate) struct Ctx<'a> {
 
 impl Ctx<'_> {
     pub fn loc(&self, span: crate::equation::Span) -> Location {
-        let base = self.text.loc.start;
-        Location::new(self.text.loc.file, base + span.start, base + span.end)
+        self.text.locate(span.start, span.end)
     }
 
     fn elem_of(&self, dim: usize) -> Option<usize> {
@@ -523,8 +522,8 @@ impl Builder<'_> {
         };
         let Some(table) = self.vars[var].lookup else {
             return Err(Diagnostic::error(format!(
-                "`{raw_name}` is a {}, not a function or lookup table",
-                self.vars[var].kind.describe()
+                "`{raw_name}` is {}, not a function or lookup table",
+                self.vars[var].kind.with_article()
             ))
             .at(ctx.loc(name_span))
             .help("only lookup tables (declared under [lookups]) and builtins can be called"));

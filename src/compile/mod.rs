@@ -25,6 +25,10 @@ use crate::units::Unit;
 use crate::vm::Program;
 use ir::Ir;
 
+/// The most array elements (stocks, flows, auxiliaries and constants together) a model may have:
+/// far more than a care model needs, and few enough that the run fits in memory.
+const MAX_SLOTS: usize = 10_000_000;
+
 /// Compile a loaded model. On success also returns warnings.
 pub fn compile(model: &ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
     let mut b = Builder::new(model);
@@ -164,6 +168,14 @@ impl<'m> Builder<'m> {
             let mut dims = Vec::new();
             for d in &decl.dims {
                 match self.dim_index.get(d) {
+                    Some(&id) if dims.contains(&id) => self.diags.push(
+                        Diagnostic::error(format!(
+                            "`{}` lists dimension `{d}` twice in `dims`",
+                            decl.name
+                        ))
+                        .at(decl.loc)
+                        .help("each dimension may appear once; for a square table (from × to), declare a second dimension with the same elements"),
+                    ),
                     Some(&id) => dims.push(id),
                     None => {
                         let names: Vec<&str> = self.dims.iter().map(|d| d.name.as_str()).collect();
@@ -188,12 +200,11 @@ impl<'m> Builder<'m> {
                 .and_then(|u| match Unit::parse(&u.text) {
                     Ok(unit) => Some(unit),
                     Err(e) => {
-                        let start = u.loc.start + e.offset;
                         let mut d = Diagnostic::error(format!(
                             "invalid units `{}` of `{}`: {}",
                             u.text, decl.name, e.message
                         ))
-                        .at(Location::new(u.loc.file, start, start + 1));
+                        .at(u.locate(e.offset, e.offset + 1));
                         if let Some(h) = e.help {
                             d = d.help(h);
                         }
@@ -201,7 +212,21 @@ impl<'m> Builder<'m> {
                         None
                     }
                 });
-            let size: usize = dims.iter().map(|&d| self.dims[d].elements.len()).product();
+            let size = dims
+                .iter()
+                .try_fold(1usize, |n, &d| n.checked_mul(self.dims[d].elements.len()))
+                .filter(|&n| n <= MAX_SLOTS.saturating_sub(self.slots.len()));
+            let size = size.unwrap_or_else(|| {
+                self.diags.push(
+                    Diagnostic::error(format!(
+                        "`{}` has too many elements: a model may hold at most {MAX_SLOTS} values in all",
+                        decl.name
+                    ))
+                    .at(decl.loc)
+                    .help("use fewer or smaller dimensions"),
+                );
+                0
+            });
             let slot = self.slots.len() as u32;
             let lookup = if decl.kind == VarKind::Lookup {
                 if let Definition::Lookup(data) = &decl.def {
@@ -244,12 +269,6 @@ impl<'m> Builder<'m> {
                 lookup,
                 decl: i,
             });
-        }
-        if let Err(e) = Unit::parse(&self.model.time.units) {
-            self.diags.push(Diagnostic::error(format!(
-                "invalid time units `{}`: {}",
-                self.model.time.units, e.message
-            )));
         }
     }
 
@@ -475,9 +494,9 @@ impl<'m> Builder<'m> {
                 let flow = &self.vars[flow_id];
                 if !matches!(flow.kind, VarKind::Flow | VarKind::Input) {
                     return Err(Diagnostic::error(format!(
-                        "`{name}` is listed as a flow of stock `{}` but is a {}",
+                        "`{name}` is listed as a flow of stock `{}` but is {}",
                         decl.name,
-                        flow.kind.describe()
+                        flow.kind.with_article()
                     ))
                     .at(*loc)
                     .help(format!("declare `{name}` under [flows]")));
@@ -580,12 +599,8 @@ impl<'m> Builder<'m> {
 /// Parse an equation, turning a parse error into a located diagnostic.
 pub(crate) fn parse(text: &Text) -> Result<Expr, Diagnostic> {
     equation::parse(&text.text).map_err(|e| {
-        let base = text.loc.start;
-        let mut d = Diagnostic::error(format!("syntax error: {}", e.message)).at(Location::new(
-            text.loc.file,
-            base + e.span.start,
-            base + e.span.end,
-        ));
+        let mut d = Diagnostic::error(format!("syntax error: {}", e.message))
+            .at(text.locate(e.span.start, e.span.end));
         if let Some(h) = e.help {
             d = d.help(h);
         }

@@ -143,11 +143,11 @@ fn cycle_error(b: &Builder, cycle: &[usize], initial: bool) -> Diagnostic {
         .map(|&n| b.slots[assignment(n).slot as usize].name.as_str())
         .collect();
     let mut d = Diagnostic::error(format!(
-        "{} loop: {}",
+        "algebraic loop{}: {}",
         if initial {
-            "algebraic loop in the initial values"
+            " in the initial values"
         } else {
-            "algebraic"
+            ""
         },
         names.join(" -> ")
     ))

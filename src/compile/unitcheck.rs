@@ -294,8 +294,8 @@ impl Builder<'_> {
                     ctx,
                 )?;
                 let init_index = if name == "delayn" { 3 } else { 2 };
-                if name == "delayn" {
-                    self.expect(&args[2], &arg(2), &one, "order", name, ctx)?;
+                if let (true, Some(order)) = (name == "delayn", args.get(2)) {
+                    self.expect(order, &arg(2), &one, "order", name, ctx)?;
                 }
                 if name == "trend" {
                     return Ok(Inferred::Known(one.div(&time)));

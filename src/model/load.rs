@@ -16,6 +16,7 @@ use super::{
     Definition, Dimension, LookupData, Method, ModelDecl, Text, TimeSettings, VarDecl, VarKind,
 };
 use crate::diagnostics::{Diagnostic, Diagnostics, FileId, Location, Sources};
+use crate::units::Unit;
 
 /// Load `path` and every module it includes.
 pub fn load_model(path: &Path) -> Result<ModelDecl, (Diagnostics, Sources)> {
@@ -103,6 +104,17 @@ impl Loader {
 
     /// Read and parse one file. `included_from` locates the `file = ...` that named it.
     fn read(&mut self, path: &Path, included_from: Option<Location>) -> Option<Parsed> {
+        if path.is_dir() {
+            self.diags.push(
+                Diagnostic::error(format!(
+                    "`{}` is a directory, not a model file",
+                    path.display()
+                ))
+                .at_opt(included_from)
+                .help("give the path of a .toml model file"),
+            );
+            return None;
+        }
         let bytes = match std::fs::read(path) {
             Ok(b) => b,
             Err(e) => {
@@ -134,6 +146,14 @@ impl Loader {
                 return None;
             }
         };
+        // (An empty module is valid: it declares nothing.)
+        if included_from.is_none() && text.trim().is_empty() {
+            self.diags.push(
+                Diagnostic::error(format!("model file `{}` is empty", path.display()))
+                    .help("a model needs at least a [time] table; see models/examples/ for complete models"),
+            );
+            return None;
+        }
         let file = self.sources.add(path, text);
         match toml::from_str::<ModelFile>(self.sources.text(file)) {
             Ok(doc) => Some(Parsed { file, doc }),
@@ -228,6 +248,28 @@ impl Loader {
                     "e.g. 1e-6",
                 );
             }
+        }
+        if let Some(s) = &spec.save_step {
+            let positive = dt > 0.0 && save_step > 0.0;
+            check(
+                method == Method::Dopri5 || !positive || super::is_whole_multiple(save_step, dt),
+                s.span(),
+                &format!("time.save_step ({save_step}) must be a whole multiple of time.dt ({dt})"),
+                "e.g. dt = 0.25 with save_step = 1 (only dopri5 can save at any interval)",
+            );
+        }
+        let units = self.text(file, spec.units.span(), spec.units.get_ref());
+        if let Err(e) = Unit::parse(&units.text) {
+            let mut d = Diagnostic::error(format!(
+                "invalid time units `{}`: {}",
+                units.text, e.message
+            ))
+            .at(units.locate(e.offset, e.offset + 1));
+            if let Some(h) = e.help {
+                d = d.help(h);
+            }
+            self.diags.push(d);
+            ok = false;
         }
         ok.then(|| TimeSettings {
             start,
@@ -611,10 +653,10 @@ impl Loader {
                 }
                 Some(v) => self.diags.push(
                     Diagnostic::error(format!(
-                        "`{}` in module `{}` is a {}, not a constant; only constants can be set in [modules.{}.parameters]",
+                        "`{}` in module `{}` is {}, not a constant; only constants can be set in [modules.{}.parameters]",
                         param.get_ref(),
                         name.get_ref(),
-                        v.kind.describe(),
+                        v.kind.with_article(),
                         name.get_ref()
                     ))
                     .at(ploc),
@@ -668,10 +710,10 @@ impl Loader {
         if let Some(existing) = flat.vars.iter().find(|v| v.name == var.name) {
             self.diags.push(
                 Diagnostic::error(format!(
-                    "`{}` is declared twice (as a {} and as a {})",
+                    "`{}` is declared twice (as {} and as {})",
                     var.name,
-                    existing.kind.describe(),
-                    var.kind.describe()
+                    existing.kind.with_article(),
+                    var.kind.with_article()
                 ))
                 .at(var.loc)
                 .note("first declared here", Some(existing.loc))
@@ -728,9 +770,18 @@ impl Loader {
                 .map(|s| s.trim().to_string())
                 .collect();
             let text = match value.get_ref() {
+                NumberOrEquation::Number(x) if !x.is_finite() => {
+                    self.diags.push(
+                        Diagnostic::error(format!("element value {x} is not a finite number"))
+                            .at(Location::new(file, value.span().start, value.span().end))
+                            .help("write a finite number, or an equation in quotes"),
+                    );
+                    continue;
+                }
                 NumberOrEquation::Number(x) => Text {
                     text: format_number(*x),
                     loc: Location::new(file, value.span().start, value.span().end),
+                    offsets: Vec::new(),
                 },
                 NumberOrEquation::Equation(s) => self.text(file, value.span(), s),
             };
@@ -758,11 +809,58 @@ impl Loader {
         } else if token.starts_with('"') || token.starts_with('\'') {
             start += 1;
         }
+        // Basic strings may hold escapes (`\"`, `\u00e9`, a line-ending `\`): then map each
+        // byte of the value back to the file so that errors point at the right column.
+        let offsets = if token.starts_with('"') && token.contains(['\\', '\r']) {
+            escaped_offsets(src.get(start..span.end).unwrap_or(""), start, value)
+        } else {
+            Vec::new()
+        };
         Text {
             text: value.to_string(),
             loc: Location::new(file, start, start + value.len()),
+            offsets,
         }
     }
+}
+
+/// The file offset of each byte of `value` (and of its end), given `raw`, the text of the TOML
+/// basic string that produced it, starting at file offset `base`. Never panics: on text it
+/// does not understand it stops advancing.
+fn escaped_offsets(raw: &str, base: usize, value: &str) -> Vec<usize> {
+    let mut offsets = Vec::with_capacity(value.len() + 1);
+    let mut pos = 0;
+    for c in value.chars() {
+        // Skip what produces no character: a line-ending backslash with the whitespace and
+        // newlines after it, and the `\r` of a `\r\n` that became `\n`.
+        loop {
+            let rest = raw.get(pos..).unwrap_or("");
+            if let Some(after) = rest.strip_prefix('\\') {
+                let blanks = after.trim_start_matches([' ', '\t']);
+                if blanks.starts_with('\n') || blanks.starts_with("\r\n") {
+                    pos = raw.len() - after.trim_start_matches([' ', '\t', '\n', '\r']).len();
+                    continue;
+                }
+            }
+            if c == '\n' && rest.starts_with("\r\n") {
+                pos += 1;
+            }
+            break;
+        }
+        let rest = raw.get(pos..).unwrap_or("");
+        let written = match rest.strip_prefix('\\').map(|e| e.chars().next()) {
+            Some(Some('u')) => 6,
+            Some(Some('U')) => 10,
+            Some(Some('x')) => 4,
+            Some(Some(e)) => 1 + e.len_utf8(),
+            Some(None) => 1,
+            None => rest.chars().next().map_or(0, char::len_utf8),
+        };
+        offsets.extend(std::iter::repeat_n(base + pos, c.len_utf8()));
+        pos = (pos + written).min(raw.len());
+    }
+    offsets.push(base + pos);
+    offsets
 }
 
 /// A number as equation text that parses back to the same value.
@@ -786,8 +884,14 @@ fn toml_help(message: &str) -> Option<String> {
         Some("add the missing field; docs/MODEL_FORMAT.md lists the required ones".into())
     } else if message.contains("duplicate key") {
         Some("each name may be declared only once in a table".into())
-    } else if message.contains("data did not match any variant") {
+    } else if message.contains("expected a number or an equation") {
         Some("write a number (0.5) or an equation in quotes (\"a * b\")".into())
+    } else if message.contains("expected f64") || message.contains("expected i64") {
+        Some("write a number without quotes, e.g. 0.25".into())
+    } else if message.contains("expected a sequence") {
+        Some("write a list in brackets, e.g. [\"a\", \"b\"] (or [] for none)".into())
+    } else if message.contains("expected a boolean") {
+        Some("write true or false, without quotes".into())
     } else {
         None
     }

@@ -50,11 +50,33 @@ pub struct TimeSettings {
     pub atol: f64,
 }
 
+/// True when `step` is a whole multiple of `dt` (at least one): the fixed-step methods save
+/// every `step / dt` steps.
+pub fn is_whole_multiple(step: f64, dt: f64) -> bool {
+    let ratio = step / dt;
+    ratio.round() >= 1.0 && (ratio - ratio.round()).abs() <= 1e-6
+}
+
 /// A piece of equation text and where its first character sits in its file.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Text {
     pub text: String,
     pub loc: Location,
+    /// When the text is not written verbatim in the file (a TOML string with escapes such as
+    /// `\"85+\"`): the file offset of each byte of `text`, and one more for its end. Empty
+    /// when byte `i` of `text` is at `loc.start + i`.
+    pub offsets: Vec<usize>,
+}
+
+impl Text {
+    /// Where bytes `start..end` of the text are in its file.
+    pub fn locate(&self, start: usize, end: usize) -> Location {
+        let at = |i: usize| match self.offsets.len() {
+            0 => self.loc.start + i,
+            n => self.offsets[i.min(n - 1)],
+        };
+        Location::new(self.loc.file, at(start), at(end))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -78,6 +100,17 @@ impl VarKind {
             VarKind::Lookup => "lookup table",
             VarKind::Input => "module input",
         }
+    }
+
+    /// [`VarKind::describe`] with its indefinite article: "a stock", "an auxiliary".
+    pub fn with_article(self) -> String {
+        let what = self.describe();
+        let article = if what.starts_with(['a', 'e', 'i', 'o', 'u']) {
+            "an"
+        } else {
+            "a"
+        };
+        format!("{article} {what}")
     }
 }
 

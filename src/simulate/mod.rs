@@ -17,7 +17,7 @@ pub mod schedule;
 
 pub use schedule::{Interpolation, Schedule, ScheduleSet};
 
-use crate::diagnostics::{Diagnostic, Location};
+use crate::diagnostics::Diagnostic;
 use crate::model::{Method, TimeSettings};
 use crate::vm::{EvalFault, Program, State};
 
@@ -79,11 +79,10 @@ pub fn simulate_with(
     })
 }
 
-fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), Diagnostic> {
-    let help_loc = program
-        .slot_meta
-        .first()
-        .map(|m| Location::new(m.loc.file, 0, 0));
+/// The most values a run may save (rows × columns): about 800 MB, before the CSV text.
+const MAX_SAVED_VALUES: f64 = 1e8;
+
+pub(crate) fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), Diagnostic> {
     if !(t.start.is_finite() && t.stop.is_finite() && t.stop > t.start) {
         return Err(Diagnostic::error(format!(
             "stop time {} must be after start time {}",
@@ -103,16 +102,29 @@ fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), Diagnostic> 
             t.save_step
         )));
     }
+    // Every saved row stays in memory until the run ends.
+    let rows = ((t.stop - t.start) / t.save_step).floor() + 2.0;
+    let values = rows * program.columns.len().max(1) as f64;
+    if values > MAX_SAVED_VALUES {
+        return Err(Diagnostic::error(format!(
+            "saving every {} from {} to {} gives {rows} rows of {} columns, more than the limit of {MAX_SAVED_VALUES} values",
+            t.save_step,
+            t.start,
+            t.stop,
+            program.columns.len()
+        ))
+        .help("use a larger save_step (--save-step) or a shorter run"));
+    }
     if t.method != Method::Dopri5 {
-        let ratio = t.save_step / t.dt;
-        if ratio.round() < 1.0 || (ratio - ratio.round()).abs() > 1e-6 {
+        // The model file's own settings were checked when it was loaded: this comes from --dt
+        // or --save-step, so there is no place in the file to point at.
+        if !crate::model::is_whole_multiple(t.save_step, t.dt) {
             return Err(Diagnostic::error(format!(
                 "save_step ({}) must be a whole multiple of dt ({})",
                 t.save_step, t.dt
             ))
-            .at_opt(help_loc)
             .help(
-                "e.g. dt = 0.25 with save_step = 1; with --dt, choose a dt that divides save_step",
+                "choose a --dt that divides the save step (e.g. 0.25 for a save step of 1), or set --save-step too",
             ));
         }
         let steps = (t.stop - t.start) / t.dt;
