@@ -64,8 +64,8 @@ pub struct Summary {
 pub const SUMMARY_LEVELS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 
 /// The P² algorithm (Jain & Chlamtac 1985) for one quantile `p`: O(1) memory; exact (sorted
-/// buffer, linear interpolation between order statistics as in type-7 / numpy default) while
-/// fewer than 5 values.
+/// buffer, linear interpolation between order statistics as in type-7 / numpy default) for up
+/// to 5 values.
 ///
 /// Precisely: with at most 5 values [`value`](Self::value) is the exact type-7 quantile (see
 /// [`exact_quantile`]); from the 6th value on it is the P² estimate, the height of the middle of
@@ -80,10 +80,10 @@ pub const SUMMARY_LEVELS: [f64; 5] = [0.05, 0.25, 0.5, 0.75, 0.95];
 /// constant streams are exact. The tests pin this.
 ///
 /// **On monotone input P² is unreliable**: sorted or reverse-sorted streams of the same shapes
-/// gave rank errors of about 0.2 (and an estimated p5 above the estimated p25), because no new value
-/// ever lands between the inner markers to correct them. If runs are ordered by an input, as in
-/// a sweep, push them in [`spread_order`] (which brings the error back under 0.01), or keep the
-/// values and use [`exact_summary`].
+/// gave rank errors of about 0.2 (and an estimated p5 above the estimated p25), because no new
+/// value ever lands between the inner markers to correct them. If runs are ordered by an input,
+/// as in a sweep, push them in [`spread_order`] (which brings the error back under 0.01), or
+/// keep the values and use [`exact_summary`].
 ///
 /// Non-finite values (NaN, ±∞) are ignored; [`ignored`](Self::ignored) counts them.
 #[derive(Debug, Clone, PartialEq)]
