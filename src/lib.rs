@@ -4,6 +4,7 @@
 //! [`vm::Program`]) → **simulate** ([`simulate`]) → **report** ([`output`]). See
 //! docs/ARCHITECTURE.md for the map and the invariants.
 
+pub mod analysis;
 pub mod compile;
 pub mod diagnostics;
 pub mod equation;
