@@ -61,7 +61,13 @@ pub const ARMS: [Arm; 3] = [Arm::Intervention, Arm::Baseline, Arm::Difference];
 
 impl OptionOutcome {
     /// Index of (arm, output variable, time) in `series`.
-    pub fn series_index(arm: usize, output: usize, time: usize, n_outputs: usize, n_times: usize) -> usize {
+    pub fn series_index(
+        arm: usize,
+        output: usize,
+        time: usize,
+        n_outputs: usize,
+        n_times: usize,
+    ) -> usize {
         (arm * n_outputs + output) * n_times + time
     }
 }
@@ -96,7 +102,9 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
             lever_values: scenario.option_values(o),
             metrics: vec![Vec::with_capacity(runs); scenario.metrics.len()],
             tests: vec![Vec::with_capacity(runs); scenario.assumptions.len()],
-            series: (0..3 * n_out * n_times).map(|_| StreamStats::new()).collect(),
+            series: (0..3 * n_out * n_times)
+                .map(|_| StreamStats::new())
+                .collect(),
         })
         .collect();
     let mut samples = Vec::with_capacity(runs);
@@ -110,8 +118,12 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     let mut next = 0;
     while next < runs {
         let end = (next + batch).min(runs);
-        let outputs: Vec<Result<RunOutput, Diagnostic>> =
-            pool.install(|| (next..end).into_par_iter().map(|i| plan.run_one(scenario, i).map(|r| r.0)).collect());
+        let outputs: Vec<Result<RunOutput, Diagnostic>> = pool.install(|| {
+            (next..end)
+                .into_par_iter()
+                .map(|i| plan.run_one(scenario, i).map(|r| r.0))
+                .collect()
+        });
         for (i, out) in (next..end).zip(outputs) {
             let out = out?;
             if let Some(w) = per_run.as_mut() {
@@ -140,7 +152,11 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     }
     Ok(Outcome {
         times,
-        output_names: scenario.outputs.iter().map(|&c| scenario.model.program.columns[c].name.clone()).collect(),
+        output_names: scenario
+            .outputs
+            .iter()
+            .map(|&c| scenario.model.program.columns[c].name.clone())
+            .collect(),
         samples,
         options,
         warnings,
@@ -163,12 +179,18 @@ struct Plan {
 impl Plan {
     fn new(s: &Scenario) -> Result<Plan, Diagnostic> {
         let u = &s.uncertainty;
-        let sampler = Sampler::new(u.sampling, u.seed, u.runs, u.parameters.len())
-            .map_err(|e| Diagnostic::error(format!("cannot sample the uncertain parameters: {e}")))?;
+        let sampler =
+            Sampler::new(u.sampling, u.seed, u.runs, u.parameters.len()).map_err(|e| {
+                Diagnostic::error(format!("cannot sample the uncertain parameters: {e}"))
+            })?;
         let program = &s.model.program;
         let baseline_schedules = ScheduleSet::new(
             program,
-            s.baseline.interventions.iter().flat_map(|i| i.schedules(i.scale, i.shift)).collect(),
+            s.baseline
+                .interventions
+                .iter()
+                .flat_map(|i| i.schedules(i.scale, i.shift))
+                .collect(),
         );
         let mut option_schedules = Vec::new();
         let mut option_overrides = Vec::new();
@@ -179,44 +201,79 @@ impl Plan {
             let mut overrides = Vec::new();
             for (lever, &v) in s.levers.iter().zip(&values) {
                 match &lever.target {
-                    LeverTarget::Parameter(slots) => overrides.extend(slots.iter().map(|&slot| (slot, v))),
+                    LeverTarget::Parameter(slots) => {
+                        overrides.extend(slots.iter().map(|&slot| (slot, v)))
+                    }
                     LeverTarget::Scale(i) => scale[*i] = v,
                     LeverTarget::Shift(i) => shift[*i] = v,
                 }
             }
-            let schedules =
-                s.interventions.iter().enumerate().flat_map(|(k, i)| i.schedules(scale[k], shift[k])).collect();
+            let schedules = s
+                .interventions
+                .iter()
+                .enumerate()
+                .flat_map(|(k, i)| i.schedules(scale[k], shift[k]))
+                .collect();
             option_schedules.push(ScheduleSet::new(program, schedules));
             option_overrides.push(overrides);
         }
-        let shared_baseline = !s.levers.iter().any(|l| matches!(l.target, LeverTarget::Parameter(_)));
-        Ok(Plan { sampler, baseline_schedules, option_schedules, option_overrides, shared_baseline })
+        let shared_baseline = !s
+            .levers
+            .iter()
+            .any(|l| matches!(l.target, LeverTarget::Parameter(_)));
+        Ok(Plan {
+            sampler,
+            baseline_schedules,
+            option_schedules,
+            option_overrides,
+            shared_baseline,
+        })
     }
 
     /// Run i for every option. Also returns the time grid and the first run's warnings.
-    fn run_one(&self, s: &Scenario, i: usize) -> Result<(RunOutput, Vec<f64>, Vec<Diagnostic>), Diagnostic> {
+    fn run_one(
+        &self,
+        s: &Scenario,
+        i: usize,
+    ) -> Result<(RunOutput, Vec<f64>, Vec<Diagnostic>), Diagnostic> {
         let u = &s.uncertainty;
         let mut point = vec![0.0; u.parameters.len()];
         self.sampler.point(i, &mut point);
-        let sampled: Vec<f64> = u.parameters.iter().zip(&point).map(|(p, &x)| p.distribution.quantile(x)).collect();
+        let sampled: Vec<f64> = u
+            .parameters
+            .iter()
+            .zip(&point)
+            .map(|(p, &x)| p.distribution.quantile(x))
+            .collect();
         let sample_overrides: Vec<(u32, f64)> = u
             .parameters
             .iter()
             .zip(&sampled)
             .flat_map(|(p, &v)| p.slots.iter().map(move |&slot| (slot, v)))
             .collect();
-        let baseline_fixed = if s.baseline.label == "model" { &s.fixed } else { &s.baseline.fixed };
+        let baseline_fixed = if s.baseline.label == "model" {
+            &s.fixed
+        } else {
+            &s.baseline.fixed
+        };
         let describe = |e: Diagnostic, arm: &str, o: usize| {
             let mut what = format!("run {i}");
             if s.option_count() > 1 {
                 what.push_str(&format!(", option {o}"));
             }
             if !sampled.is_empty() {
-                let vals: Vec<String> =
-                    u.parameters.iter().zip(&sampled).map(|(p, v)| format!("{} = {v}", p.name)).collect();
+                let vals: Vec<String> = u
+                    .parameters
+                    .iter()
+                    .zip(&sampled)
+                    .map(|(p, v)| format!("{} = {v}", p.name))
+                    .collect();
                 what.push_str(&format!(" with {}", vals.join(", ")));
             }
-            Diagnostic { message: format!("{} ({arm} arm, {what})", e.message), ..e }
+            Diagnostic {
+                message: format!("{} ({arm} arm, {what})", e.message),
+                ..e
+            }
         };
         let program = &s.model.program;
         let mut warnings = Vec::new();
@@ -224,7 +281,8 @@ impl Plan {
             let mut overrides = fixed.to_vec();
             overrides.extend_from_slice(&sample_overrides);
             overrides.extend_from_slice(&self.option_overrides[option]);
-            let r = simulate_with(program, &s.time, &overrides, sched).map_err(|e| describe(e, arm, option))?;
+            let r = simulate_with(program, &s.time, &overrides, sched)
+                .map_err(|e| describe(e, arm, option))?;
             if i == 0 {
                 warnings.extend(r.warnings.iter().cloned());
             }
@@ -243,12 +301,23 @@ impl Plan {
             options.push(evaluate(s, &intervention, &baseline));
             shared = Some(baseline);
         }
-        Ok((RunOutput { samples: sampled, options }, times, warnings))
+        Ok((
+            RunOutput {
+                samples: sampled,
+                options,
+            },
+            times,
+            warnings,
+        ))
     }
 }
 
 /// Metrics, tests and the aggregated series values of one run of one option.
-fn evaluate(s: &Scenario, intervention: &Results, baseline: &Results) -> (Vec<f64>, Vec<bool>, Vec<f64>) {
+fn evaluate(
+    s: &Scenario,
+    intervention: &Results,
+    baseline: &Results,
+) -> (Vec<f64>, Vec<bool>, Vec<f64>) {
     let t = &intervention.times;
     let n_times = t.len();
     let width = intervention.columns.len();
@@ -262,7 +331,7 @@ fn evaluate(s: &Scenario, intervention: &Results, baseline: &Results) -> (Vec<f6
                 series.push(match arm {
                     Arm::Intervention => a,
                     Arm::Baseline => b,
-                    Arm::Difference => a - b,
+                    Arm::Difference | Arm::Saving => a - b,
                 });
             }
         }
@@ -280,6 +349,7 @@ fn evaluate(s: &Scenario, intervention: &Results, baseline: &Results) -> (Vec<f6
                             Arm::Intervention => a,
                             Arm::Baseline => b,
                             Arm::Difference => a - b,
+                            Arm::Saving => b - a,
                         }
                     })
                     .sum()
@@ -289,14 +359,19 @@ fn evaluate(s: &Scenario, intervention: &Results, baseline: &Results) -> (Vec<f6
             MetricKind::Value { at } => m::value_at(t, &v, *at).unwrap_or(f64::NAN),
             MetricKind::Sum { from, to } => m::window_sum(t, &v, *from, *to).unwrap_or(f64::NAN),
             MetricKind::Integral { from, to } => m::integral(t, &v, *from, *to).unwrap_or(f64::NAN),
-            MetricKind::Npv { from, to, rate, base } => {
-                m::discounted_integral(t, &v, *from, *to, *rate, *base).unwrap_or(f64::NAN)
+            MetricKind::Npv {
+                from,
+                to,
+                rate,
+                base,
+            } => m::discounted_integral(t, &v, *from, *to, *rate, *base).unwrap_or(f64::NAN),
+            MetricKind::BreakEven { from, rate, base } => {
+                match m::break_even(t, &v, *from, *rate, *base) {
+                    Ok(Some(year)) => year,
+                    Ok(None) => f64::INFINITY,
+                    Err(_) => f64::NAN,
+                }
             }
-            MetricKind::BreakEven { from, rate, base } => match m::break_even(t, &v, *from, *rate, *base) {
-                Ok(Some(year)) => year,
-                Ok(None) => f64::INFINITY,
-                Err(_) => f64::NAN,
-            },
             MetricKind::Roi { savings, cost } => m::roi(metrics[*savings], metrics[*cost]),
             MetricKind::Expression(e) => e.eval(&metrics),
         };
@@ -322,8 +397,13 @@ impl Progress {
     fn new(total: u64, enabled: bool) -> Progress {
         use std::io::IsTerminal as _;
         let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
-            let bar = indicatif::ProgressBar::with_draw_target(Some(total), indicatif::ProgressDrawTarget::hidden());
-            if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {eta} left") {
+            let bar = indicatif::ProgressBar::with_draw_target(
+                Some(total),
+                indicatif::ProgressDrawTarget::hidden(),
+            );
+            if let Ok(style) =
+                indicatif::ProgressStyle::with_template("{bar:40} {pos}/{len} runs, {eta} left")
+            {
                 bar.set_style(style);
             }
             bar
@@ -360,8 +440,17 @@ impl PerRunWriter {
         let tmp = crate::output::temp_path(path);
         let file = std::fs::File::create(&tmp)
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", tmp.display())))?;
-        let names: Vec<String> = s.outputs.iter().map(|&c| s.model.program.columns[c].name.clone()).collect();
-        let mut w = PerRunWriter { tmp, path: path.to_path_buf(), out: std::io::BufWriter::new(file), names };
+        let names: Vec<String> = s
+            .outputs
+            .iter()
+            .map(|&c| s.model.program.columns[c].name.clone())
+            .collect();
+        let mut w = PerRunWriter {
+            tmp,
+            path: path.to_path_buf(),
+            out: std::io::BufWriter::new(file),
+            names,
+        };
         let mut header = String::from("run,option,arm,time");
         for n in &w.names {
             header.push(',');
@@ -373,10 +462,19 @@ impl PerRunWriter {
     }
 
     fn write(&mut self, bytes: &[u8]) -> Result<(), Diagnostic> {
-        self.out.write_all(bytes).map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", self.tmp.display())))
+        self.out
+            .write_all(bytes)
+            .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", self.tmp.display())))
     }
 
-    fn write_run(&mut self, run: usize, out: &RunOutput, n_out: usize, n_times: usize, times: &[f64]) -> Result<(), Diagnostic> {
+    fn write_run(
+        &mut self,
+        run: usize,
+        out: &RunOutput,
+        n_out: usize,
+        n_times: usize,
+        times: &[f64],
+    ) -> Result<(), Diagnostic> {
         let mut text = String::new();
         for (o, (_, _, series)) in out.options.iter().enumerate() {
             for (a, arm) in ARMS.iter().enumerate() {
@@ -385,7 +483,10 @@ impl PerRunWriter {
                     crate::output::push_number(&mut text, *t);
                     for k in 0..n_out {
                         text.push(',');
-                        crate::output::push_number(&mut text, series[OptionOutcome::series_index(a, k, row, n_out, n_times)]);
+                        crate::output::push_number(
+                            &mut text,
+                            series[OptionOutcome::series_index(a, k, row, n_out, n_times)],
+                        );
                     }
                     text.push('\n');
                 }
@@ -396,7 +497,9 @@ impl PerRunWriter {
     }
 
     fn finish(mut self) -> Result<(), Diagnostic> {
-        self.out.flush().map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", self.tmp.display())))?;
+        self.out.flush().map_err(|e| {
+            Diagnostic::error(format!("cannot write `{}`: {e}", self.tmp.display()))
+        })?;
         std::fs::rename(&self.tmp, &self.path)
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", self.path.display())))
     }

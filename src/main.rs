@@ -27,33 +27,16 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Run a model once with its own settings and write every variable over time as CSV.
+    /// Run a model once (CSV), or a scenario (Monte Carlo, options, reports in a directory).
     ///
-    /// The CSV has a `time` column, then one column per stock, flow, auxiliary and constant,
-    /// named as in the model (array elements as `name[element]` or `name[e1,e2]`). A flow's
-    /// value at time t is the rate used for the step that starts at t.
-    Run {
-        /// The model file (TOML).
-        model: PathBuf,
-        /// Where to write the CSV; `-` writes to standard output.
-        #[arg(long, value_name = "PATH", default_value = "-")]
-        csv: String,
-        /// Override a constant: `--set name=value` or `--set "name[element]=value"`. Repeatable.
-        #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
-        sets: Vec<(String, f64)>,
-        /// Integration method: euler, rk4 or dopri5.
-        #[arg(long, value_parser = parse_method)]
-        method: Option<Method>,
-        /// Time step (for dopri5: the value of DT seen by equations).
-        #[arg(long, allow_negative_numbers = true)]
-        dt: Option<f64>,
-        /// Final time.
-        #[arg(long, allow_negative_numbers = true)]
-        stop: Option<f64>,
-        /// Output interval (a whole multiple of dt).
-        #[arg(long, allow_negative_numbers = true)]
-        save_step: Option<f64>,
-    },
+    /// A model run writes a CSV with a `time` column, then one column per stock, flow,
+    /// auxiliary and constant, named as in the model (array elements as `name[element]` or
+    /// `name[e1,e2]`). A flow's value at time t is the rate used for the step that starts at t.
+    ///
+    /// A scenario file (one with a [scenario] table, see docs/SCENARIOS.md) runs its
+    /// intervention and baseline over every Monte Carlo sample and option, and writes
+    /// summary.json, series.csv, runs.csv and runs.parquet into --out DIR.
+    Run(RunArgs),
     /// Parse, compile and unit-check a model; print a summary. Exit code 1 on errors.
     Check {
         /// The model file (TOML).
@@ -62,6 +45,48 @@ enum Command {
         #[arg(long)]
         params: bool,
     },
+}
+
+#[derive(clap::Args)]
+struct RunArgs {
+    /// The model or scenario file (TOML).
+    file: PathBuf,
+    /// Model: where to write the CSV; `-` (the default) writes to standard output.
+    #[arg(long, value_name = "PATH")]
+    csv: Option<String>,
+    /// Model: override a constant: `--set name=value` or `--set "name[element]=value"`. Repeatable.
+    #[arg(long = "set", value_name = "NAME=VALUE", value_parser = parse_set)]
+    sets: Vec<(String, f64)>,
+    /// Model: integration method: euler, rk4 or dopri5.
+    #[arg(long, value_parser = parse_method)]
+    method: Option<Method>,
+    /// Model: time step (for dopri5: the value of DT seen by equations).
+    #[arg(long, allow_negative_numbers = true)]
+    dt: Option<f64>,
+    /// Model: final time.
+    #[arg(long, allow_negative_numbers = true)]
+    stop: Option<f64>,
+    /// Model: output interval (a whole multiple of dt).
+    #[arg(long, allow_negative_numbers = true)]
+    save_step: Option<f64>,
+    /// Scenario: the directory for summary.json, series.csv, runs.csv and runs.parquet.
+    #[arg(long, value_name = "DIR")]
+    out: Option<PathBuf>,
+    /// Scenario: worker threads (default: every core). Results do not depend on it.
+    #[arg(long)]
+    threads: Option<usize>,
+    /// Scenario: number of Monte Carlo runs, instead of the file's.
+    #[arg(long)]
+    runs: Option<usize>,
+    /// Scenario: random seed, instead of the file's.
+    #[arg(long)]
+    seed: Option<u64>,
+    /// Scenario: also write every run's full time series (runs_series.csv; can be large).
+    #[arg(long)]
+    per_run_series: bool,
+    /// Scenario: run even if the outputs are estimated not to fit on the disk.
+    #[arg(long)]
+    force: bool,
 }
 
 fn parse_set(s: &str) -> Result<(String, f64), String> {
@@ -85,15 +110,13 @@ fn parse_method(s: &str) -> Result<Method, String> {
 fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
-        Command::Run {
-            model,
-            csv,
-            sets,
-            method,
-            dt,
-            stop,
-            save_step,
-        } => run(&model, &csv, &sets, method, dt, stop, save_step),
+        Command::Run(args) => {
+            if careshift::scenario::is_scenario_file(&args.file) {
+                run_scenario(&args)
+            } else {
+                run_model(&args)
+            }
+        }
         Command::Check { model, params } => check(&model, params),
     }
 }
@@ -123,16 +146,24 @@ fn fail(d: &Diagnostic, sources: &Sources) -> ExitCode {
     ExitCode::FAILURE
 }
 
-#[allow(clippy::too_many_arguments)]
-fn run(
-    path: &Path,
-    csv: &str,
-    sets: &[(String, f64)],
-    method: Option<Method>,
-    dt: Option<f64>,
-    stop: Option<f64>,
-    save_step: Option<f64>,
-) -> ExitCode {
+fn run_model(args: &RunArgs) -> ExitCode {
+    let scenario_only = [
+        (args.out.is_some(), "--out"),
+        (args.threads.is_some(), "--threads"),
+        (args.runs.is_some(), "--runs"),
+        (args.seed.is_some(), "--seed"),
+        (args.per_run_series, "--per-run-series"),
+        (args.force, "--force"),
+    ];
+    if let Some((_, flag)) = scenario_only.iter().find(|(given, _)| *given) {
+        eprintln!(
+            "error: {flag} applies to scenario files, but `{}` is a model\n   = help: a model run writes one CSV (--csv PATH); a scenario file has a [scenario] table",
+            args.file.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let (path, csv, sets) = (&args.file, args.csv.as_deref().unwrap_or("-"), &args.sets);
+    let (method, dt, stop, save_step) = (args.method, args.dt, args.stop, args.save_step);
     let model = match load(path) {
         Ok(m) => m,
         Err(code) => return code,
@@ -242,5 +273,87 @@ fn check(path: &Path, list_params: bool) -> ExitCode {
             println!("  {} = {default} {units}{range}{fixed}{source}", param.name);
         }
     }
+    ExitCode::SUCCESS
+}
+
+fn run_scenario(args: &RunArgs) -> ExitCode {
+    let model_only = [
+        (args.csv.is_some(), "--csv"),
+        (!args.sets.is_empty(), "--set"),
+        (args.method.is_some(), "--method"),
+        (args.dt.is_some(), "--dt"),
+        (args.stop.is_some(), "--stop"),
+        (args.save_step.is_some(), "--save-step"),
+    ];
+    if let Some((_, flag)) = model_only.iter().find(|(given, _)| *given) {
+        eprintln!(
+            "error: {flag} applies to model files, but `{}` is a scenario\n   = help: set time and parameters in the scenario's [time] and [parameters] tables",
+            args.file.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let Some(out_dir) = &args.out else {
+        eprintln!(
+            "error: a scenario writes several files: give the output directory with --out DIR\n   = help: e.g. careshift run {} --out results/",
+            args.file.display()
+        );
+        return ExitCode::FAILURE;
+    };
+    if args.threads == Some(0) || args.runs == Some(0) {
+        eprintln!("error: --threads and --runs must be at least 1");
+        return ExitCode::FAILURE;
+    }
+    let mut scenario = match careshift::scenario::load_scenario(&args.file) {
+        Ok(s) => s,
+        Err(failure) => {
+            eprint!("{}", failure.render());
+            let n = failure.diagnostics.errors().count();
+            eprintln!(
+                "{n} error{} in {}",
+                if n == 1 { "" } else { "s" },
+                args.file.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    print_warnings(&scenario.model.warnings, &scenario.model.sources);
+    if let Some(runs) = args.runs {
+        scenario.uncertainty.runs = runs;
+    }
+    if let Some(seed) = args.seed {
+        scenario.uncertainty.seed = seed;
+    }
+    let per_run = args.per_run_series.then(|| out_dir.join("runs_series.csv"));
+    if let Err(d) =
+        careshift::report::check_disk_space(out_dir, &scenario, per_run.is_some(), args.force)
+    {
+        return fail(&d, &scenario.model.sources);
+    }
+    if per_run.is_some() {
+        if let Err(e) = std::fs::create_dir_all(out_dir) {
+            eprintln!("error: cannot create `{}`: {e}", out_dir.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    let settings = careshift::experiment::RunSettings {
+        threads: args.threads,
+        progress: true,
+        per_run_series: per_run,
+    };
+    let outcome = match careshift::experiment::run(&scenario, &settings) {
+        Ok(o) => o,
+        Err(d) => return fail(&d, &scenario.model.sources),
+    };
+    print_warnings(&outcome.warnings, &scenario.model.sources);
+    let written = match careshift::report::write_reports(out_dir, &scenario, &outcome) {
+        Ok(w) => w,
+        Err(d) => return fail(&d, &scenario.model.sources),
+    };
+    print!(
+        "{}",
+        careshift::report::terminal_summary(&scenario, &outcome)
+    );
+    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+    println!("wrote {}", names.join(", "));
     ExitCode::SUCCESS
 }

@@ -18,10 +18,17 @@ use crate::scenario::{MetricKind, Scenario};
 const TOP_DRIVERS: usize = 5;
 
 /// Write every report into `dir` (created if missing). Returns the paths written.
-pub fn write_reports(dir: &Path, scenario: &Scenario, outcome: &Outcome) -> Result<Vec<PathBuf>, Diagnostic> {
+pub fn write_reports(
+    dir: &Path,
+    scenario: &Scenario,
+    outcome: &Outcome,
+) -> Result<Vec<PathBuf>, Diagnostic> {
     std::fs::create_dir_all(dir).map_err(|e| {
-        Diagnostic::error(format!("cannot create output directory `{}`: {e}", dir.display()))
-            .help("choose a writable location for --out")
+        Diagnostic::error(format!(
+            "cannot create output directory `{}`: {e}",
+            dir.display()
+        ))
+        .help("choose a writable location for --out")
     })?;
     let files: [(&str, Vec<u8>); 4] = [
         ("summary.json", summary_json(scenario, outcome).into_bytes()),
@@ -44,7 +51,12 @@ pub fn option_label(s: &Scenario, opt: &OptionOutcome) -> String {
     if s.levers.is_empty() {
         return "scenario".into();
     }
-    s.levers.iter().zip(&opt.lever_values).map(|(l, v)| format!("{} = {v}", l.name)).collect::<Vec<_>>().join(", ")
+    s.levers
+        .iter()
+        .zip(&opt.lever_values)
+        .map(|(l, v)| format!("{} = {v}", l.name))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Result of one assumption test for one option.
@@ -62,7 +74,11 @@ pub fn test_result(outcomes: &[bool]) -> TestResult {
     TestResult {
         holds,
         runs,
-        probability: if runs == 0 { f64::NAN } else { holds as f64 / runs as f64 },
+        probability: if runs == 0 {
+            f64::NAN
+        } else {
+            holds as f64 / runs as f64
+        },
         interval: wilson_interval(holds, runs),
         verdict: verdict(holds, runs),
     }
@@ -81,30 +97,48 @@ fn summary_json(s: &Scenario, out: &Outcome) -> String {
         .parameters
         .iter()
         .enumerate()
-        .map(|(k, p)| (p.name.clone(), out.samples.iter().map(|row| row[k]).collect()))
+        .map(|(k, p)| {
+            (
+                p.name.clone(),
+                out.samples.iter().map(|row| row[k]).collect(),
+            )
+        })
         .collect();
     let options: Vec<Value> = out
         .options
         .iter()
         .map(|opt| {
-            let levers: serde_json::Map<String, Value> =
-                s.levers.iter().zip(&opt.lever_values).map(|(l, v)| (l.name.clone(), json!(v))).collect();
+            let levers: serde_json::Map<String, Value> = s
+                .levers
+                .iter()
+                .zip(&opt.lever_values)
+                .map(|(l, v)| (l.name.clone(), json!(v)))
+                .collect();
             let metrics: serde_json::Map<String, Value> = s
                 .metrics
                 .iter()
                 .zip(&opt.metrics)
                 .map(|(m, values)| {
-                    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
+                    let finite: Vec<f64> =
+                        values.iter().copied().filter(|v| v.is_finite()).collect();
+                    // A break-even year of +inf means "not within the horizon": it is a real
+                    // outcome and stays in the quantiles (serialised as null).
+                    let summarised = if matches!(m.kind, MetricKind::BreakEven { .. }) {
+                        values.clone()
+                    } else {
+                        finite.clone()
+                    };
                     let mut v = json!({
                         "arm": m.arm.name(),
                         "kind": metric_kind(&m.kind),
                         "variable": m.variable,
                         "units": m.units,
-                        "summary": summary_value(&exact_summary(&finite)),
+                        "summary": summary_value(&exact_summary(&summarised)),
                         "non_finite_runs": values.len() - finite.len(),
                     });
                     if matches!(m.kind, MetricKind::BreakEven { .. }) {
-                        v["not_within_horizon_runs"] = json!(values.iter().filter(|x| x.is_infinite()).count());
+                        v["not_within_horizon_runs"] =
+                            json!(values.iter().filter(|x| x.is_infinite()).count());
                     }
                     (m.name.clone(), v)
                 })
@@ -138,8 +172,6 @@ fn summary_json(s: &Scenario, out: &Outcome) -> String {
         "sampling": s.uncertainty.sampling.name(),
         "options": options,
         "times": out.times,
-        "threads": out.threads,
-        "elapsed_seconds": out.elapsed.as_secs_f64(),
         "warnings": out.warnings.iter().map(|w| w.message.clone()).collect::<Vec<_>>(),
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
@@ -152,10 +184,17 @@ fn metric_kind(k: &MetricKind) -> Value {
         MetricKind::Value { at } => json!({ "value": { "at": at } }),
         MetricKind::Sum { from, to } => json!({ "sum": { "from": from, "to": to } }),
         MetricKind::Integral { from, to } => json!({ "integral": { "from": from, "to": to } }),
-        MetricKind::Npv { from, to, rate, base } => {
+        MetricKind::Npv {
+            from,
+            to,
+            rate,
+            base,
+        } => {
             json!({ "npv": { "from": from, "to": to, "rate": rate, "base": base } })
         }
-        MetricKind::BreakEven { from, rate, base } => json!({ "break_even": { "from": from, "rate": rate, "base": base } }),
+        MetricKind::BreakEven { from, rate, base } => {
+            json!({ "break_even": { "from": from, "rate": rate, "base": base } })
+        }
         MetricKind::Roi { savings, cost } => json!({ "roi": { "savings": savings, "cost": cost } }),
         MetricKind::Expression(_) => json!("expression"),
     }
@@ -204,7 +243,8 @@ fn series_csv(s: &Scenario, out: &Outcome) -> String {
             for (k, name) in out.output_names.iter().enumerate() {
                 let field = csv_field(name);
                 for (row, t) in out.times.iter().enumerate() {
-                    let sm = opt.series[OptionOutcome::series_index(a, k, row, n_out, n_times)].summary();
+                    let sm = opt.series[OptionOutcome::series_index(a, k, row, n_out, n_times)]
+                        .summary();
                     let _ = write!(text, "{prefix},{},{field},", arm.name());
                     push_number(&mut text, *t);
                     for v in [sm.mean, sm.sd, sm.p5, sm.p25, sm.p50, sm.p75, sm.p95] {
@@ -260,10 +300,17 @@ fn runs_parquet(s: &Scenario, out: &Outcome) -> Result<Vec<u8>, Diagnostic> {
 
     let n_runs = out.samples.len();
     let total = n_runs * out.options.len();
-    let mut fields = vec![Field::new("run", DataType::UInt64, false), Field::new("option", DataType::UInt32, false)];
+    let mut fields = vec![
+        Field::new("run", DataType::UInt64, false),
+        Field::new("option", DataType::UInt32, false),
+    ];
     let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt64Array::from_iter_values((0..out.options.len()).flat_map(|_| 0..n_runs as u64))),
-        Arc::new(UInt32Array::from_iter_values((0..out.options.len() as u32).flat_map(|o| std::iter::repeat_n(o, n_runs)))),
+        Arc::new(UInt64Array::from_iter_values(
+            (0..out.options.len()).flat_map(|_| 0..n_runs as u64),
+        )),
+        Arc::new(UInt32Array::from_iter_values(
+            (0..out.options.len() as u32).flat_map(|o| std::iter::repeat_n(o, n_runs)),
+        )),
     ];
     let float_column = |f: &dyn Fn(&OptionOutcome, usize) -> f64| -> ArrayRef {
         let mut v = Vec::with_capacity(total);
@@ -288,14 +335,20 @@ fn runs_parquet(s: &Scenario, out: &Outcome) -> Result<Vec<u8>, Diagnostic> {
     }
     for (k, a) in s.assumptions.iter().enumerate() {
         fields.push(Field::new(&a.name, DataType::Boolean, false));
-        let v: Vec<bool> = out.options.iter().flat_map(|opt| opt.tests[k].iter().copied()).collect();
+        let v: Vec<bool> = out
+            .options
+            .iter()
+            .flat_map(|opt| opt.tests[k].iter().copied())
+            .collect();
         columns.push(Arc::new(BooleanArray::from(v)));
     }
     let schema = Arc::new(Schema::new(fields));
-    let fail = |e: &dyn std::fmt::Display| Diagnostic::error(format!("cannot build runs.parquet: {e}"));
+    let fail =
+        |e: &dyn std::fmt::Display| Diagnostic::error(format!("cannot build runs.parquet: {e}"));
     let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| fail(&e))?;
     let mut bytes = Vec::new();
-    let mut writer = parquet::arrow::ArrowWriter::try_new(&mut bytes, schema, None).map_err(|e| fail(&e))?;
+    let mut writer =
+        parquet::arrow::ArrowWriter::try_new(&mut bytes, schema, None).map_err(|e| fail(&e))?;
     writer.write(&batch).map_err(|e| fail(&e))?;
     writer.close().map_err(|e| fail(&e))?;
     Ok(bytes)
@@ -321,33 +374,7 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
             let _ = writeln!(text, "\noption: {}", option_label(s, opt));
         }
         for (m, values) in s.metrics.iter().zip(&opt.metrics) {
-            let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-            let sm = exact_summary(&finite);
-            let units = m.units.as_deref().map(|u| format!(" {u}")).unwrap_or_default();
-            let missing = values.len() - finite.len();
-            let note = if missing > 0 {
-                if matches!(m.kind, MetricKind::BreakEven { .. }) {
-                    format!("  ({missing} of {} runs: not within the horizon)", values.len())
-                } else {
-                    format!("  ({missing} of {} runs not finite)", values.len())
-                }
-            } else {
-                String::new()
-            };
-            if finite.is_empty() {
-                let _ = writeln!(text, "  {:<28} —{note}", m.name);
-            } else if values.len() == 1 {
-                let _ = writeln!(text, "  {:<28} {}{units}", m.name, fmt(sm.p50));
-            } else {
-                let _ = writeln!(
-                    text,
-                    "  {:<28} median {}{units}  (90% interval {} to {}){note}",
-                    m.name,
-                    fmt(sm.p50),
-                    fmt(sm.p5),
-                    fmt(sm.p95)
-                );
-            }
+            let _ = writeln!(text, "  {:<28} {}", m.name, describe_metric(m, values));
         }
         for (a, outcomes) in s.assumptions.iter().zip(&opt.tests) {
             let r = test_result(outcomes);
@@ -367,16 +394,140 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
     text
 }
 
-/// A number with about 4 significant digits and thousands kept readable.
+/// "median X (90% interval A to B)" for a metric's values across runs.
+fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> String {
+    let units = m
+        .units
+        .as_deref()
+        .map(|u| format!(" {u}"))
+        .unwrap_or_default();
+    let break_even = matches!(m.kind, MetricKind::BreakEven { .. });
+    let shown = |v: f64| {
+        if break_even && v == f64::INFINITY {
+            "not within the horizon".to_string()
+        } else {
+            fmt(v)
+        }
+    };
+    let kept: Vec<f64> = values
+        .iter()
+        .copied()
+        .filter(|v| {
+            if break_even {
+                !v.is_nan()
+            } else {
+                v.is_finite()
+            }
+        })
+        .collect();
+    let dropped = values.len() - kept.len();
+    let mut text = if kept.is_empty() {
+        "—".to_string()
+    } else if values.len() == 1 {
+        format!("{}{units}", shown(kept[0]))
+    } else {
+        let sm = exact_summary(&kept);
+        if sm.p5 == sm.p95 {
+            format!("{}{units} in every run", shown(sm.p50))
+        } else {
+            format!(
+                "median {}{units}  (90% interval {} to {})",
+                shown(sm.p50),
+                shown(sm.p5),
+                shown(sm.p95)
+            )
+        }
+    };
+    if break_even {
+        let within = values.iter().filter(|v| v.is_finite()).count();
+        text.push_str(&format!(
+            "; breaks even within the horizon in {within} of {} runs",
+            values.len()
+        ));
+    }
+    if dropped > 0 {
+        text.push_str(&format!(
+            "  ({dropped} of {} runs not a number)",
+            values.len()
+        ));
+    }
+    text
+}
+
+/// A number with about 4 significant digits; millions and billions abbreviated.
 fn fmt(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v}");
     }
-    let mag = v.abs().log10().floor() as i32;
-    if (-3..6).contains(&mag) {
+    let a = v.abs();
+    if a >= 1e9 {
+        return format!("{:.3} bn", v / 1e9);
+    }
+    if a >= 1e6 {
+        return format!("{:.3} m", v / 1e6);
+    }
+    let mag = a.log10().floor() as i32;
+    if mag >= -3 {
         let decimals = (3 - mag).max(0) as usize;
         format!("{v:.decimals$}")
     } else {
         format!("{v:.3e}")
     }
+}
+
+/// Refuse (unless `force`) when the outputs are estimated not to fit in the free space of the
+/// file system holding `dir`.
+pub fn check_disk_space(
+    dir: &Path,
+    s: &Scenario,
+    per_run: bool,
+    force: bool,
+) -> Result<(), Diagnostic> {
+    let runs = s.uncertainty.runs as f64;
+    let options = s.option_count() as f64;
+    let times = ((s.time.stop - s.time.start) / s.time.save_step).floor() + 2.0;
+    let outputs = s.outputs.len() as f64;
+    let per_row = 2.0
+        + (s.levers.len() + s.uncertainty.parameters.len() + s.metrics.len() + s.assumptions.len())
+            as f64;
+    // Bytes: ~20 per CSV number, ~9 per parquet value.
+    let mut estimate =
+        runs * options * per_row * (20.0 + 9.0) + options * 3.0 * outputs * times * 8.0 * 20.0;
+    if per_run {
+        estimate += runs * options * 3.0 * times * (outputs + 4.0) * 20.0;
+    }
+    let Some(free) = available_space(dir) else {
+        return Ok(());
+    };
+    if estimate > free as f64 && !force {
+        return Err(Diagnostic::error(format!(
+            "the outputs of {} runs × {} options would take about {:.1} GB, but only {:.1} GB is free under `{}`",
+            s.uncertainty.runs,
+            s.option_count(),
+            estimate / 1e9,
+            free as f64 / 1e9,
+            dir.display()
+        ))
+        .help("use fewer runs (--runs), drop --per-run-series, choose another --out, or pass --force to try anyway"));
+    }
+    Ok(())
+}
+
+/// Free bytes on the file system of `dir` (or its nearest existing ancestor).
+fn available_space(dir: &Path) -> Option<u64> {
+    let mut probe = dir.to_path_buf();
+    while !probe.exists() {
+        if !probe.pop() {
+            probe = PathBuf::from(".");
+            break;
+        }
+    }
+    if probe.as_os_str().is_empty() {
+        probe = PathBuf::from(".");
+    }
+    let c = std::ffi::CString::new(probe.as_os_str().as_encoded_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }

@@ -27,15 +27,24 @@ pub enum Func {
 }
 
 /// Resolve names with `resolve` (name → metric index); Err(message, span) otherwise.
-pub fn compile(e: &Expr, resolve: &dyn Fn(&str) -> Option<usize>) -> Result<MetricExpr, (String, Span)> {
+pub fn compile(
+    e: &Expr,
+    resolve: &dyn Fn(&str) -> Option<usize>,
+) -> Result<MetricExpr, (String, Span)> {
     Ok(match &e.kind {
         ExprKind::Number(x) => MetricExpr::Num(*x),
-        ExprKind::Var { name, subscripts: None } => match resolve(name) {
+        ExprKind::Var {
+            name,
+            subscripts: None,
+        } => match resolve(name) {
             Some(i) => MetricExpr::Metric(i),
             None => return Err((format!("unknown metric `{name}`"), e.span)),
         },
         ExprKind::Var { name, .. } => {
-            return Err((format!("`{name}[...]`: metrics are scalars and take no subscripts"), e.span));
+            return Err((
+                format!("`{name}[...]`: metrics are scalars and take no subscripts"),
+                e.span,
+            ));
         }
         ExprKind::Unary { op, operand } => {
             let a = compile(operand, resolve)?;
@@ -45,10 +54,16 @@ pub fn compile(e: &Expr, resolve: &dyn Fn(&str) -> Option<usize>) -> Result<Metr
                 UnaryOp::Not => MetricExpr::Not(Box::new(a)),
             }
         }
-        ExprKind::Binary { op, lhs, rhs } => {
-            MetricExpr::Bin(*op, Box::new(compile(lhs, resolve)?), Box::new(compile(rhs, resolve)?))
-        }
-        ExprKind::If { cond, then, otherwise } => MetricExpr::If(
+        ExprKind::Binary { op, lhs, rhs } => MetricExpr::Bin(
+            *op,
+            Box::new(compile(lhs, resolve)?),
+            Box::new(compile(rhs, resolve)?),
+        ),
+        ExprKind::If {
+            cond,
+            then,
+            otherwise,
+        } => MetricExpr::If(
             Box::new(compile(cond, resolve)?),
             Box::new(compile(then, resolve)?),
             Box::new(compile(otherwise, resolve)?),
@@ -63,15 +78,28 @@ pub fn compile(e: &Expr, resolve: &dyn Fn(&str) -> Option<usize>) -> Result<Metr
                 "max" => (Func::Max, 2, usize::MAX),
                 _ => {
                     return Err((
-                        format!("`{name}` is not available in metric expressions (use abs, min, max, exp, ln, sqrt)"),
+                        format!(
+                            "`{name}` is not available in metric expressions (use abs, min, max, exp, ln, sqrt)"
+                        ),
                         e.span,
                     ));
                 }
             };
             if args.len() < lo || args.len() > hi {
-                return Err((format!("{name} takes {lo}{} argument(s)", if hi > lo { " or more" } else { "" }), e.span));
+                return Err((
+                    format!(
+                        "{name} takes {lo}{} argument(s)",
+                        if hi > lo { " or more" } else { "" }
+                    ),
+                    e.span,
+                ));
             }
-            MetricExpr::Call(f, args.iter().map(|a| compile(a, resolve)).collect::<Result<_, _>>()?)
+            MetricExpr::Call(
+                f,
+                args.iter()
+                    .map(|a| compile(a, resolve))
+                    .collect::<Result<_, _>>()?,
+            )
         }
     })
 }
@@ -154,7 +182,11 @@ mod tests {
     fn compiles_and_evaluates_assumption_tests() {
         let names = ["break_even_year", "net_saving_2030"];
         let resolve = |n: &str| names.iter().position(|x| *x == n);
-        let e = compile(&parse("break_even_year <= 2030 and net_saving_2030 > 0").unwrap(), &resolve).unwrap();
+        let e = compile(
+            &parse("break_even_year <= 2030 and net_saving_2030 > 0").unwrap(),
+            &resolve,
+        )
+        .unwrap();
         assert_eq!(e.eval(&[2029.5, 10.0]), 1.0);
         assert_eq!(e.eval(&[2031.0, 10.0]), 0.0);
         assert_eq!(e.eval(&[f64::INFINITY, 10.0]), 0.0);

@@ -6,8 +6,8 @@ use toml::Spanned;
 
 use super::schema::{self, DistributionDecl, ScenarioFile};
 use super::{
-    Arm, Assumption, Baseline, GREEN_BOOK_RATE, Intervention, Lever, LeverTarget, Metric, MetricKind, Scenario,
-    Uncertainty, UncertainParameter, expr,
+    Arm, Assumption, Baseline, GREEN_BOOK_RATE, Intervention, Lever, LeverTarget, Metric,
+    MetricKind, Scenario, UncertainParameter, Uncertainty, expr,
 };
 use crate::diagnostics::{Diagnostic, Diagnostics, FileId, Location, Sources, did_you_mean};
 use crate::model::Method;
@@ -24,7 +24,12 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Failure> {
     let mut sources = Sources::new();
     let (file, doc) = match read(path, &mut sources) {
         Ok(x) => x,
-        Err(d) => return Err(Failure { diagnostics: d.into(), sources }),
+        Err(d) => {
+            return Err(Failure {
+                diagnostics: d.into(),
+                sources,
+            });
+        }
     };
     let meta = doc.scenario.get_ref();
     let dir = path.parent().unwrap_or(Path::new("."));
@@ -34,22 +39,35 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Failure> {
         let d = Diagnostic::error(format!("model file `{}` not found", model_path.display()))
             .at(model_loc)
             .help("the model path is relative to the scenario file");
-        return Err(Failure { diagnostics: d.into(), sources });
+        return Err(Failure {
+            diagnostics: d.into(),
+            sources,
+        });
     }
     let model = Model::load_with(&model_path, sources)?;
-    let mut r = Resolver { model: &model, file, diags: Diagnostics::new() };
+    let mut r = Resolver {
+        model: &model,
+        file,
+        diags: Diagnostics::new(),
+    };
     let scenario = r.resolve(path, &doc, model_path.clone());
     let diagnostics = std::mem::take(&mut r.diags);
     match scenario {
         Some(parts) if !diagnostics.has_errors() => Ok(parts.into_scenario(model)),
-        _ => Err(Failure { diagnostics, sources: model.sources }),
+        _ => Err(Failure {
+            diagnostics,
+            sources: model.sources,
+        }),
     }
 }
 
 fn read(path: &Path, sources: &mut Sources) -> Result<(FileId, ScenarioFile), Diagnostic> {
     let bytes = std::fs::read(path).map_err(|e| {
-        Diagnostic::error(format!("cannot read scenario file `{}`: {e}", path.display()))
-            .help("check the path; bundled scenarios are under scenarios/")
+        Diagnostic::error(format!(
+            "cannot read scenario file `{}`: {e}",
+            path.display()
+        ))
+        .help("check the path; bundled scenarios are under scenarios/")
     })?;
     let text = String::from_utf8(bytes).map_err(|e| {
         Diagnostic::error(format!(
@@ -63,7 +81,8 @@ fn read(path: &Path, sources: &mut Sources) -> Result<(FileId, ScenarioFile), Di
         Ok(doc) => Ok((file, doc)),
         Err(e) => {
             let span = e.span().unwrap_or(0..0);
-            let mut d = Diagnostic::error(format!("invalid scenario file: {}", e.message().trim())).at(loc(file, span));
+            let mut d = Diagnostic::error(format!("invalid scenario file: {}", e.message().trim()))
+                .at(loc(file, span));
             if e.message().contains("unknown field") || e.message().contains("missing field") {
                 d = d.help("docs/SCENARIOS.md lists every field");
             }
@@ -127,7 +146,12 @@ impl Resolver<'_> {
         loc(self.file, span)
     }
 
-    fn error(&mut self, span: std::ops::Range<usize>, message: impl Into<String>, help: impl Into<String>) {
+    fn error(
+        &mut self,
+        span: std::ops::Range<usize>,
+        message: impl Into<String>,
+        help: impl Into<String>,
+    ) {
         let d = Diagnostic::error(message).at(self.at(span)).help(help);
         self.diags.push(d);
     }
@@ -144,7 +168,9 @@ impl Resolver<'_> {
         let assumptions = self.assumptions(&doc.assumptions, &metrics);
         let outputs = self.outputs(doc.outputs.as_ref());
         let name = meta.name.clone().unwrap_or_else(|| {
-            path.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default()
+            path.file_stem()
+                .map(|s| s.to_string_lossy().into_owned())
+                .unwrap_or_default()
         });
         Some(Parts {
             name,
@@ -182,7 +208,11 @@ impl Resolver<'_> {
                 match Method::parse(m.get_ref()) {
                     Some(method) => t.method = method,
                     None => {
-                        self.error(m.span(), format!("unknown method `{}`", m.get_ref()), "use euler, rk4 or dopri5");
+                        self.error(
+                            m.span(),
+                            format!("unknown method `{}`", m.get_ref()),
+                            "use euler, rk4 or dopri5",
+                        );
                         return None;
                     }
                 }
@@ -196,7 +226,8 @@ impl Resolver<'_> {
         match self.model.overrides(&[(name.get_ref().clone(), 0.0)]) {
             Ok(o) => Some(o.into_iter().map(|(s, _)| s).collect()),
             Err(d) => {
-                let mut diag = Diagnostic::error(format!("{what}: {}", d.message)).at(self.at(name.span()));
+                let mut diag =
+                    Diagnostic::error(format!("{what}: {}", d.message)).at(self.at(name.span()));
                 diag.help = d.help;
                 self.diags.push(diag);
                 None
@@ -214,7 +245,11 @@ impl Resolver<'_> {
             if let Some(slots) = self.slots(name, "in [parameters]") {
                 let v = *value.get_ref();
                 if !v.is_finite() {
-                    self.error(value.span(), format!("the value of `{}` must be finite", name.get_ref()), "write a number");
+                    self.error(
+                        value.span(),
+                        format!("the value of `{}` must be finite", name.get_ref()),
+                        "write a number",
+                    );
                     continue;
                 }
                 named.push((name.get_ref().clone(), v));
@@ -232,7 +267,9 @@ impl Resolver<'_> {
         for (name, decl) in decls {
             let d = decl.get_ref();
             let what = format!("intervention `{}`", name.get_ref());
-            let Some(slots) = self.slots(&d.parameter, &what) else { continue };
+            let Some(slots) = self.slots(&d.parameter, &what) else {
+                continue;
+            };
             let shape = match (&d.step, &d.ramp, &d.schedule) {
                 (Some(s), None, None) => {
                     let s = s.get_ref();
@@ -241,10 +278,17 @@ impl Resolver<'_> {
                 (None, Some(r), None) => {
                     let v = r.get_ref();
                     if !(v.end > v.start) {
-                        self.error(r.span(), format!("{what}: the ramp must end after it starts"), "e.g. ramp = { start = 2026, end = 2028, from = 2e6, to = 5e6 }");
+                        self.error(
+                            r.span(),
+                            format!("{what}: the ramp must end after it starts"),
+                            "e.g. ramp = { start = 2026, end = 2028, from = 2e6, to = 5e6 }",
+                        );
                         continue;
                     }
-                    Some((vec![(v.start, v.from), (v.end, v.to)], Interpolation::Linear))
+                    Some((
+                        vec![(v.start, v.from), (v.end, v.to)],
+                        Interpolation::Linear,
+                    ))
                 }
                 (None, None, Some(s)) => {
                     let v = s.get_ref();
@@ -252,28 +296,60 @@ impl Resolver<'_> {
                         None | Some("step") => Interpolation::Step,
                         Some("linear") => Interpolation::Linear,
                         Some(other) => {
-                            self.error(s.span(), format!("{what}: unknown interpolation `{other}`"), "use \"step\" or \"linear\"");
+                            self.error(
+                                s.span(),
+                                format!("{what}: unknown interpolation `{other}`"),
+                                "use \"step\" or \"linear\"",
+                            );
                             continue;
                         }
                     };
                     if v.times.len() != v.values.len() || v.times.is_empty() {
-                        self.error(s.span(), format!("{what}: the schedule needs as many values as times (at least one)"), "e.g. schedule = { times = [2026, 2027], values = [2e6, 3e6] }");
+                        self.error(
+                            s.span(),
+                            format!(
+                                "{what}: the schedule needs as many values as times (at least one)"
+                            ),
+                            "e.g. schedule = { times = [2026, 2027], values = [2e6, 3e6] }",
+                        );
                         continue;
                     }
                     if v.times.windows(2).any(|w| w[1] <= w[0]) {
-                        self.error(s.span(), format!("{what}: schedule times must be strictly increasing"), "sort the times");
+                        self.error(
+                            s.span(),
+                            format!("{what}: schedule times must be strictly increasing"),
+                            "sort the times",
+                        );
                         continue;
                     }
-                    Some((v.times.iter().copied().zip(v.values.iter().copied()).collect(), interpolation))
+                    Some((
+                        v.times
+                            .iter()
+                            .copied()
+                            .zip(v.values.iter().copied())
+                            .collect(),
+                        interpolation,
+                    ))
                 }
                 _ => None,
             };
             let Some((points, interpolation)) = shape else {
-                self.error(decl.span(), format!("{what} needs exactly one of `step`, `ramp` or `schedule`"), "e.g. step = { at = 2026, value = 2e6 }");
+                self.error(
+                    decl.span(),
+                    format!("{what} needs exactly one of `step`, `ramp` or `schedule`"),
+                    "e.g. step = { at = 2026, value = 2e6 }",
+                );
                 continue;
             };
-            if points.iter().any(|(t, v)| !t.is_finite() || !v.is_finite()) || !d.scale.is_finite() || !d.shift.is_finite() {
-                self.error(decl.span(), format!("{what}: times and values must be finite numbers"), "check the numbers");
+            if points.iter().any(|(t, v)| !t.is_finite() || !v.is_finite())
+                || !d.scale.is_finite()
+                || !d.shift.is_finite()
+            {
+                self.error(
+                    decl.span(),
+                    format!("{what}: times and values must be finite numbers"),
+                    "check the numbers",
+                );
                 continue;
             }
             out.push(Intervention {
@@ -289,9 +365,19 @@ impl Resolver<'_> {
         out
     }
 
-    fn baseline(&mut self, path: &Path, decl: Option<&Spanned<String>>, model_path: &Path) -> Option<Baseline> {
+    fn baseline(
+        &mut self,
+        path: &Path,
+        decl: Option<&Spanned<String>>,
+        model_path: &Path,
+    ) -> Option<Baseline> {
         let Some(decl) = decl.filter(|d| d.get_ref() != "model") else {
-            return Some(Baseline { label: "model".into(), parameters: Vec::new(), fixed: Vec::new(), interventions: Vec::new() });
+            return Some(Baseline {
+                label: "model".into(),
+                parameters: Vec::new(),
+                fixed: Vec::new(),
+                interventions: Vec::new(),
+            });
         };
         let base_path = path.parent().unwrap_or(Path::new(".")).join(decl.get_ref());
         let mut scratch = Sources::new();
@@ -303,10 +389,21 @@ impl Resolver<'_> {
                 return None;
             }
         };
-        let base_model = base_path.parent().unwrap_or(Path::new(".")).join(doc.scenario.get_ref().model.get_ref());
-        let same = std::fs::canonicalize(&base_model).ok() == std::fs::canonicalize(model_path).ok();
+        let base_model = base_path
+            .parent()
+            .unwrap_or(Path::new("."))
+            .join(doc.scenario.get_ref().model.get_ref());
+        let same =
+            std::fs::canonicalize(&base_model).ok() == std::fs::canonicalize(model_path).ok();
         if !same {
-            self.error(decl.span(), format!("baseline scenario `{}` uses a different model", decl.get_ref()), "a baseline must use the same model file, so that differences are run by run");
+            self.error(
+                decl.span(),
+                format!(
+                    "baseline scenario `{}` uses a different model",
+                    decl.get_ref()
+                ),
+                "a baseline must use the same model file, so that differences are run by run",
+            );
             return None;
         }
         // Resolve its names against our model; locations inside it are not shown (different file).
@@ -314,27 +411,45 @@ impl Resolver<'_> {
         let (parameters, fixed) = self.parameters(&doc.parameters);
         let interventions = self.interventions(&doc.interventions);
         if self.diags.items.len() > before {
+            let at = self.at_loc(decl.span());
             for d in &mut self.diags.items[before..] {
                 d.message = format!("in baseline `{}`: {}", decl.get_ref(), d.message);
-                d.location = Some(self.at_loc(decl.span()));
+                d.location = Some(at);
             }
             return None;
         }
-        Some(Baseline { label: decl.get_ref().clone(), parameters, fixed, interventions })
+        Some(Baseline {
+            label: decl.get_ref().clone(),
+            parameters,
+            fixed,
+            interventions,
+        })
     }
 
     fn at_loc(&self, span: std::ops::Range<usize>) -> Location {
         loc(self.file, span)
     }
 
-    fn uncertainty(&mut self, decl: Option<&Spanned<schema::UncertaintyDecl>>) -> Option<Uncertainty> {
+    fn uncertainty(
+        &mut self,
+        decl: Option<&Spanned<schema::UncertaintyDecl>>,
+    ) -> Option<Uncertainty> {
         let Some(decl) = decl else {
-            return Some(Uncertainty { runs: 1, seed: DEFAULT_SEED, sampling: SamplingMethod::LatinHypercube, parameters: Vec::new() });
+            return Some(Uncertainty {
+                runs: 1,
+                seed: DEFAULT_SEED,
+                sampling: SamplingMethod::LatinHypercube,
+                parameters: Vec::new(),
+            });
         };
         let u = decl.get_ref();
         let runs = *u.runs.get_ref();
         if runs < 1 {
-            self.error(u.runs.span(), format!("runs must be at least 1 (got {runs})"), "e.g. runs = 500");
+            self.error(
+                u.runs.span(),
+                format!("runs must be at least 1 (got {runs})"),
+                "e.g. runs = 500",
+            );
             return None;
         }
         let sampling = match &u.sampling {
@@ -342,30 +457,63 @@ impl Resolver<'_> {
             Some(s) => match SamplingMethod::parse(s.get_ref()) {
                 Some(m) => m,
                 None => {
-                    self.error(s.span(), format!("unknown sampling method `{}`", s.get_ref()), "use random, lhs or sobol");
+                    self.error(
+                        s.span(),
+                        format!("unknown sampling method `{}`", s.get_ref()),
+                        "use random, lhs or sobol",
+                    );
                     return None;
                 }
             },
         };
         let mut parameters = Vec::new();
         for (name, d) in &u.parameters {
-            let Some(slots) = self.slots(name, "in [uncertainty.parameters]") else { continue };
+            let Some(slots) = self.slots(name, "in [uncertainty.parameters]") else {
+                continue;
+            };
             match self.distribution(name.get_ref(), d.get_ref()) {
-                Ok(distribution) => parameters.push(UncertainParameter { name: name.get_ref().clone(), slots, distribution }),
-                Err((message, help)) => self.error(d.span(), format!("distribution of `{}`: {message}", name.get_ref()), help),
+                Ok(distribution) => parameters.push(UncertainParameter {
+                    name: name.get_ref().clone(),
+                    slots,
+                    distribution,
+                }),
+                Err((message, help)) => self.error(
+                    d.span(),
+                    format!("distribution of `{}`: {message}", name.get_ref()),
+                    help,
+                ),
             }
         }
-        Some(Uncertainty { runs: runs as usize, seed: u.seed.unwrap_or(DEFAULT_SEED), sampling, parameters })
+        Some(Uncertainty {
+            runs: runs as usize,
+            seed: u.seed.unwrap_or(DEFAULT_SEED),
+            sampling,
+            parameters,
+        })
     }
 
-    fn distribution(&self, name: &str, d: &DistributionDecl) -> Result<Distribution, (String, String)> {
+    fn distribution(
+        &self,
+        name: &str,
+        d: &DistributionDecl,
+    ) -> Result<Distribution, (String, String)> {
         let need = |v: Option<f64>, field: &str, kind: &str| {
-            v.ok_or_else(|| (format!("{kind} needs `{field}`"), format!("see docs/SCENARIOS.md for the fields of {kind}")))
+            v.ok_or_else(|| {
+                (
+                    format!("{kind} needs `{field}`"),
+                    format!("see docs/SCENARIOS.md for the fields of {kind}"),
+                )
+            })
         };
         let kind = d.dist.as_deref().unwrap_or("uniform");
         let declared_range = || {
             let base = name.split('[').next().unwrap_or(name);
-            self.model.program.params.iter().find(|p| p.variable == base || p.name == name).and_then(|p| p.range)
+            self.model
+                .program
+                .params
+                .iter()
+                .find(|p| p.variable == base || p.name == name)
+                .and_then(|p| p.range)
         };
         let dist = match kind {
             "uniform" => {
@@ -381,30 +529,57 @@ impl Resolver<'_> {
                 };
                 Distribution::Uniform { low, high }
             }
-            "normal" => Distribution::Normal { mean: need(d.mean, "mean", kind)?, sd: need(d.sd, "sd", kind)?, low: d.low, high: d.high },
-            "lognormal" => Distribution::LogNormal { mu: need(d.mu, "mu", kind)?, sigma: need(d.sigma, "sigma", kind)? },
-            "triangular" => Distribution::Triangular { low: need(d.low, "low", kind)?, mode: need(d.mode, "mode", kind)?, high: need(d.high, "high", kind)? },
-            "pert" => Distribution::Pert { low: need(d.low, "low", kind)?, mode: need(d.mode, "mode", kind)?, high: need(d.high, "high", kind)? },
+            "normal" => Distribution::Normal {
+                mean: need(d.mean, "mean", kind)?,
+                sd: need(d.sd, "sd", kind)?,
+                low: d.low,
+                high: d.high,
+            },
+            "lognormal" => Distribution::LogNormal {
+                mu: need(d.mu, "mu", kind)?,
+                sigma: need(d.sigma, "sigma", kind)?,
+            },
+            "triangular" => Distribution::Triangular {
+                low: need(d.low, "low", kind)?,
+                mode: need(d.mode, "mode", kind)?,
+                high: need(d.high, "high", kind)?,
+            },
+            "pert" => Distribution::Pert {
+                low: need(d.low, "low", kind)?,
+                mode: need(d.mode, "mode", kind)?,
+                high: need(d.high, "high", kind)?,
+            },
             "beta" => Distribution::Beta {
                 alpha: need(d.alpha, "alpha", kind)?,
                 beta: need(d.beta, "beta", kind)?,
                 low: d.low.unwrap_or(0.0),
                 high: d.high.unwrap_or(1.0),
             },
-            "gamma" => Distribution::Gamma { shape: need(d.shape, "shape", kind)?, scale: need(d.scale, "scale", kind)? },
+            "gamma" => Distribution::Gamma {
+                shape: need(d.shape, "shape", kind)?,
+                scale: need(d.scale, "scale", kind)?,
+            },
             "discrete" => {
-                let values = d.values.clone().ok_or_else(|| ("discrete needs `values`".to_string(), "e.g. { dist = \"discrete\", values = [1, 2], weights = [0.7, 0.3] }".to_string()))?;
+                let values = d.values.clone().ok_or_else(|| {
+                    (
+                        "discrete needs `values`".to_string(),
+                        "e.g. { dist = \"discrete\", values = [1, 2], weights = [0.7, 0.3] }"
+                            .to_string(),
+                    )
+                })?;
                 let weights = d.weights.clone().unwrap_or_else(|| vec![1.0; values.len()]);
                 Distribution::Discrete { values, weights }
             }
             other => {
                 return Err((
                     format!("unknown distribution `{other}`"),
-                    "use uniform, normal, lognormal, triangular, pert, beta, gamma or discrete".into(),
+                    "use uniform, normal, lognormal, triangular, pert, beta, gamma or discrete"
+                        .into(),
                 ));
             }
         };
-        dist.validate().map_err(|m| (m, "fix the distribution's parameters".to_string()))?;
+        dist.validate()
+            .map_err(|m| (m, "fix the distribution's parameters".to_string()))?;
         Ok(dist)
     }
 
@@ -419,7 +594,8 @@ impl Resolver<'_> {
             let text = l.lever.get_ref();
             let target = if let Some(param) = text.strip_prefix("parameters.") {
                 let spanned = Spanned::new(l.lever.span(), param.to_string());
-                self.slots(&spanned, "sweep lever").map(LeverTarget::Parameter)
+                self.slots(&spanned, "sweep lever")
+                    .map(LeverTarget::Parameter)
             } else if let Some(rest) = text.strip_prefix("interventions.") {
                 let (name, field) = rest.rsplit_once('.').unwrap_or((rest, ""));
                 match interventions.get_index_of(name) {
@@ -430,10 +606,17 @@ impl Resolver<'_> {
                         None
                     }
                     None => {
-                        let names: Vec<&str> = interventions.keys().map(|k| k.get_ref().as_str()).collect();
-                        let help = did_you_mean(name, names.iter().copied())
-                            .map_or_else(|| format!("the interventions are: {}", names.join(", ")), |s| format!("did you mean `{s}`?"));
-                        self.error(l.lever.span(), format!("sweep lever `{text}`: no intervention named `{name}`"), help);
+                        let names: Vec<&str> =
+                            interventions.keys().map(|k| k.get_ref().as_str()).collect();
+                        let help = did_you_mean(name, names.iter().copied()).map_or_else(
+                            || format!("the interventions are: {}", names.join(", ")),
+                            |s| format!("did you mean `{s}`?"),
+                        );
+                        self.error(
+                            l.lever.span(),
+                            format!("sweep lever `{text}`: no intervention named `{name}`"),
+                            help,
+                        );
                         None
                     }
                 }
@@ -443,42 +626,66 @@ impl Resolver<'_> {
             };
             let values = l.values.get_ref();
             if values.is_empty() || values.iter().any(|v| !v.is_finite()) {
-                self.error(l.values.span(), "a sweep lever needs at least one finite value", "e.g. values = [1e6, 2e6, 5e6]");
+                self.error(
+                    l.values.span(),
+                    "a sweep lever needs at least one finite value",
+                    "e.g. values = [1e6, 2e6, 5e6]",
+                );
                 continue;
             }
             if let Some(target) = target {
-                out.push(Lever { name: l.name.clone().unwrap_or_else(|| text.clone()), target, values: values.clone() });
+                out.push(Lever {
+                    name: l.name.clone().unwrap_or_else(|| text.clone()),
+                    target,
+                    values: values.clone(),
+                });
             }
         }
         out
     }
 
-    fn metrics(&mut self, decls: &[Spanned<schema::MetricDecl>], time: &Option<crate::model::TimeSettings>) -> Vec<Metric> {
+    fn metrics(
+        &mut self,
+        decls: &[Spanned<schema::MetricDecl>],
+        time: &Option<crate::model::TimeSettings>,
+    ) -> Vec<Metric> {
         let mut out: Vec<Metric> = Vec::new();
-        let (start, stop) = time.as_ref().map_or((f64::NEG_INFINITY, f64::INFINITY), |t| (t.start, t.stop));
+        let (start, stop) = time
+            .as_ref()
+            .map_or((f64::NEG_INFINITY, f64::INFINITY), |t| (t.start, t.stop));
         for decl in decls {
             let m = decl.get_ref();
             let name = m.name.get_ref().clone();
             if out.iter().any(|o| o.name == name) {
-                self.error(m.name.span(), format!("metric `{name}` is declared twice"), "give each metric its own name");
+                self.error(
+                    m.name.span(),
+                    format!("metric `{name}` is declared twice"),
+                    "give each metric its own name",
+                );
                 continue;
             }
             if !is_identifier(&name) {
-                self.error(m.name.span(), format!("metric name `{name}` is not a valid name"), "use letters, digits and `_`, starting with a letter, so tests can refer to it");
+                self.error(
+                    m.name.span(),
+                    format!("metric name `{name}` is not a valid name"),
+                    "use letters, digits and `_`, starting with a letter, so tests can refer to it",
+                );
                 continue;
             }
             let arm = match m.arm.as_ref().map(|a| a.get_ref().as_str()) {
                 None | Some("difference") => Arm::Difference,
                 Some("intervention") => Arm::Intervention,
                 Some("baseline") => Arm::Baseline,
+                Some("saving") => Arm::Saving,
                 Some(other) => {
                     let span = m.arm.as_ref().map_or(decl.span(), |a| a.span());
-                    self.error(span, format!("unknown arm `{other}`"), "use intervention, baseline or difference");
+                    self.error(span, format!("unknown arm `{other}`"), "use intervention, baseline, difference (intervention − baseline) or saving (baseline − intervention)");
                     continue;
                 }
             };
             let in_horizon = |t: f64| t >= start - 1e-9 && t <= stop + 1e-9;
-            let window = |from: Option<f64>, to: Option<f64>| (from.unwrap_or(start), to.unwrap_or(stop));
+            let window =
+                |from: Option<f64>, to: Option<f64>| (from.unwrap_or(start), to.unwrap_or(stop));
             let kind_text = m.kind.get_ref().as_str();
             let kind = match kind_text {
                 "value" => m.at.map(|at| MetricKind::Value { at }),
@@ -492,14 +699,26 @@ impl Resolver<'_> {
                 }),
                 "npv" => Some({
                     let (from, to) = window(m.from, m.to);
-                    MetricKind::Npv { from, to, rate: m.rate.unwrap_or(GREEN_BOOK_RATE), base: m.base.unwrap_or(from) }
+                    MetricKind::Npv {
+                        from,
+                        to,
+                        rate: m.rate.unwrap_or(GREEN_BOOK_RATE),
+                        base: m.base.unwrap_or(from),
+                    }
                 }),
                 "break_even" => Some({
                     let from = m.from.unwrap_or(start);
-                    MetricKind::BreakEven { from, rate: m.rate.unwrap_or(GREEN_BOOK_RATE), base: m.base.unwrap_or(from) }
+                    MetricKind::BreakEven {
+                        from,
+                        rate: m.rate.unwrap_or(GREEN_BOOK_RATE),
+                        base: m.base.unwrap_or(from),
+                    }
                 }),
                 "roi" => {
-                    let find = |r: &Option<Spanned<String>>| r.as_ref().and_then(|s| out.iter().position(|o| o.name == *s.get_ref()));
+                    let find = |r: &Option<Spanned<String>>| {
+                        r.as_ref()
+                            .and_then(|s| out.iter().position(|o| o.name == *s.get_ref()))
+                    };
                     match (find(&m.savings), find(&m.cost)) {
                         (Some(savings), Some(cost)) => Some(MetricKind::Roi { savings, cost }),
                         _ => {
@@ -510,7 +729,11 @@ impl Resolver<'_> {
                 }
                 "expression" => {
                     let Some(text) = &m.expression else {
-                        self.error(decl.span(), format!("metric `{name}`: an expression metric needs `expression`"), "e.g. expression = \"npv_savings - npv_cost\"");
+                        self.error(
+                            decl.span(),
+                            format!("metric `{name}`: an expression metric needs `expression`"),
+                            "e.g. expression = \"npv_savings - npv_cost\"",
+                        );
                         continue;
                     };
                     match self.metric_expr(text, &out) {
@@ -519,17 +742,27 @@ impl Resolver<'_> {
                     }
                 }
                 other => {
-                    self.error(m.kind.span(), format!("unknown metric kind `{other}`"), "use value, sum, integral, npv, break_even, roi or expression");
+                    self.error(
+                        m.kind.span(),
+                        format!("unknown metric kind `{other}`"),
+                        "use value, sum, integral, npv, break_even, roi or expression",
+                    );
                     continue;
                 }
             };
             let Some(kind) = kind else {
-                self.error(decl.span(), format!("metric `{name}`: kind \"value\" needs `at`"), "e.g. at = 2030");
+                self.error(
+                    decl.span(),
+                    format!("metric `{name}`: kind \"value\" needs `at`"),
+                    "e.g. at = 2030",
+                );
                 continue;
             };
             let times_ok = match &kind {
                 MetricKind::Value { at } => in_horizon(*at),
-                MetricKind::Sum { from, to } | MetricKind::Integral { from, to } | MetricKind::Npv { from, to, .. } => {
+                MetricKind::Sum { from, to }
+                | MetricKind::Integral { from, to }
+                | MetricKind::Npv { from, to, .. } => {
                     in_horizon(*from) && in_horizon(*to) && from <= to
                 }
                 MetricKind::BreakEven { from, .. } => in_horizon(*from),
@@ -539,10 +772,15 @@ impl Resolver<'_> {
                 self.error(decl.span(), format!("metric `{name}`: its times must lie within the run, {start} to {stop}, with from <= to"), "change at/from/to, or the scenario's [time]");
                 continue;
             }
-            let needs_variable = !matches!(kind, MetricKind::Roi { .. } | MetricKind::Expression(_));
+            let needs_variable =
+                !matches!(kind, MetricKind::Roi { .. } | MetricKind::Expression(_));
             let (variable, columns) = if needs_variable {
                 let Some(v) = &m.variable else {
-                    self.error(decl.span(), format!("metric `{name}` needs `variable`"), "name a model variable, e.g. variable = \"beds_occupied\"");
+                    self.error(
+                        decl.span(),
+                        format!("metric `{name}` needs `variable`"),
+                        "name a model variable, e.g. variable = \"beds_occupied\"",
+                    );
                     continue;
                 };
                 match self.columns(v, "metric") {
@@ -552,7 +790,15 @@ impl Resolver<'_> {
             } else {
                 (None, Vec::new())
             };
-            out.push(Metric { name, kind, arm, variable, columns, units: m.units.clone(), doc: m.doc.clone() });
+            out.push(Metric {
+                name,
+                kind,
+                arm,
+                variable,
+                columns,
+                units: m.units.clone(),
+                doc: m.doc.clone(),
+            });
         }
         out
     }
@@ -565,24 +811,46 @@ impl Resolver<'_> {
             return Some(vec![i]);
         }
         let prefix = format!("{name}[");
-        let all: Vec<usize> = cols.iter().enumerate().filter(|(_, c)| c.name.starts_with(&prefix)).map(|(i, _)| i).collect();
+        let all: Vec<usize> = cols
+            .iter()
+            .enumerate()
+            .filter(|(_, c)| c.name.starts_with(&prefix))
+            .map(|(i, _)| i)
+            .collect();
         if !all.is_empty() {
             return Some(all);
         }
-        let bases: Vec<&str> = cols.iter().map(|c| c.name.split('[').next().unwrap_or(&c.name)).collect();
-        let help = did_you_mean(&name, bases.iter().copied())
-            .map_or_else(|| "`careshift run MODEL --csv -` shows every variable name".to_string(), |s| format!("did you mean `{s}`?"));
-        self.error(v.span(), format!("{what}: the model has no variable `{}`", v.get_ref()), help);
+        let bases: Vec<&str> = cols
+            .iter()
+            .map(|c| c.name.split('[').next().unwrap_or(&c.name))
+            .collect();
+        let help = did_you_mean(&name, bases.iter().copied()).map_or_else(
+            || "`careshift run MODEL --csv -` shows every variable name".to_string(),
+            |s| format!("did you mean `{s}`?"),
+        );
+        self.error(
+            v.span(),
+            format!("{what}: the model has no variable `{}`", v.get_ref()),
+            help,
+        );
         None
     }
 
-    fn metric_expr(&mut self, text: &Spanned<String>, metrics: &[Metric]) -> Option<expr::MetricExpr> {
+    fn metric_expr(
+        &mut self,
+        text: &Spanned<String>,
+        metrics: &[Metric],
+    ) -> Option<expr::MetricExpr> {
         let src_start = text.span().start + 1;
         let parsed = match crate::equation::parse(text.get_ref()) {
             Ok(e) => e,
             Err(e) => {
                 let span = src_start + e.span.start..src_start + e.span.end;
-                self.error(span, format!("syntax error: {}", e.message), e.help.unwrap_or_else(|| "see docs/EQUATIONS.md".into()));
+                self.error(
+                    span,
+                    format!("syntax error: {}", e.message),
+                    e.help.unwrap_or_else(|| "see docs/EQUATIONS.md".into()),
+                );
                 return None;
             }
         };
@@ -604,12 +872,20 @@ impl Resolver<'_> {
         }
     }
 
-    fn assumptions(&mut self, decls: &[Spanned<schema::AssumptionDecl>], metrics: &[Metric]) -> Vec<Assumption> {
+    fn assumptions(
+        &mut self,
+        decls: &[Spanned<schema::AssumptionDecl>],
+        metrics: &[Metric],
+    ) -> Vec<Assumption> {
         let mut out = Vec::new();
         for decl in decls {
             let a = decl.get_ref();
             if let Some(expr) = self.metric_expr(&a.test, metrics) {
-                out.push(Assumption { name: a.name.clone().unwrap_or_else(|| a.test.get_ref().clone()), test: a.test.get_ref().clone(), expr });
+                out.push(Assumption {
+                    name: a.name.clone().unwrap_or_else(|| a.test.get_ref().clone()),
+                    test: a.test.get_ref().clone(),
+                    expr,
+                });
             }
         }
         out
@@ -641,5 +917,7 @@ impl Resolver<'_> {
 
 fn is_identifier(s: &str) -> bool {
     let mut c = s.chars();
-    c.next().is_some_and(|c| c.is_ascii_alphabetic() || c == '_') && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
+    c.next()
+        .is_some_and(|c| c.is_ascii_alphabetic() || c == '_')
+        && c.all(|c| c.is_ascii_alphanumeric() || c == '_')
 }

@@ -71,7 +71,11 @@ impl Intervention {
     pub fn schedules(&self, scale: f64, shift: f64) -> impl Iterator<Item = Schedule> + '_ {
         self.slots.iter().map(move |&slot| Schedule {
             slot,
-            points: self.points.iter().map(|&(t, v)| (t + shift, v * scale)).collect(),
+            points: self
+                .points
+                .iter()
+                .map(|&(t, v)| (t + shift, v * scale))
+                .collect(),
             interpolation: self.interpolation,
         })
     }
@@ -117,6 +121,8 @@ pub enum Arm {
     Baseline,
     /// Intervention − baseline, run by run.
     Difference,
+    /// Baseline − intervention (a cost variable's saving), run by run.
+    Saving,
 }
 
 impl Arm {
@@ -125,6 +131,7 @@ impl Arm {
             Arm::Intervention => "intervention",
             Arm::Baseline => "baseline",
             Arm::Difference => "difference",
+            Arm::Saving => "saving",
         }
     }
 }
@@ -143,12 +150,32 @@ pub struct Metric {
 
 #[derive(Debug, Clone)]
 pub enum MetricKind {
-    Value { at: f64 },
-    Sum { from: f64, to: f64 },
-    Integral { from: f64, to: f64 },
-    Npv { from: f64, to: f64, rate: f64, base: f64 },
-    BreakEven { from: f64, rate: f64, base: f64 },
-    Roi { savings: usize, cost: usize },
+    Value {
+        at: f64,
+    },
+    Sum {
+        from: f64,
+        to: f64,
+    },
+    Integral {
+        from: f64,
+        to: f64,
+    },
+    Npv {
+        from: f64,
+        to: f64,
+        rate: f64,
+        base: f64,
+    },
+    BreakEven {
+        from: f64,
+        rate: f64,
+        base: f64,
+    },
+    Roi {
+        savings: usize,
+        cost: usize,
+    },
     Expression(MetricExpr),
 }
 
@@ -157,6 +184,16 @@ pub struct Assumption {
     pub name: String,
     pub test: String,
     pub expr: MetricExpr,
+}
+
+/// Whether `path` is a scenario file (a TOML document with a top-level `[scenario]` table)
+/// rather than a model. Unreadable or invalid files are "not a scenario": the model loader then
+/// reports what is wrong with them.
+pub fn is_scenario_file(path: &std::path::Path) -> bool {
+    std::fs::read_to_string(path)
+        .ok()
+        .and_then(|text| text.parse::<toml::Table>().ok())
+        .is_some_and(|t| t.contains_key("scenario"))
 }
 
 impl Scenario {

@@ -143,7 +143,8 @@ pub struct MetricDecl {
     /// `value`, `sum`, `integral`, `npv`, `break_even`, `roi` or `expression`.
     pub kind: Spanned<String>,
     pub variable: Option<Spanned<String>>,
-    /// `intervention`, `baseline` or `difference` (intervention − baseline; the default).
+    /// `intervention`, `baseline`, `difference` (intervention − baseline; the default) or
+    /// `saving` (baseline − intervention).
     pub arm: Option<Spanned<String>>,
     pub at: Option<f64>,
     pub from: Option<f64>,
