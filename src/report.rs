@@ -157,7 +157,13 @@ fn summary_json(s: &Scenario, out: &Outcome) -> String {
                         "verdict": r.verdict,
                         "holds": r.holds,
                         "runs": r.runs,
-                        "drivers": drivers(&sample_columns, outcomes, TOP_DRIVERS),
+                        // Which parameters decide it: only meaningful when it sometimes holds
+                        // and sometimes fails.
+                        "drivers": if r.holds > 0 && r.holds < r.runs {
+                            drivers(&sample_columns, outcomes, TOP_DRIVERS)
+                        } else {
+                            Vec::new()
+                        },
                     })
                 })
                 .collect();
@@ -376,6 +382,18 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
         for (m, values) in s.metrics.iter().zip(&opt.metrics) {
             let _ = writeln!(text, "  {:<28} {}", m.name, describe_metric(m, values));
         }
+        let samples: Vec<(String, Vec<f64>)> = s
+            .uncertainty
+            .parameters
+            .iter()
+            .enumerate()
+            .map(|(k, p)| {
+                (
+                    p.name.clone(),
+                    out.samples.iter().map(|row| row[k]).collect(),
+                )
+            })
+            .collect();
         for (a, outcomes) in s.assumptions.iter().zip(&opt.tests) {
             let r = test_result(outcomes);
             let _ = writeln!(
@@ -389,6 +407,16 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
                 r.runs,
                 r.verdict
             );
+            if r.holds > 0 && r.holds < r.runs && !samples.is_empty() {
+                let top: Vec<String> = drivers(&samples, outcomes, 3)
+                    .iter()
+                    .filter(|d| d.rank_correlation.abs() >= 0.05)
+                    .map(|d| format!("{} (ρ = {:+.2})", d.parameter, d.rank_correlation))
+                    .collect();
+                if !top.is_empty() {
+                    let _ = writeln!(text, "       decided mostly by {}", top.join(", "));
+                }
+            }
         }
     }
     text
