@@ -329,11 +329,11 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
     {
         return fail(&d, &scenario.model.sources);
     }
-    if per_run.is_some() {
-        if let Err(e) = std::fs::create_dir_all(out_dir) {
-            eprintln!("error: cannot create `{}`: {e}", out_dir.display());
-            return ExitCode::FAILURE;
-        }
+    if per_run.is_some()
+        && let Err(e) = std::fs::create_dir_all(out_dir)
+    {
+        eprintln!("error: cannot create `{}`: {e}", out_dir.display());
+        return ExitCode::FAILURE;
     }
     let settings = careshift::experiment::RunSettings {
         threads: args.threads,

@@ -449,13 +449,22 @@ fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> String {
         })
         .collect();
     let dropped = values.len() - kept.len();
+    let within = values.iter().filter(|v| v.is_finite()).count();
     let mut text = if kept.is_empty() {
         "—".to_string()
     } else if values.len() == 1 {
         format!("{}{units}", shown(kept[0]))
+    } else if break_even && within == 0 {
+        format!("not within the horizon in any of the {} runs", values.len())
+    } else if break_even && exact_summary(&kept).p50.is_infinite() {
+        let earliest = kept.iter().copied().fold(f64::INFINITY, f64::min);
+        format!(
+            "not within the horizon in most runs (earliest: {})",
+            fmt(earliest)
+        )
     } else {
         let sm = exact_summary(&kept);
-        if sm.p5 == sm.p95 {
+        if sm.p5 == sm.p95 && !break_even {
             format!("{}{units} in every run", shown(sm.p50))
         } else {
             format!(
@@ -466,10 +475,9 @@ fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> String {
             )
         }
     };
-    if break_even {
-        let within = values.iter().filter(|v| v.is_finite()).count();
+    if break_even && within > 0 {
         text.push_str(&format!(
-            "; breaks even within the horizon in {within} of {} runs",
+            "; within the horizon in {within} of {} runs",
             values.len()
         ));
     }

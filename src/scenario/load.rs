@@ -95,6 +95,9 @@ fn loc(file: FileId, span: std::ops::Range<usize>) -> Location {
     Location::new(file, span.start, span.end)
 }
 
+/// Parameter names with values, as written.
+type NamedValues = Vec<(String, f64)>;
+
 /// Everything but the model (which the scenario then takes ownership of).
 struct Parts {
     name: String,
@@ -238,7 +241,7 @@ impl Resolver<'_> {
     fn parameters(
         &mut self,
         params: &indexmap::IndexMap<Spanned<String>, Spanned<f64>>,
-    ) -> (Vec<(String, f64)>, Vec<(u32, f64)>) {
+    ) -> (NamedValues, Vec<(u32, f64)>) {
         let mut named = Vec::new();
         let mut fixed = Vec::new();
         for (name, value) in params {
@@ -277,7 +280,7 @@ impl Resolver<'_> {
                 }
                 (None, Some(r), None) => {
                     let v = r.get_ref();
-                    if !(v.end > v.start) {
+                    if v.end <= v.start || v.end.is_nan() || v.start.is_nan() {
                         self.error(
                             r.span(),
                             format!("{what}: the ramp must end after it starts"),
