@@ -11,7 +11,8 @@ use careshift::scenario::load_scenario;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn bench_montecarlo(c: &mut Criterion) {
-    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/community_frailty_investment.toml");
+    let path =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios/community_frailty_investment.toml");
     let mut scenario = load_scenario(&path).unwrap_or_else(|f| panic!("{}", f.render()));
     let runs = 1000;
     scenario.uncertainty.runs = runs;
@@ -19,7 +20,11 @@ fn bench_montecarlo(c: &mut Criterion) {
     group.throughput(Throughput::Elements(runs as u64));
     group.sample_size(10);
     for threads in [1, 2] {
-        let settings = RunSettings { threads: Some(threads), progress: false, per_run_series: None };
+        let settings = RunSettings {
+            threads: Some(threads),
+            progress: false,
+            per_run_series: None,
+        };
         group.bench_function(format!("{runs} runs, {threads} thread(s)"), |b| {
             b.iter(|| black_box(run(&scenario, &settings).unwrap()))
         });

@@ -87,7 +87,7 @@ pub fn test_result(outcomes: &[bool]) -> TestResult {
 fn summary_value(s: &Summary) -> Value {
     json!({
         "count": s.count, "mean": s.mean, "sd": s.sd, "min": s.min, "max": s.max,
-        "p5": s.p5, "p25": s.p25, "p50": s.p50, "p75": s.p75, "p95": s.p95,
+        "p5": s.p5, "p25": s.p25, "p50": s.p50, "p75": s.p75, "p95": s.p95, "ignored": s.ignored,
     })
 }
 
