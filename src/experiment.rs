@@ -109,7 +109,7 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         .collect();
     let mut samples = Vec::with_capacity(runs);
     let mut per_run = match &settings.per_run_series {
-        Some(path) => Some(PerRunWriter::create(path, scenario, &times)?),
+        Some(path) => Some(PerRunWriter::create(path, scenario)?),
         None => None,
     };
 
@@ -432,29 +432,22 @@ struct PerRunWriter {
     tmp: std::path::PathBuf,
     path: std::path::PathBuf,
     out: std::io::BufWriter<std::fs::File>,
-    names: Vec<String>,
 }
 
 impl PerRunWriter {
-    fn create(path: &Path, s: &Scenario, _times: &[f64]) -> Result<PerRunWriter, Diagnostic> {
+    fn create(path: &Path, s: &Scenario) -> Result<PerRunWriter, Diagnostic> {
         let tmp = crate::output::temp_path(path);
         let file = std::fs::File::create(&tmp)
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", tmp.display())))?;
-        let names: Vec<String> = s
-            .outputs
-            .iter()
-            .map(|&c| s.model.program.columns[c].name.clone())
-            .collect();
         let mut w = PerRunWriter {
             tmp,
             path: path.to_path_buf(),
             out: std::io::BufWriter::new(file),
-            names,
         };
         let mut header = String::from("run,option,arm,time");
-        for n in &w.names {
+        for &c in &s.outputs {
             header.push(',');
-            header.push_str(&crate::output::csv_field(n));
+            header.push_str(&crate::output::csv_field(&s.model.program.columns[c].name));
         }
         header.push('\n');
         w.write(header.as_bytes())?;
@@ -492,7 +485,6 @@ impl PerRunWriter {
                 }
             }
         }
-        let _ = &self.names;
         self.write(text.as_bytes())
     }
 

@@ -487,9 +487,20 @@ impl Resolver<'_> {
                 ),
             }
         }
+        let seed = u.seed.unwrap_or(DEFAULT_SEED);
+        if let Err(e) =
+            crate::montecarlo::Sampler::new(sampling, seed, runs as usize, parameters.len())
+        {
+            self.error(
+                u.runs.span(),
+                format!("cannot sample {runs} runs: {e}"),
+                "use fewer runs, or sampling = \"lhs\" or \"random\"",
+            );
+            return None;
+        }
         Some(Uncertainty {
             runs: runs as usize,
-            seed: u.seed.unwrap_or(DEFAULT_SEED),
+            seed,
             sampling,
             parameters,
         })
