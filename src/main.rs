@@ -37,6 +37,32 @@ enum Command {
     /// intervention and baseline over every Monte Carlo sample and option, and writes
     /// summary.json, series.csv, runs.csv and runs.parquet into --out DIR.
     Run(RunArgs),
+    /// Run two model variants on the same scenario and the same Monte Carlo sample, and report
+    /// per metric each model's value, the run-by-run difference (B − A) and each model's run time.
+    ///
+    /// The scenario's names (parameters, interventions, metric variables) must exist in both
+    /// models.
+    Compare {
+        /// Model A (TOML).
+        model_a: PathBuf,
+        /// Model B (TOML).
+        model_b: PathBuf,
+        /// The scenario to run on both (its own `model` is replaced by A and B).
+        #[arg(long)]
+        scenario: PathBuf,
+        /// Worker threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Number of Monte Carlo runs, instead of the scenario's.
+        #[arg(long)]
+        runs: Option<usize>,
+        /// Random seed, instead of the scenario's.
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Also write the comparison as JSON to this file.
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
+    },
     /// Parse, compile and unit-check a model; print a summary. Exit code 1 on errors.
     Check {
         /// The model file (TOML).
@@ -118,6 +144,22 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { model, params } => check(&model, params),
+        Command::Compare {
+            model_a,
+            model_b,
+            scenario,
+            threads,
+            runs,
+            seed,
+            json,
+        } => compare(
+            &[model_a, model_b],
+            &scenario,
+            threads,
+            runs,
+            seed,
+            json.as_deref(),
+        ),
     }
 }
 
@@ -355,5 +397,67 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
     );
     let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
     println!("wrote {}", names.join(", "));
+    ExitCode::SUCCESS
+}
+
+fn compare(
+    models: &[PathBuf; 2],
+    scenario_path: &Path,
+    threads: Option<usize>,
+    runs: Option<usize>,
+    seed: Option<u64>,
+    json_path: Option<&Path>,
+) -> ExitCode {
+    if threads == Some(0) || runs == Some(0) {
+        eprintln!("error: --threads and --runs must be at least 1");
+        return ExitCode::FAILURE;
+    }
+    let mut loaded = Vec::new();
+    for model in models {
+        match careshift::scenario::load_scenario_for(scenario_path, Some(model)) {
+            Ok(mut s) => {
+                s.uncertainty.runs = runs.unwrap_or(s.uncertainty.runs);
+                s.uncertainty.seed = seed.unwrap_or(s.uncertainty.seed);
+                loaded.push(s);
+            }
+            Err(failure) => {
+                eprint!("{}", failure.render());
+                eprintln!(
+                    "cannot run `{}` on model `{}`",
+                    scenario_path.display(),
+                    model.display()
+                );
+                return ExitCode::FAILURE;
+            }
+        }
+    }
+    let settings = careshift::experiment::RunSettings {
+        threads,
+        progress: true,
+        per_run_series: None,
+    };
+    let mut outcomes = Vec::new();
+    for s in &loaded {
+        match careshift::experiment::run(s, &settings) {
+            Ok(o) => {
+                print_warnings(&o.warnings, &s.model.sources);
+                outcomes.push(o);
+            }
+            Err(d) => return fail(&d, &s.model.sources),
+        }
+    }
+    let (text, doc) =
+        careshift::report::comparison((&loaded[0], &outcomes[0]), (&loaded[1], &outcomes[1]));
+    if let Some(path) = json_path {
+        let mut bytes = serde_json::to_string_pretty(&doc)
+            .unwrap_or_default()
+            .into_bytes();
+        bytes.push(b'\n');
+        if let Err(e) = output::write_atomically(path, &bytes) {
+            eprintln!("error: cannot write `{}`: {e}", path.display());
+            return ExitCode::FAILURE;
+        }
+    }
+    print!("{text}");
     ExitCode::SUCCESS
 }

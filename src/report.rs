@@ -567,3 +567,113 @@ fn available_space(dir: &Path) -> Option<u64> {
     let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
     (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
+
+/// `careshift compare`: the same scenario and sample on two model variants. Per option and
+/// metric: each model's median, and the run-by-run difference (B − A) with its 90 % interval;
+/// per assumption test: each model's probability; and each model's run time.
+pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String, Value) {
+    let (sa, oa) = a;
+    let (sb, ob) = b;
+    let mut text = String::new();
+    let _ = writeln!(
+        text,
+        "scenario `{}`: {} run(s) × {} option(s), seed {}\n  A = {}  ({:.3} s)\n  B = {}  ({:.3} s)",
+        sa.name,
+        sa.uncertainty.runs,
+        oa.options.len(),
+        sa.uncertainty.seed,
+        sa.model_path.display(),
+        oa.elapsed.as_secs_f64(),
+        sb.model_path.display(),
+        ob.elapsed.as_secs_f64()
+    );
+    let mut options = Vec::new();
+    for (opt_a, opt_b) in oa.options.iter().zip(&ob.options) {
+        if oa.options.len() > 1 {
+            let _ = writeln!(text, "\noption: {}", option_label(sa, opt_a));
+        }
+        let _ = writeln!(
+            text,
+            "  {:<28} {:>14} {:>14} {:>14}  {}",
+            "metric", "A (median)", "B (median)", "B − A (median)", "B − A 90% interval"
+        );
+        let mut metrics = serde_json::Map::new();
+        for (k, m) in sa.metrics.iter().enumerate() {
+            let (va, vb) = (&opt_a.metrics[k], &opt_b.metrics[k]);
+            let diff: Vec<f64> = va
+                .iter()
+                .zip(vb)
+                .map(|(x, y)| y - x)
+                .filter(|d| d.is_finite())
+                .collect();
+            // A break-even year of +inf ("not within the horizon") is an outcome, kept in the
+            // quantiles; other metrics summarise their finite values.
+            let break_even = matches!(m.kind, MetricKind::BreakEven { .. });
+            let finite = |v: &[f64]| {
+                v.iter()
+                    .copied()
+                    .filter(|x| {
+                        if break_even {
+                            !x.is_nan()
+                        } else {
+                            x.is_finite()
+                        }
+                    })
+                    .collect::<Vec<_>>()
+            };
+            let (sa_, sb_, sd) = (
+                exact_summary(&finite(va)),
+                exact_summary(&finite(vb)),
+                exact_summary(&diff),
+            );
+            let _ = writeln!(
+                text,
+                "  {:<28} {:>14} {:>14} {:>14}  {} to {}",
+                m.name,
+                fmt(sa_.p50),
+                fmt(sb_.p50),
+                fmt(sd.p50),
+                fmt(sd.p5),
+                fmt(sd.p95)
+            );
+            metrics.insert(
+                m.name.clone(),
+                json!({ "a": summary_value(&sa_), "b": summary_value(&sb_), "b_minus_a": summary_value(&sd) }),
+            );
+        }
+        let mut tests = Vec::new();
+        for (k, t) in sa.assumptions.iter().enumerate() {
+            let (ra, rb) = (test_result(&opt_a.tests[k]), test_result(&opt_b.tests[k]));
+            let _ = writeln!(
+                text,
+                "  test {:<40} A: P = {:.2} ({:?})   B: P = {:.2} ({:?})",
+                format!("`{}`", t.test),
+                ra.probability,
+                ra.verdict,
+                rb.probability,
+                rb.verdict
+            );
+            tests.push(json!({
+                "name": t.name, "test": t.test,
+                "a": { "probability": ra.probability, "interval95": [ra.interval.0, ra.interval.1], "verdict": ra.verdict },
+                "b": { "probability": rb.probability, "interval95": [rb.interval.0, rb.interval.1], "verdict": rb.verdict },
+            }));
+        }
+        let levers: serde_json::Map<String, Value> = sa
+            .levers
+            .iter()
+            .zip(&opt_a.lever_values)
+            .map(|(l, v)| (l.name.clone(), json!(v)))
+            .collect();
+        options.push(json!({ "levers": levers, "metrics": metrics, "assumptions": tests }));
+    }
+    let doc = json!({
+        "scenario": sa.name,
+        "seed": sa.uncertainty.seed,
+        "runs": sa.uncertainty.runs,
+        "a": { "model": sa.model_path.display().to_string(), "run_seconds": oa.elapsed.as_secs_f64() },
+        "b": { "model": sb.model_path.display().to_string(), "run_seconds": ob.elapsed.as_secs_f64() },
+        "options": options,
+    });
+    (text, doc)
+}

@@ -21,6 +21,12 @@ pub const DEFAULT_SEED: u64 = 20_251_122;
 
 /// Load `path`, its model, and (if named) its baseline scenario.
 pub fn load_scenario(path: &Path) -> Result<Scenario, Failure> {
+    load_scenario_for(path, None)
+}
+
+/// Like [`load_scenario`], but resolve the scenario against `model` instead of the model the
+/// file names (for comparing model variants on one scenario).
+pub fn load_scenario_for(path: &Path, model: Option<&Path>) -> Result<Scenario, Failure> {
     let mut sources = Sources::new();
     let (file, doc) = match read(path, &mut sources) {
         Ok(x) => x,
@@ -33,11 +39,12 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Failure> {
     };
     let meta = doc.scenario.get_ref();
     let dir = path.parent().unwrap_or(Path::new("."));
-    let model_path = dir.join(meta.model.get_ref());
+    let declared_model = dir.join(meta.model.get_ref());
+    let model_path = model.map_or_else(|| declared_model.clone(), Path::to_path_buf);
     let model_loc = loc(file, meta.model.span());
     if !model_path.is_file() {
         let d = Diagnostic::error(format!("model file `{}` not found", model_path.display()))
-            .at(model_loc)
+            .at_opt(model.is_none().then_some(model_loc))
             .help("the model path is relative to the scenario file");
         return Err(Failure {
             diagnostics: d.into(),
@@ -50,7 +57,7 @@ pub fn load_scenario(path: &Path) -> Result<Scenario, Failure> {
         file,
         diags: Diagnostics::new(),
     };
-    let scenario = r.resolve(path, &doc, model_path.clone());
+    let scenario = r.resolve(path, &doc, model_path.clone(), &declared_model);
     let diagnostics = std::mem::take(&mut r.diags);
     match scenario {
         Some(parts) if !diagnostics.has_errors() => Ok(parts.into_scenario(model)),
@@ -159,12 +166,18 @@ impl Resolver<'_> {
         self.diags.push(d);
     }
 
-    fn resolve(&mut self, path: &Path, doc: &ScenarioFile, model_path: PathBuf) -> Option<Parts> {
+    fn resolve(
+        &mut self,
+        path: &Path,
+        doc: &ScenarioFile,
+        model_path: PathBuf,
+        declared_model: &Path,
+    ) -> Option<Parts> {
         let meta = doc.scenario.get_ref();
         let time = self.time(doc);
         let (parameters, fixed) = self.parameters(&doc.parameters);
         let interventions = self.interventions(&doc.interventions);
-        let baseline = self.baseline(path, meta.baseline.as_ref(), &model_path);
+        let baseline = self.baseline(path, meta.baseline.as_ref(), declared_model);
         let uncertainty = self.uncertainty(doc.uncertainty.as_ref());
         let levers = self.levers(&doc.sweep, &doc.interventions);
         let metrics = self.metrics(&doc.metrics, &time);

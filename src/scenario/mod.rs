@@ -8,7 +8,7 @@ pub mod expr;
 mod load;
 pub mod schema;
 
-pub use load::load_scenario;
+pub use load::{load_scenario, load_scenario_for};
 
 use std::path::PathBuf;
 
