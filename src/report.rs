@@ -594,8 +594,8 @@ pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String
         }
         let _ = writeln!(
             text,
-            "  {:<28} {:>14} {:>14} {:>14}  {}",
-            "metric", "A (median)", "B (median)", "B − A (median)", "B − A 90% interval"
+            "  {:<28} {:>14} {:>14} {:>14}  B − A 90% interval",
+            "metric", "A (median)", "B (median)", "B − A (median)"
         );
         let mut metrics = serde_json::Map::new();
         for (k, m) in sa.metrics.iter().enumerate() {
