@@ -18,7 +18,7 @@ use careshift::{Model, output};
     long_about = "careshift runs stock-and-flow models written as TOML files (see docs/MODEL_FORMAT.md).\n\n\
                   Examples:\n  careshift check models/examples/bathtub.toml\n  \
                   careshift run models/examples/bathtub.toml --csv -\n  \
-                  careshift run models/examples/ageing_chain.toml --set fertility=0.02 --method rk4 --csv out.csv"
+                  careshift run models/examples/ageing_chain.toml --set birth_rate=0.02 --method rk4 --csv out.csv"
 )]
 struct Cli {
     #[command(subcommand)]
@@ -134,6 +134,12 @@ fn parse_method(s: &str) -> Result<Method, String> {
 }
 
 fn main() -> ExitCode {
+    // Behave like other Unix tools when the reader goes away (`careshift ... | head`): end
+    // quietly on SIGPIPE instead of panicking on a failed write.
+    // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+    unsafe {
+        libc::signal(libc::SIGPIPE, libc::SIG_DFL);
+    }
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => {
