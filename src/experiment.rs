@@ -98,16 +98,22 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     let n_times = times.len();
     let n_out = scenario.outputs.len();
     let mut options: Vec<OptionOutcome> = (0..n_opts)
-        .map(|o| OptionOutcome {
-            lever_values: scenario.option_values(o),
-            metrics: vec![Vec::with_capacity(runs); scenario.metrics.len()],
-            tests: vec![Vec::with_capacity(runs); scenario.assumptions.len()],
-            series: (0..3 * n_out * n_times)
-                .map(|_| StreamStats::new())
-                .collect(),
+        .map(|o| {
+            Ok(OptionOutcome {
+                lever_values: scenario.option_values(o),
+                metrics: (0..scenario.metrics.len())
+                    .map(|_| per_run(runs))
+                    .collect::<Result<_, _>>()?,
+                tests: (0..scenario.assumptions.len())
+                    .map(|_| per_run(runs))
+                    .collect::<Result<_, _>>()?,
+                series: (0..3 * n_out * n_times)
+                    .map(|_| StreamStats::new())
+                    .collect(),
+            })
         })
-        .collect();
-    let mut samples = Vec::with_capacity(runs);
+        .collect::<Result<_, Diagnostic>>()?;
+    let mut samples = per_run(runs)?;
     let mut per_run = match &settings.per_run_series {
         Some(path) => Some(PerRunWriter::create(path, scenario)?),
         None => None,
@@ -163,6 +169,19 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         elapsed: started.elapsed(),
         threads,
     })
+}
+
+/// An empty vector with room for one value per run; an error, not an abort, when that memory
+/// cannot be had (an absurd `--runs` with `--force`).
+fn per_run<T>(runs: usize) -> Result<Vec<T>, Diagnostic> {
+    let mut v = Vec::new();
+    v.try_reserve_exact(runs).map_err(|_| {
+        Diagnostic::error(format!(
+            "not enough memory to keep the per-run results of {runs} runs"
+        ))
+        .help("use fewer runs (--runs)")
+    })?;
+    Ok(v)
 }
 
 /// What every run needs, prepared once.

@@ -156,7 +156,8 @@ impl<'a> Series<'a> {
     }
 }
 
-fn check_rate(rate: f64, base: f64) -> Result<(), String> {
+/// A discount rate must be finite and greater than −1, and the base time finite.
+pub(crate) fn check_rate(rate: f64, base: f64) -> Result<(), String> {
     if !(rate.is_finite() && rate > -1.0) {
         return Err(format!(
             "the discount rate must be a number greater than −1 (−100 %), not {rate}"

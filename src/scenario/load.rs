@@ -208,31 +208,51 @@ impl Resolver<'_> {
 
     fn time(&mut self, doc: &ScenarioFile) -> Option<crate::model::TimeSettings> {
         let mut t = self.model.time().clone();
-        if let Some(o) = &doc.time {
-            t.start = o.start.unwrap_or(t.start);
-            t.stop = o.stop.unwrap_or(t.stop);
-            if let Some(dt) = o.dt {
-                if o.save_step.is_none() && t.save_step == t.dt {
-                    t.save_step = dt;
-                }
-                t.dt = dt;
+        // The model's own settings were checked when it was loaded.
+        let Some(decl) = &doc.time else {
+            return Some(t);
+        };
+        let o = decl.get_ref();
+        t.start = o.start.unwrap_or(t.start);
+        t.stop = o.stop.unwrap_or(t.stop);
+        if let Some(dt) = o.dt {
+            if o.save_step.is_none() && t.save_step == t.dt {
+                t.save_step = dt;
             }
-            t.save_step = o.save_step.unwrap_or(t.save_step);
-            t.rtol = o.rtol.unwrap_or(t.rtol);
-            t.atol = o.atol.unwrap_or(t.atol);
-            if let Some(m) = &o.method {
-                match Method::parse(m.get_ref()) {
-                    Some(method) => t.method = method,
-                    None => {
-                        self.error(
-                            m.span(),
-                            format!("unknown method `{}`", m.get_ref()),
-                            "use euler, rk4 or dopri5",
-                        );
-                        return None;
-                    }
+            t.dt = dt;
+        }
+        t.save_step = o.save_step.unwrap_or(t.save_step);
+        t.rtol = o.rtol.unwrap_or(t.rtol);
+        t.atol = o.atol.unwrap_or(t.atol);
+        if let Some(m) = &o.method {
+            match Method::parse(m.get_ref()) {
+                Some(method) => t.method = method,
+                None => {
+                    self.error(
+                        m.span(),
+                        format!("unknown method `{}`", m.get_ref()),
+                        "use euler, rk4 or dopri5",
+                    );
+                    return None;
                 }
             }
+        }
+        // Checked here, not at the first run, so that the error points at [time].
+        if let Err(d) = crate::simulate::validate_time(&self.model.program, &t) {
+            // A problem with the numbers (whose help names command-line flags) is located at
+            // [time]; one with a place in the model (PREVIOUS with dopri5) keeps it.
+            let d = match d.location {
+                Some(_) => d,
+                None => Diagnostic {
+                    location: Some(self.at(decl.span())),
+                    help: Some(
+                        "check start, stop, dt and save_step in the scenario's [time] (they override the model's; save_step must be a whole multiple of dt)".into(),
+                    ),
+                    ..d
+                },
+            };
+            self.diags.push(d);
+            return None;
         }
         Some(t)
     }
@@ -797,6 +817,17 @@ impl Resolver<'_> {
             };
             if !times_ok {
                 self.error(decl.span(), format!("metric `{name}`: its times must lie within the run, {start} to {stop}, with from <= to"), "change at/from/to, or the scenario's [time]");
+                continue;
+            }
+            if let MetricKind::Npv { rate, base, .. } | MetricKind::BreakEven { rate, base, .. } =
+                &kind
+                && let Err(message) = crate::analysis::metrics::check_rate(*rate, *base)
+            {
+                self.error(
+                    decl.span(),
+                    format!("metric `{name}`: {message}"),
+                    "e.g. rate = 0.035 (3.5 % a year, the default)",
+                );
                 continue;
             }
             let needs_variable =

@@ -187,13 +187,22 @@ pub struct Assumption {
 }
 
 /// Whether `path` is a scenario file (a TOML document with a top-level `[scenario]` table)
-/// rather than a model. Unreadable or invalid files are "not a scenario": the model loader then
-/// reports what is wrong with them.
+/// rather than a model. A file that is not valid TOML is a scenario if it has a `[scenario]`
+/// header line, so that the scenario loader reports its syntax error; other unreadable or
+/// invalid files are "not a scenario": the model loader then reports what is wrong with them.
 pub fn is_scenario_file(path: &std::path::Path) -> bool {
-    std::fs::read_to_string(path)
-        .ok()
-        .and_then(|text| text.parse::<toml::Table>().ok())
-        .is_some_and(|t| t.contains_key("scenario"))
+    let Ok(text) = std::fs::read_to_string(path) else {
+        return false;
+    };
+    match text.parse::<toml::Table>() {
+        Ok(t) => t.contains_key("scenario"),
+        Err(_) => text.lines().any(|line| {
+            line.trim()
+                .strip_prefix('[')
+                .and_then(|rest| rest.split_once(']'))
+                .is_some_and(|(header, _)| header.trim() == "scenario")
+        }),
+    }
 }
 
 impl Scenario {

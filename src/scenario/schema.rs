@@ -10,7 +10,7 @@ pub type Name = Spanned<String>;
 #[serde(deny_unknown_fields)]
 pub struct ScenarioFile {
     pub scenario: Spanned<ScenarioMeta>,
-    pub time: Option<TimeOverrides>,
+    pub time: Option<Spanned<TimeOverrides>>,
     #[serde(default)]
     pub parameters: IndexMap<Name, Spanned<f64>>,
     #[serde(default)]
