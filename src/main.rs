@@ -195,6 +195,14 @@ fn fail(d: &Diagnostic, sources: &Sources) -> ExitCode {
 }
 
 fn run_model(args: &RunArgs) -> ExitCode {
+    let (path, csv, sets) = (&args.file, args.csv.as_deref().unwrap_or("-"), &args.sets);
+    let (method, dt, stop, save_step) = (args.method, args.dt, args.stop, args.save_step);
+    // Loaded first, so that a file that is neither a scenario nor a valid model (missing, a
+    // directory, a misspelt [scenario] table) is reported as such rather than as a model.
+    let model = match load(path) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
     let scenario_only = [
         (args.out.is_some(), "--out"),
         (args.threads.is_some(), "--threads"),
@@ -210,12 +218,6 @@ fn run_model(args: &RunArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let (path, csv, sets) = (&args.file, args.csv.as_deref().unwrap_or("-"), &args.sets);
-    let (method, dt, stop, save_step) = (args.method, args.dt, args.stop, args.save_step);
-    let model = match load(path) {
-        Ok(m) => m,
-        Err(code) => return code,
-    };
     print_warnings(&model.warnings, &model.sources);
     let mut time = model.time().clone();
     if let Some(m) = method {
