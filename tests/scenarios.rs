@@ -447,7 +447,11 @@ at = 10
     );
     let (small, large) = (dir.join("small"), dir.join("large"));
     run_ok(&dir.join("s.toml"), &small, &[]);
-    run_ok(&dir.join("s.toml"), &large, &["--runs", "50", "--threads", "2"]);
+    run_ok(
+        &dir.join("s.toml"),
+        &large,
+        &["--runs", "50", "--threads", "2"],
+    );
     let (h1, r20) = csv(&small.join("runs.csv"));
     let (h2, r50) = csv(&large.join("runs.csv"));
     assert_eq!(h1, h2);
@@ -807,8 +811,16 @@ test = "break_even_year <= 2030"
     // without discounting the cumulative net saving is −125 at 2029 and +25 at 2030.
     let cost_total = 50.0 + 8.0 * 100.0;
     let be_undiscounted = 2029.0 + 125.0 / 150.0;
-    close("break_even (rate 0) by the rule", break_even(&net, |_| 1.0).unwrap(), be_undiscounted);
-    close("integral by the rule", trapezoid(&budget, |_| 1.0), cost_total);
+    close(
+        "break_even (rate 0) by the rule",
+        break_even(&net, |_| 1.0).unwrap(),
+        be_undiscounted,
+    );
+    close(
+        "integral by the rule",
+        trapezoid(&budget, |_| 1.0),
+        cost_total,
+    );
 
     let expected = [
         ("npv_cost", npv_cost),
@@ -838,7 +850,10 @@ test = "break_even_year <= 2030"
     assert_eq!(f(&npv["base"]), 2025.0);
     let tests = &s["options"][0]["assumptions"];
     assert_eq!(f(&tests[0]["probability"]), 1.0);
-    assert_eq!(f(&tests[1]["probability"]), if be <= 2030.0 { 1.0 } else { 0.0 });
+    assert_eq!(
+        f(&tests[1]["probability"]),
+        if be <= 2030.0 { 1.0 } else { 0.0 }
+    );
 }
 
 /// A programme that never pays back: break-even is "not within the horizon" (+inf in runs.csv,
@@ -884,7 +899,10 @@ fn check_intervention(tag: &str, intervention: &str, want: impl Fn(f64) -> f64) 
     let scenario = format!(
         "[scenario]\nmodel = \"model.toml\"\n\n[interventions.change]\nparameter = \"c\"\n{intervention}\n"
     );
-    let dir = project(tag, &[("model.toml", SCHEDULE_MODEL), ("s.toml", &scenario)]);
+    let dir = project(
+        tag,
+        &[("model.toml", SCHEDULE_MODEL), ("s.toml", &scenario)],
+    );
     let out = dir.join("out");
     run_ok(&dir.join("s.toml"), &out, &[]);
     let rows = series(&out, 0, "intervention", "cv");
@@ -903,7 +921,13 @@ fn check_intervention(tag: &str, intervention: &str, want: impl Fn(f64) -> f64) 
         .zip(series(&out, 0, "difference", "cv"))
     {
         assert_eq!(b[1], 5.0, "{tag}: baseline at {}", b[0]);
-        common::assert_close(&format!("{tag}: difference at {}", d[0]), d[1], want(d[0]) - 5.0, 1e-12, 0.0);
+        common::assert_close(
+            &format!("{tag}: difference at {}", d[0]),
+            d[1],
+            want(d[0]) - 5.0,
+            1e-12,
+            0.0,
+        );
     }
 }
 
@@ -1101,10 +1125,11 @@ fn a_sweep_runs_every_option_on_the_same_samples() {
         col(&h, "level"),
         col(&h, "u"),
     );
-    let by_run: BTreeMap<String, Vec<&Vec<String>>> = rows.iter().fold(BTreeMap::new(), |mut m, r| {
-        m.entry(r[0].clone()).or_default().push(r);
-        m
-    });
+    let by_run: BTreeMap<String, Vec<&Vec<String>>> =
+        rows.iter().fold(BTreeMap::new(), |mut m, r| {
+            m.entry(r[0].clone()).or_default().push(r);
+            m
+        });
     assert_eq!(by_run.len(), 12);
     for (run, rs) in &by_run {
         assert_eq!(rs.len(), 6, "run {run}");
@@ -1133,7 +1158,11 @@ fn a_sweep_runs_every_option_on_the_same_samples() {
     let baseline = series(&out, 4, "baseline", "spend");
     assert!(baseline.iter().all(|r| r[1] == 0.0));
     let spend = series(&out, 4, "intervention", "spend");
-    assert!(spend.iter().all(|r| r[1] == if r[0] < 2.0 { 0.0 } else { 100.0 }));
+    assert!(
+        spend
+            .iter()
+            .all(|r| r[1] == if r[0] < 2.0 { 0.0 } else { 100.0 })
+    );
 }
 
 // --- outputs ---------------------------------------------------------------------------------
@@ -1148,16 +1177,26 @@ fn series_do_not_grow_with_the_number_of_runs() {
     run_ok(scenario, &few, &["--runs", "10"]);
     run_ok(scenario, &many, &["--runs", "200"]);
     let size = |d: &Path| std::fs::metadata(d.join("series.csv")).unwrap().len();
-    let lines = |d: &Path| String::from_utf8(read(&d.join("series.csv"))).unwrap().lines().count();
+    let lines = |d: &Path| {
+        String::from_utf8(read(&d.join("series.csv")))
+            .unwrap()
+            .lines()
+            .count()
+    };
     assert_eq!(lines(&few), lines(&many));
     // Equal rows; only the digits of the numbers may differ.
-    assert!(size(&many) < size(&few) * 13 / 10, "{} vs {}", size(&many), size(&few));
+    assert!(
+        size(&many) < size(&few) * 13 / 10,
+        "{} vs {}",
+        size(&many),
+        size(&few)
+    );
     let (_, runs_few) = csv(&few.join("runs.csv"));
     let (_, runs_many) = csv(&many.join("runs.csv"));
     assert_eq!((runs_few.len(), runs_many.len()), (10, 200));
 
-    let mut s = careshift::scenario::load_scenario(scenario)
-        .unwrap_or_else(|f| panic!("{}", f.render()));
+    let mut s =
+        careshift::scenario::load_scenario(scenario).unwrap_or_else(|f| panic!("{}", f.render()));
     let settings = careshift::experiment::RunSettings {
         threads: Some(2),
         ..Default::default()
@@ -1167,7 +1206,13 @@ fn series_do_not_grow_with_the_number_of_runs() {
         s.uncertainty.runs = runs;
         let outcome = careshift::experiment::run(&s, &settings).unwrap();
         assert_eq!(outcome.samples.len(), runs);
-        sizes.push(outcome.options.iter().map(|o| o.series.len()).sum::<usize>());
+        sizes.push(
+            outcome
+                .options
+                .iter()
+                .map(|o| o.series.len())
+                .sum::<usize>(),
+        );
     }
     assert_eq!(sizes[0], sizes[1]);
     assert_eq!(
@@ -1193,7 +1238,10 @@ fn per_run_series_only_on_request() {
         .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
         .collect();
     files.sort();
-    assert_eq!(files, ["runs.csv", "runs.parquet", "series.csv", "summary.json"]);
+    assert_eq!(
+        files,
+        ["runs.csv", "runs.parquet", "series.csv", "summary.json"]
+    );
     assert!(String::from_utf8_lossy(&o.stdout).contains("wrote"));
 
     run_ok(scenario, &with, &["--runs", "5", "--per-run-series"]);
@@ -1202,9 +1250,30 @@ fn per_run_series_only_on_request() {
     let (h, rows) = csv(&with.join("runs_series.csv"));
     assert_eq!(h[..4], ["run", "option", "arm", "time"]);
     assert_eq!(rows.len(), 5 * 3 * n_times);
-    // The per-run values agree with the aggregated series: mean over runs of each row.
+    // The per-run values agree with the aggregated series: series.csv's mean is their mean.
+    let variables = &h[4..];
     let (_, series_rows) = csv(&with.join("series.csv"));
-    assert_eq!(series_rows.len(), 3 * (h.len() - 4) * n_times);
+    assert_eq!(series_rows.len(), 3 * variables.len() * n_times);
+    for arm in ["intervention", "baseline", "difference"] {
+        for (k, variable) in variables.iter().enumerate() {
+            for row in series(&with, 0, arm, variable) {
+                let values: Vec<f64> = rows
+                    .iter()
+                    .filter(|r| r[2] == arm && num(&r[3]) == row[0])
+                    .map(|r| num(&r[4 + k]))
+                    .collect();
+                assert_eq!(values.len(), 5);
+                let mean = values.iter().sum::<f64>() / 5.0;
+                common::assert_close(
+                    &format!("{arm} {variable} at {}", row[0]),
+                    row[1],
+                    mean,
+                    1e-9,
+                    1e-12,
+                );
+            }
+        }
+    }
 }
 
 #[test]
@@ -1219,11 +1288,27 @@ fn summary_json_and_parquet_are_readable() {
     let keys: Vec<&str> = s.as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(
         keys,
-        ["careshift_version", "scenario", "seed", "runs", "sampling", "options", "times", "warnings"]
+        [
+            "careshift_version",
+            "scenario",
+            "seed",
+            "runs",
+            "sampling",
+            "options",
+            "times",
+            "warnings"
+        ]
     );
     assert_eq!(s["runs"], 30);
     assert_eq!(s["careshift_version"], env!("CARGO_PKG_VERSION"));
-    for key in ["name", "model", "time", "interventions", "uncertainty", "baseline"] {
+    for key in [
+        "name",
+        "model",
+        "time",
+        "interventions",
+        "uncertainty",
+        "baseline",
+    ] {
         assert!(!s["scenario"][key].is_null(), "scenario.{key}");
     }
     for (name, m) in s["options"][0]["metrics"].as_object().unwrap() {
@@ -1232,7 +1317,16 @@ fn summary_json_and_parquet_are_readable() {
         }
     }
     for t in s["options"][0]["assumptions"].as_array().unwrap() {
-        for key in ["name", "test", "probability", "interval95", "verdict", "holds", "runs", "drivers"] {
+        for key in [
+            "name",
+            "test",
+            "probability",
+            "interval95",
+            "verdict",
+            "holds",
+            "runs",
+            "drivers",
+        ] {
             assert!(!t[key].is_null(), "assumption {t}: {key}");
         }
     }
@@ -1271,7 +1365,12 @@ fn summary_json_and_parquet_are_readable() {
             } else {
                 let x = column.as_any().downcast_ref::<BooleanArray>().unwrap();
                 for i in 0..b.num_rows() {
-                    assert_eq!(x.value(i), rows[row + i][c] == "1", "{name}, row {}", row + i);
+                    assert_eq!(
+                        x.value(i),
+                        rows[row + i][c] == "1",
+                        "{name}, row {}",
+                        row + i
+                    );
                 }
             }
         }
@@ -1286,7 +1385,11 @@ fn every_bundled_scenario_runs_and_writes_every_file() {
         let out = tmp.join(k.to_string());
         let o = run_ok(scenario, &out, &["--runs", "50"]);
         let stderr = String::from_utf8_lossy(&o.stderr);
-        assert!(!stderr.contains("warning"), "{}: {stderr}", scenario.display());
+        assert!(
+            !stderr.contains("warning"),
+            "{}: {stderr}",
+            scenario.display()
+        );
         for file in OUTPUT_FILES {
             let len = std::fs::metadata(out.join(file))
                 .unwrap_or_else(|_| panic!("{}: no {file}", scenario.display()))
@@ -1300,7 +1403,14 @@ fn every_bundled_scenario_runs_and_writes_every_file() {
         assert_eq!(rows.len(), 50 * options);
         // Every metric is a number in every run (break-even may be "not within the horizon").
         for (name, m) in s["options"][0]["metrics"].as_object().unwrap() {
-            assert_eq!(m["non_finite_runs"], m.get("not_within_horizon_runs").cloned().unwrap_or(0.into()), "{}: {name}", scenario.display());
+            assert_eq!(
+                m["non_finite_runs"],
+                m.get("not_within_horizon_runs")
+                    .cloned()
+                    .unwrap_or(0.into()),
+                "{}: {name}",
+                scenario.display()
+            );
         }
     }
 }
