@@ -183,6 +183,7 @@ impl Resolver<'_> {
         let metrics = self.metrics(&doc.metrics, &time);
         let assumptions = self.assumptions(&doc.assumptions, &metrics);
         let outputs = self.outputs(doc.outputs.as_ref());
+        self.unique_columns(doc);
         let name = meta.name.clone().unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -947,6 +948,56 @@ impl Resolver<'_> {
             }
         }
         out
+    }
+
+    /// Levers, uncertain parameters, metrics and assumption tests are the columns of runs.csv
+    /// and runs.parquet (after `run` and `option`), and key the maps of summary.json: two with
+    /// one name would be ambiguous, or one of them lost. (Two metrics with one name are
+    /// reported by [`Resolver::metrics`].)
+    fn unique_columns(&mut self, doc: &ScenarioFile) {
+        let levers = doc.sweep.iter().map(|l| {
+            let d = l.get_ref();
+            let name = d.name.clone().unwrap_or_else(|| d.lever.get_ref().clone());
+            (name, "sweep lever", l.span())
+        });
+        let parameters = doc
+            .uncertainty
+            .iter()
+            .flat_map(|u| u.get_ref().parameters.keys())
+            .map(|n| (n.get_ref().clone(), "uncertain parameter", n.span()));
+        let metrics = doc.metrics.iter().map(|m| {
+            let name = &m.get_ref().name;
+            (name.get_ref().clone(), "metric", name.span())
+        });
+        let assumptions = doc.assumptions.iter().map(|a| {
+            let d = a.get_ref();
+            let name = d.name.clone().unwrap_or_else(|| d.test.get_ref().clone());
+            (name, "assumption test", a.span())
+        });
+        let mut seen: Vec<(String, &str)> = vec![
+            ("run".into(), "run number"),
+            ("option".into(), "option number"),
+        ];
+        let mut errors = Vec::new();
+        for (name, what, span) in levers.chain(parameters).chain(metrics).chain(assumptions) {
+            match seen.iter().find(|(n, _)| *n == name) {
+                Some((_, "metric")) if what == "metric" => {}
+                Some((_, other)) => errors.push((
+                    span,
+                    format!(
+                        "{what} `{name}` has the same name as the {other} `{name}`: each column of runs.csv needs its own name"
+                    ),
+                )),
+                None => seen.push((name, what)),
+            }
+        }
+        for (span, message) in errors {
+            self.error(
+                span,
+                message,
+                "rename one of them (sweep levers and assumption tests take a `name`)",
+            );
+        }
     }
 
     fn outputs(&mut self, decl: Option<&schema::OutputsDecl>) -> Vec<usize> {
