@@ -184,6 +184,7 @@ impl Resolver<'_> {
         let assumptions = self.assumptions(&doc.assumptions, &metrics);
         let outputs = self.outputs(doc.outputs.as_ref());
         self.unique_columns(doc);
+        self.one_source_per_constant(doc);
         let name = meta.name.clone().unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -948,6 +949,81 @@ impl Resolver<'_> {
             }
         }
         out
+    }
+
+    /// A constant takes its value from one place: [parameters], [uncertainty.parameters] or a
+    /// parameter sweep lever (otherwise one silently replaces the other, and runs.csv would
+    /// report sampled values that were never used), and follows at most one intervention (a
+    /// later schedule would hide an earlier one). Names that do not resolve were reported
+    /// already.
+    fn one_source_per_constant(&mut self, doc: &ScenarioFile) {
+        let slots = |name: &str| -> Vec<u32> {
+            self.model
+                .overrides(&[(name.to_string(), 0.0)])
+                .map(|o| o.into_iter().map(|(slot, _)| slot).collect())
+                .unwrap_or_default()
+        };
+        type Setting = (String, String, std::ops::Range<usize>);
+        let mut values: Vec<Setting> = doc
+            .parameters
+            .keys()
+            .map(|n| (n.get_ref().clone(), "in [parameters]".to_string(), n.span()))
+            .collect();
+        if let Some(u) = &doc.uncertainty {
+            values.extend(u.get_ref().parameters.keys().map(|n| {
+                let at = "in [uncertainty.parameters]".to_string();
+                (n.get_ref().clone(), at, n.span())
+            }));
+        }
+        for l in &doc.sweep {
+            let lever = &l.get_ref().lever;
+            if let Some(name) = lever.get_ref().strip_prefix("parameters.") {
+                let at = format!("by sweep lever `{}`", lever.get_ref());
+                values.push((name.to_string(), at, lever.span()));
+            }
+        }
+        let changes: Vec<Setting> = doc
+            .interventions
+            .iter()
+            .map(|(name, d)| {
+                let parameter = &d.get_ref().parameter;
+                let by = format!("by intervention `{}`", name.get_ref());
+                (parameter.get_ref().clone(), by, parameter.span())
+            })
+            .collect();
+        let mut errors = Vec::new();
+        for (settings, verb, help) in [
+            (
+                &values,
+                "set",
+                "set each constant in one place: [parameters], [uncertainty.parameters] or a sweep lever",
+            ),
+            (
+                &changes,
+                "changed",
+                "a constant follows one intervention: put all its changes in one `schedule`",
+            ),
+        ] {
+            let mut owner: Vec<(u32, usize)> = Vec::new();
+            for (k, (name, at, span)) in settings.iter().enumerate() {
+                let mine = slots(name);
+                if let Some(&(_, first)) = owner.iter().find(|(s, _)| mine.contains(s)) {
+                    let (first_name, first_at, _) = &settings[first];
+                    let message = if first_name == name {
+                        format!("`{name}` is {verb} both {first_at} and {at}")
+                    } else {
+                        format!(
+                            "`{name}` is {verb} {at}, and `{first_name}`, which overlaps it, is {verb} {first_at}"
+                        )
+                    };
+                    errors.push((span.clone(), message, help));
+                }
+                owner.extend(mine.into_iter().map(|s| (s, k)));
+            }
+        }
+        for (span, message, help) in errors {
+            self.error(span, message, help);
+        }
     }
 
     /// Levers, uncertain parameters, metrics and assumption tests are the columns of runs.csv
