@@ -105,6 +105,9 @@ fn loc(file: FileId, span: std::ops::Range<usize>) -> Location {
 /// Parameter names with values, as written.
 type NamedValues = Vec<(String, f64)>;
 
+/// A constant's name, where it is given a value ("in [parameters]"), and the place in the file.
+type Setting = (String, String, std::ops::Range<usize>);
+
 /// Everything but the model (which the scenario then takes ownership of).
 struct Parts {
     name: String,
@@ -184,7 +187,8 @@ impl Resolver<'_> {
         let assumptions = self.assumptions(&doc.assumptions, &metrics);
         let outputs = self.outputs(doc.outputs.as_ref());
         self.unique_columns(doc);
-        self.one_source_per_constant(doc);
+        self.one_value_source(doc);
+        self.one_intervention_each(doc);
         let name = meta.name.clone().unwrap_or_else(|| {
             path.file_stem()
                 .map(|s| s.to_string_lossy().into_owned())
@@ -448,6 +452,7 @@ impl Resolver<'_> {
         let before = self.diags.items.len();
         let (parameters, fixed) = self.parameters(&doc.parameters);
         let interventions = self.interventions(&doc.interventions);
+        self.one_intervention_each(&doc);
         if self.diags.items.len() > before {
             let at = self.at_loc(decl.span());
             for d in &mut self.diags.items[before..] {
@@ -953,17 +958,9 @@ impl Resolver<'_> {
 
     /// A constant takes its value from one place: [parameters], [uncertainty.parameters] or a
     /// parameter sweep lever (otherwise one silently replaces the other, and runs.csv would
-    /// report sampled values that were never used), and follows at most one intervention (a
-    /// later schedule would hide an earlier one). Names that do not resolve were reported
+    /// report sampled values that were never used). Names that do not resolve were reported
     /// already.
-    fn one_source_per_constant(&mut self, doc: &ScenarioFile) {
-        let slots = |name: &str| -> Vec<u32> {
-            self.model
-                .overrides(&[(name.to_string(), 0.0)])
-                .map(|o| o.into_iter().map(|(slot, _)| slot).collect())
-                .unwrap_or_default()
-        };
-        type Setting = (String, String, std::ops::Range<usize>);
+    fn one_value_source(&mut self, doc: &ScenarioFile) {
         let mut values: Vec<Setting> = doc
             .parameters
             .keys()
@@ -982,6 +979,15 @@ impl Resolver<'_> {
                 values.push((name.to_string(), at, lever.span()));
             }
         }
+        self.no_overlap(
+            &values,
+            "set",
+            "set each constant in one place: [parameters], [uncertainty.parameters] or a sweep lever",
+        );
+    }
+
+    /// A constant follows at most one intervention: a later schedule would hide an earlier one.
+    fn one_intervention_each(&mut self, doc: &ScenarioFile) {
         let changes: Vec<Setting> = doc
             .interventions
             .iter()
@@ -991,38 +997,34 @@ impl Resolver<'_> {
                 (parameter.get_ref().clone(), by, parameter.span())
             })
             .collect();
-        let mut errors = Vec::new();
-        for (settings, verb, help) in [
-            (
-                &values,
-                "set",
-                "set each constant in one place: [parameters], [uncertainty.parameters] or a sweep lever",
-            ),
-            (
-                &changes,
-                "changed",
-                "a constant follows one intervention: put all its changes in one `schedule`",
-            ),
-        ] {
-            let mut owner: Vec<(u32, usize)> = Vec::new();
-            for (k, (name, at, span)) in settings.iter().enumerate() {
-                let mine = slots(name);
-                if let Some(&(_, first)) = owner.iter().find(|(s, _)| mine.contains(s)) {
-                    let (first_name, first_at, _) = &settings[first];
-                    let message = if first_name == name {
-                        format!("`{name}` is {verb} both {first_at} and {at}")
-                    } else {
-                        format!(
-                            "`{name}` is {verb} {at}, and `{first_name}`, which overlaps it, is {verb} {first_at}"
-                        )
-                    };
-                    errors.push((span.clone(), message, help));
-                }
-                owner.extend(mine.into_iter().map(|s| (s, k)));
+        self.no_overlap(
+            &changes,
+            "changed",
+            "a constant follows one intervention: put all its changes in one `schedule`",
+        );
+    }
+
+    /// An error for each setting whose constants (or elements) an earlier one already covers.
+    fn no_overlap(&mut self, settings: &[Setting], verb: &str, help: &str) {
+        let mut owner: Vec<(u32, usize)> = Vec::new();
+        for (k, (name, at, span)) in settings.iter().enumerate() {
+            let mine: Vec<u32> = self
+                .model
+                .overrides(&[(name.clone(), 0.0)])
+                .map(|o| o.into_iter().map(|(slot, _)| slot).collect())
+                .unwrap_or_default();
+            if let Some(&(_, first)) = owner.iter().find(|(s, _)| mine.contains(s)) {
+                let (first_name, first_at, _) = &settings[first];
+                let message = if first_name == name {
+                    format!("`{name}` is {verb} both {first_at} and {at}")
+                } else {
+                    format!(
+                        "`{name}` is {verb} {at}, and `{first_name}`, which overlaps it, is {verb} {first_at}"
+                    )
+                };
+                self.error(span.clone(), message, help);
             }
-        }
-        for (span, message, help) in errors {
-            self.error(span, message, help);
+            owner.extend(mine.into_iter().map(|s| (s, k)));
         }
     }
 
