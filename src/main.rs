@@ -349,9 +349,11 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
         );
         return ExitCode::FAILURE;
     };
-    if args.threads == Some(0) || args.runs == Some(0) {
-        eprintln!("error: --threads and --runs must be at least 1");
-        return ExitCode::FAILURE;
+    for (value, flag) in [(args.threads, "--threads"), (args.runs, "--runs")] {
+        if value == Some(0) {
+            eprintln!("error: {flag} must be at least 1");
+            return ExitCode::FAILURE;
+        }
     }
     let mut scenario = match careshift::scenario::load_scenario(&args.file) {
         Ok(s) => s,
