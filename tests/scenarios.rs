@@ -369,7 +369,7 @@ fn outputs_do_not_depend_on_the_thread_count() {
                 run_ok(
                     scenario,
                     &out,
-                    &["--threads", t, "--runs", "70", "--per-run-series"],
+                    &["--threads", t, "--runs", "40", "--per-run-series"],
                 );
                 out
             })
