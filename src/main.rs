@@ -401,6 +401,16 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
         Ok(w) => w,
         Err(d) => return fail(&d, &scenario.model.sources),
     };
+    if per_run.is_none() {
+        // A per-run file from an earlier run would not match these results.
+        let stale = out_dir.join("runs_series.csv");
+        if stale.is_file() && std::fs::remove_file(&stale).is_ok() {
+            eprintln!(
+                "note: removed {} from an earlier run (use --per-run-series to write it)",
+                stale.display()
+            );
+        }
+    }
     print!(
         "{}",
         careshift::report::terminal_summary(&scenario, &outcome)

@@ -826,6 +826,19 @@ impl Resolver<'_> {
                 self.error(decl.span(), format!("metric `{name}`: its times must lie within the run, {start} to {stop}, with from <= to"), "change at/from/to, or the scenario's [time]");
                 continue;
             }
+            if let (MetricKind::Sum { from, to }, Some(t)) = (&kind, time.as_ref()) {
+                // The sum is over saved times: a window between two of them has nothing to add.
+                let first = ((from - t.start) / t.save_step - 1e-9).ceil();
+                let saved = t.start + first * t.save_step;
+                if saved > to + 1e-9 * t.save_step {
+                    self.error(
+                        decl.span(),
+                        format!("metric `{name}`: no saved time lies between {from} and {to} (rows are saved every {} from {})", t.save_step, t.start),
+                        "widen the window, or use kind = \"value\" or \"integral\"",
+                    );
+                    continue;
+                }
+            }
             if let MetricKind::Npv { rate, base, .. } | MetricKind::BreakEven { rate, base, .. } =
                 &kind
                 && let Err(message) = crate::analysis::metrics::check_rate(*rate, *base)
