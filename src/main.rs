@@ -401,7 +401,7 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
         Ok(w) => w,
         Err(d) => return fail(&d, &scenario.model.sources),
     };
-    if per_run.is_none() {
+    if !args.per_run_series {
         // A per-run file from an earlier run would not match these results.
         let stale = out_dir.join("runs_series.csv");
         if stale.is_file() && std::fs::remove_file(&stale).is_ok() {
