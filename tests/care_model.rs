@@ -238,7 +238,8 @@ fn community_frailty_investment_avoids_admissions_and_beds_and_usually_pays_back
     );
     // Most of the beds come from shorter waits for step-down care.
     assert!(
-        stat(opt, "delayed_discharges_change_2035", "p50") < 0.5 * stat(opt, "bed_change_2035", "p50")
+        stat(opt, "delayed_discharges_change_2035", "p50")
+            < 0.5 * stat(opt, "bed_change_2035", "p50")
     );
     // A net saving over 20 years is likely (about 0.8); paying back by 2040 is a coin toss.
     assert_within(
