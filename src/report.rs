@@ -464,7 +464,7 @@ fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> String {
         )
     } else {
         let sm = exact_summary(&kept);
-        if sm.p5 == sm.p95 && !break_even {
+        if sm.min == sm.max && !break_even {
             format!("{}{units} in every run", shown(sm.p50))
         } else {
             format!(
