@@ -84,16 +84,9 @@ pub fn test_result(outcomes: &[bool]) -> TestResult {
     }
 }
 
-fn summary_value(s: &Summary) -> Value {
-    json!({
-        "count": s.count, "mean": s.mean, "sd": s.sd, "min": s.min, "max": s.max,
-        "p5": s.p5, "p25": s.p25, "p50": s.p50, "p75": s.p75, "p95": s.p95, "ignored": s.ignored,
-    })
-}
-
-fn summary_json(s: &Scenario, out: &Outcome) -> String {
-    let sample_columns: Vec<(String, Vec<f64>)> = s
-        .uncertainty
+/// Each uncertain parameter's sampled values across runs, by name.
+fn sample_columns(s: &Scenario, out: &Outcome) -> Vec<(String, Vec<f64>)> {
+    s.uncertainty
         .parameters
         .iter()
         .enumerate()
@@ -103,7 +96,18 @@ fn summary_json(s: &Scenario, out: &Outcome) -> String {
                 out.samples.iter().map(|row| row[k]).collect(),
             )
         })
-        .collect();
+        .collect()
+}
+
+fn summary_value(s: &Summary) -> Value {
+    json!({
+        "count": s.count, "mean": s.mean, "sd": s.sd, "min": s.min, "max": s.max,
+        "p5": s.p5, "p25": s.p25, "p50": s.p50, "p75": s.p75, "p95": s.p95, "ignored": s.ignored,
+    })
+}
+
+fn summary_json(s: &Scenario, out: &Outcome) -> String {
+    let sample_columns = sample_columns(s, out);
     let options: Vec<Value> = out
         .options
         .iter()
@@ -382,18 +386,7 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
         for (m, values) in s.metrics.iter().zip(&opt.metrics) {
             let _ = writeln!(text, "  {:<28} {}", m.name, describe_metric(m, values));
         }
-        let samples: Vec<(String, Vec<f64>)> = s
-            .uncertainty
-            .parameters
-            .iter()
-            .enumerate()
-            .map(|(k, p)| {
-                (
-                    p.name.clone(),
-                    out.samples.iter().map(|row| row[k]).collect(),
-                )
-            })
-            .collect();
+        let samples = sample_columns(s, out);
         for (a, outcomes) in s.assumptions.iter().zip(&opt.tests) {
             let r = test_result(outcomes);
             let _ = writeln!(

@@ -116,36 +116,9 @@ fn problems(out: &Output, expect: &[String], expect_at: Option<&str>) -> Vec<Str
     p
 }
 
-fn report(failures: &[String]) {
-    assert!(
-        failures.is_empty(),
-        "{} failing case(s):\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-}
-
-fn describe(name: &str, problems: &[String], out: &Output) -> String {
-    format!(
-        "{name}:\n  - {}\n  exit: {}\n  stderr:\n{}",
-        problems.join("\n  - "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .map(|l| format!("    {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    )
-}
-
 #[test]
 fn every_bad_model_is_rejected_clearly() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
-        .expect("read tests/bad_models")
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let files = common::corpus_files(&corpus_dir());
     assert!(files.len() >= 40, "only {} cases", files.len());
     let tmp = common::temp_dir("bad-models");
     let mut failures = Vec::new();
@@ -172,10 +145,10 @@ fn every_bad_model_is_rejected_clearly() {
             p.push(format!("wrote {}", csv.display()));
         }
         if !p.is_empty() {
-            failures.push(describe(&name, &p, &out));
+            failures.push(common::describe(&name, &p, &out));
         }
     }
-    report(&failures);
+    common::report(&failures);
 }
 
 #[test]
@@ -253,10 +226,10 @@ fn non_model_inputs_are_rejected_clearly() {
             p.push("wrote out.csv".into());
         }
         if !p.is_empty() {
-            failures.push(describe(name, &p, &out));
+            failures.push(common::describe(name, &p, &out));
         }
     }
-    report(&failures);
+    common::report(&failures);
 }
 
 /// A CSV destination that cannot be written: an error, and nothing left behind.
@@ -280,7 +253,7 @@ fn unwritable_csv_is_an_error_and_leaves_nothing() {
         p.push(format!("created {}", missing_dir.display()));
     }
     if !p.is_empty() {
-        failures.push(describe("--csv into a missing directory", &p, &out));
+        failures.push(common::describe("--csv into a missing directory", &p, &out));
     }
 
     // Onto an existing directory: it stays a directory and no temporary file is left.
@@ -300,9 +273,9 @@ fn unwritable_csv_is_an_error_and_leaves_nothing() {
         p.push(format!("left behind: {leftovers:?}"));
     }
     if !p.is_empty() {
-        failures.push(describe("--csv onto a directory", &p, &out));
+        failures.push(common::describe("--csv onto a directory", &p, &out));
     }
-    report(&failures);
+    common::report(&failures);
 }
 
 /// Deterministic xorshift, so that the mutations are the same on every run.

@@ -124,36 +124,9 @@ fn untouched(dir: &Path, may_exist: bool) -> Option<String> {
     }
 }
 
-fn report(failures: &[String]) {
-    assert!(
-        failures.is_empty(),
-        "{} failing case(s):\n\n{}",
-        failures.len(),
-        failures.join("\n\n")
-    );
-}
-
-fn describe(name: &str, problems: &[String], out: &Output) -> String {
-    format!(
-        "{name}:\n  - {}\n  exit: {}\n  stderr:\n{}",
-        problems.join("\n  - "),
-        out.status,
-        String::from_utf8_lossy(&out.stderr)
-            .lines()
-            .map(|l| format!("    {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    )
-}
-
 #[test]
 fn every_bad_scenario_is_rejected_clearly() {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(corpus_dir())
-        .expect("read tests/bad_scenarios")
-        .map(|e| e.expect("directory entry").path())
-        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
-        .collect();
-    files.sort();
+    let files = common::corpus_files(&corpus_dir());
     assert!(files.len() >= 60, "only {} cases", files.len());
     let tmp = common::temp_dir("bad-scenarios");
     let mut failures = Vec::new();
@@ -186,10 +159,10 @@ fn every_bad_scenario_is_rejected_clearly() {
         p.extend(untouched(&out_dir, per_run));
         p.extend(untouched(&cwd, true));
         if !p.is_empty() {
-            failures.push(describe(&name, &p, &out));
+            failures.push(common::describe(&name, &p, &out));
         }
     }
-    report(&failures);
+    common::report(&failures);
 }
 
 #[test]
@@ -292,8 +265,8 @@ fn command_line_misuse_is_rejected_clearly() {
             }
         }
         if !p.is_empty() {
-            failures.push(describe(name, &p, &out));
+            failures.push(common::describe(name, &p, &out));
         }
     }
-    report(&failures);
+    common::report(&failures);
 }

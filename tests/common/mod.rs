@@ -77,3 +77,38 @@ pub fn load_example(path: &str) -> Model {
     Model::load(&path)
         .unwrap_or_else(|f| panic!("{} failed to load:\n{}", path.display(), f.render()))
 }
+
+/// The `.toml` case files of a bad-input corpus directory, sorted.
+pub fn corpus_files(dir: &std::path::Path) -> Vec<PathBuf> {
+    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("read {}: {e}", dir.display()))
+        .map(|e| e.expect("directory entry").path())
+        .filter(|p| p.is_file() && p.extension().is_some_and(|e| e == "toml"))
+        .collect();
+    files.sort();
+    files
+}
+
+/// Fail with every collected corpus failure at once.
+pub fn report(failures: &[String]) {
+    assert!(
+        failures.is_empty(),
+        "{} failing case(s):\n\n{}",
+        failures.len(),
+        failures.join("\n\n")
+    );
+}
+
+/// One failing case: its problems, exit status and indented stderr.
+pub fn describe(name: &str, problems: &[String], out: &std::process::Output) -> String {
+    format!(
+        "{name}:\n  - {}\n  exit: {}\n  stderr:\n{}",
+        problems.join("\n  - "),
+        out.status,
+        String::from_utf8_lossy(&out.stderr)
+            .lines()
+            .map(|l| format!("    {l}"))
+            .collect::<Vec<_>>()
+            .join("\n")
+    )
+}
