@@ -83,39 +83,6 @@ fn careshift(args: &[&str]) -> Output {
         .expect("start careshift")
 }
 
-/// Everything that is wrong with one rejected invocation (empty when it behaved).
-fn problems(out: &Output, expect: &[String], expect_at: Option<&str>) -> Vec<String> {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut p = Vec::new();
-    match out.status.code() {
-        None => p.push(format!("killed by a signal ({})", out.status)),
-        Some(0) => p.push("exit status 0".into()),
-        Some(101) => p.push("exit status 101 (a panic)".into()),
-        Some(_) => {}
-    }
-    for e in expect {
-        if !stderr.contains(e.as_str()) {
-            p.push(format!("stderr lacks `{e}`"));
-        }
-    }
-    if let Some(at) = expect_at {
-        let found = stderr.lines().any(|l| {
-            l.trim_start()
-                .strip_prefix("--> ")
-                .is_some_and(|loc| loc == at || loc.ends_with(&format!("/{at}")))
-        });
-        if !found {
-            p.push(format!("stderr lacks the location `--> {at}`"));
-        }
-    }
-    for bad in ["panicked", "RUST_BACKTRACE"] {
-        if stderr.contains(bad) {
-            p.push(format!("stderr contains `{bad}`"));
-        }
-    }
-    p
-}
-
 #[test]
 fn every_bad_model_is_rejected_clearly() {
     let files = common::corpus_files(&corpus_dir());
@@ -140,7 +107,7 @@ fn every_bad_model_is_rejected_clearly() {
         }
         args.extend(case.args.iter().map(String::as_str));
         let out = careshift(&args);
-        let mut p = problems(&out, &case.expect, case.expect_at.as_deref());
+        let mut p = common::problems(&out, &case.expect, case.expect_at.as_deref());
         if csv.exists() {
             p.push(format!("wrote {}", csv.display()));
         }
@@ -221,7 +188,7 @@ fn non_model_inputs_are_rejected_clearly() {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = careshift(&refs);
         let expect: Vec<String> = expect.iter().map(|e| e.to_string()).collect();
-        let mut p = problems(&out, &expect, None);
+        let mut p = common::problems(&out, &expect, None);
         if tmp.join("out.csv").exists() {
             p.push("wrote out.csv".into());
         }
@@ -244,7 +211,7 @@ fn unwritable_csv_is_an_error_and_leaves_nothing() {
     let missing_dir = tmp.join("no_such_dir");
     let target = missing_dir.join("out.csv");
     let out = careshift(&["run", model, "--csv", target.to_str().unwrap()]);
-    let mut p = problems(
+    let mut p = common::problems(
         &out,
         &["cannot write".into(), "no_such_dir/out.csv".into()],
         None,
@@ -260,7 +227,7 @@ fn unwritable_csv_is_an_error_and_leaves_nothing() {
     let dir = tmp.join("a_directory");
     std::fs::create_dir_all(&dir).unwrap();
     let out = careshift(&["run", model, "--csv", dir.to_str().unwrap()]);
-    let mut p = problems(&out, &["cannot write".into()], None);
+    let mut p = common::problems(&out, &["cannot write".into()], None);
     if !dir.is_dir() {
         p.push("the directory was replaced".into());
     }

@@ -71,39 +71,6 @@ fn careshift(args: &[&str], cwd: &Path) -> Output {
         .expect("start careshift")
 }
 
-/// Everything that is wrong with one rejected invocation (empty when it behaved).
-fn problems(out: &Output, expect: &[String], expect_at: Option<&str>) -> Vec<String> {
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    let mut p = Vec::new();
-    match out.status.code() {
-        None => p.push(format!("killed by a signal ({})", out.status)),
-        Some(0) => p.push("exit status 0".into()),
-        Some(101) => p.push("exit status 101 (a panic)".into()),
-        Some(_) => {}
-    }
-    for e in expect {
-        if !stderr.contains(e.as_str()) {
-            p.push(format!("stderr lacks `{e}`"));
-        }
-    }
-    if let Some(at) = expect_at {
-        let found = stderr.lines().any(|l| {
-            l.trim_start()
-                .strip_prefix("--> ")
-                .is_some_and(|loc| loc == at || loc.ends_with(&format!("/{at}")))
-        });
-        if !found {
-            p.push(format!("stderr lacks the location `--> {at}`"));
-        }
-    }
-    for bad in ["panicked", "RUST_BACKTRACE", "memory allocation"] {
-        if stderr.contains(bad) {
-            p.push(format!("stderr contains `{bad}`"));
-        }
-    }
-    p
-}
-
 /// `dir` must not exist, or (when `may_exist`) exist and be empty.
 fn untouched(dir: &Path, may_exist: bool) -> Option<String> {
     if !dir.exists() {
@@ -152,7 +119,7 @@ fn every_bad_scenario_is_rejected_clearly() {
         ];
         args.extend(case.args.iter().map(String::as_str));
         let out = careshift(&args, &cwd);
-        let mut p = problems(&out, &case.expect, case.expect_at.as_deref());
+        let mut p = common::problems(&out, &case.expect, case.expect_at.as_deref());
         // --per-run-series creates the directory before the runs start; a failed run must leave
         // it empty. Otherwise a rejected scenario must not even create it.
         let per_run = case.args.iter().any(|a| a == "--per-run-series");
@@ -257,7 +224,7 @@ fn command_line_misuse_is_rejected_clearly() {
         let refs: Vec<&str> = args.iter().map(String::as_str).collect();
         let out = careshift(&refs, &tmp);
         let expect: Vec<String> = expect.iter().map(|e| e.to_string()).collect();
-        let mut p = problems(&out, &expect, None);
+        let mut p = common::problems(&out, &expect, None);
         p.extend(untouched(&tmp.join("out"), false));
         for f in ["summary.json", "series.csv", "runs.csv", "runs.parquet"] {
             if tmp.join(f).exists() {

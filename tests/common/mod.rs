@@ -112,3 +112,40 @@ pub fn describe(name: &str, problems: &[String], out: &std::process::Output) -> 
             .join("\n")
     )
 }
+
+/// Everything that is wrong with one rejected invocation (empty when it behaved).
+pub fn problems(
+    out: &std::process::Output,
+    expect: &[String],
+    expect_at: Option<&str>,
+) -> Vec<String> {
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let mut p = Vec::new();
+    match out.status.code() {
+        None => p.push(format!("killed by a signal ({})", out.status)),
+        Some(0) => p.push("exit status 0".into()),
+        Some(101) => p.push("exit status 101 (a panic)".into()),
+        Some(_) => {}
+    }
+    for e in expect {
+        if !stderr.contains(e.as_str()) {
+            p.push(format!("stderr lacks `{e}`"));
+        }
+    }
+    if let Some(at) = expect_at {
+        let found = stderr.lines().any(|l| {
+            l.trim_start()
+                .strip_prefix("--> ")
+                .is_some_and(|loc| loc == at || loc.ends_with(&format!("/{at}")))
+        });
+        if !found {
+            p.push(format!("stderr lacks the location `--> {at}`"));
+        }
+    }
+    for bad in ["panicked", "RUST_BACKTRACE", "memory allocation"] {
+        if stderr.contains(bad) {
+            p.push(format!("stderr contains `{bad}`"));
+        }
+    }
+    p
+}
