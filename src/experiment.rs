@@ -91,10 +91,9 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     let runs = scenario.uncertainty.runs;
     let n_opts = plan.option_schedules.len();
 
-    // A first run tells the time grid and surfaces warnings (e.g. dt too large) once.
-    let probe = plan.run_one(scenario, 0)?;
-    let times = probe.1.clone();
-    let warnings = probe.2;
+    // Run 0 goes first, on its own: it tells the time grid and surfaces warnings (e.g. dt too
+    // large) once; its results are folded in like every other run's.
+    let (first, times, warnings) = plan.run_one(scenario, 0)?;
     let n_times = times.len();
     let n_out = scenario.outputs.len();
     let mut options: Vec<OptionOutcome> = (0..n_opts)
@@ -120,8 +119,28 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     };
 
     let progress = Progress::new(runs as u64, settings.progress);
+    let mut absorb = |i: usize, out: RunOutput| -> Result<(), Diagnostic> {
+        if let Some(w) = per_run.as_mut() {
+            w.write_run(i, &out, n_out, n_times, &times)?;
+        }
+        for (o, (metrics, tests, series)) in out.options.into_iter().enumerate() {
+            let opt = &mut options[o];
+            for (k, v) in metrics.into_iter().enumerate() {
+                opt.metrics[k].push(v);
+            }
+            for (k, t) in tests.into_iter().enumerate() {
+                opt.tests[k].push(t);
+            }
+            for (stat, v) in opt.series.iter_mut().zip(series) {
+                stat.push(v);
+            }
+        }
+        samples.push(out.samples);
+        Ok(())
+    };
+    absorb(0, first)?;
     let batch = (threads * 16).max(16);
-    let mut next = 0;
+    let mut next = 1;
     while next < runs {
         let end = (next + batch).min(runs);
         let outputs: Vec<Result<RunOutput, Diagnostic>> = pool.install(|| {
@@ -131,23 +150,7 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
                 .collect()
         });
         for (i, out) in (next..end).zip(outputs) {
-            let out = out?;
-            if let Some(w) = per_run.as_mut() {
-                w.write_run(i, &out, n_out, n_times, &times)?;
-            }
-            for (o, (metrics, tests, series)) in out.options.into_iter().enumerate() {
-                let opt = &mut options[o];
-                for (k, v) in metrics.into_iter().enumerate() {
-                    opt.metrics[k].push(v);
-                }
-                for (k, t) in tests.into_iter().enumerate() {
-                    opt.tests[k].push(t);
-                }
-                for (stat, v) in opt.series.iter_mut().zip(series) {
-                    stat.push(v);
-                }
-            }
-            samples.push(out.samples);
+            absorb(i, out?)?;
         }
         progress.set(end as u64, started);
         next = end;

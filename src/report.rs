@@ -443,30 +443,27 @@ fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> String {
         .collect();
     let dropped = values.len() - kept.len();
     let within = values.iter().filter(|v| v.is_finite()).count();
+    let sm = exact_summary(&kept);
     let mut text = if kept.is_empty() {
         "—".to_string()
     } else if values.len() == 1 {
         format!("{}{units}", shown(kept[0]))
     } else if break_even && within == 0 {
         format!("not within the horizon in any of the {} runs", values.len())
-    } else if break_even && exact_summary(&kept).p50.is_infinite() {
-        let earliest = kept.iter().copied().fold(f64::INFINITY, f64::min);
+    } else if break_even && sm.p50.is_infinite() {
         format!(
             "not within the horizon in most runs (earliest: {})",
-            fmt(earliest)
+            fmt(sm.min)
         )
+    } else if sm.min == sm.max && !break_even {
+        format!("{}{units} in every run", shown(sm.p50))
     } else {
-        let sm = exact_summary(&kept);
-        if sm.min == sm.max && !break_even {
-            format!("{}{units} in every run", shown(sm.p50))
-        } else {
-            format!(
-                "median {}{units}  (90% interval {} to {})",
-                shown(sm.p50),
-                shown(sm.p5),
-                shown(sm.p95)
-            )
-        }
+        format!(
+            "median {}{units}  (90% interval {} to {})",
+            shown(sm.p50),
+            shown(sm.p5),
+            shown(sm.p95)
+        )
     };
     if break_even && within > 0 {
         text.push_str(&format!(

@@ -562,6 +562,14 @@ fn pulse_train(start: f64, width: f64, interval: f64, end: f64, time: f64, dt: f
 mod tests {
     use super::*;
 
+    /// Many runs (threads, parameter batches) share one compiled program: it must stay free of
+    /// interior mutability.
+    #[test]
+    fn program_is_shareable_across_threads() {
+        fn assert_send_sync<T: Send + Sync>() {}
+        assert_send_sync::<Program>();
+    }
+
     #[test]
     fn table_clamps_and_extrapolates() {
         let mut t = Table {

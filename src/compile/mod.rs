@@ -127,6 +127,8 @@ pub(crate) struct Builder<'m> {
     /// initial values, constants defined by equations).
     pub init_only: Vec<Assignment>,
     pub stocks: Vec<StockElem>,
+    /// Index into `stocks` of each stock slot.
+    pub stock_index: HashMap<u32, usize>,
     pub previous: Vec<(u32, u32)>,
     pub tables: Vec<Table>,
     pub diags: Diagnostics,
@@ -155,6 +157,7 @@ impl<'m> Builder<'m> {
             runtime: Vec::new(),
             init_only: Vec::new(),
             stocks: Vec::new(),
+            stock_index: HashMap::new(),
             previous: Vec::new(),
             tables: Vec::new(),
             diags: Diagnostics::new(),
@@ -426,12 +429,7 @@ impl<'m> Builder<'m> {
         }
         if v.kind == VarKind::Stock {
             let non_negative = self.model.vars[v.decl].non_negative;
-            self.stocks.push(StockElem {
-                slot,
-                inflows: Vec::new(),
-                outflows: Vec::new(),
-                non_negative,
-            });
+            self.add_stock(slot, non_negative);
         }
     }
 
@@ -515,7 +513,7 @@ impl<'m> Builder<'m> {
                 for e in 0..self.vars[stock_id].size {
                     let idx = project(e, &stock_dims, &flow_dims, &self.dims);
                     let slot = stock_slot + e as u32;
-                    let Some(stock) = self.stocks.iter_mut().find(|s| s.slot == slot) else {
+                    let Some(stock) = self.stock_mut(slot) else {
                         continue;
                     };
                     let target = if outflow {
@@ -580,17 +578,27 @@ impl<'m> Builder<'m> {
             ir: init,
             loc,
         });
+        self.add_stock(slot, false);
+        slot
+    }
+
+    fn add_stock(&mut self, slot: u32, non_negative: bool) {
+        self.stock_index.insert(slot, self.stocks.len());
         self.stocks.push(StockElem {
             slot,
             inflows: Vec::new(),
             outflows: Vec::new(),
-            non_negative: false,
+            non_negative,
         });
-        slot
+    }
+
+    fn stock_mut(&mut self, slot: u32) -> Option<&mut StockElem> {
+        let i = *self.stock_index.get(&slot)?;
+        self.stocks.get_mut(i)
     }
 
     pub(crate) fn attach_inflow(&mut self, stock: u32, flow: u32) {
-        if let Some(s) = self.stocks.iter_mut().find(|s| s.slot == stock) {
+        if let Some(s) = self.stock_mut(stock) {
             s.inflows.push(flow);
         }
     }
