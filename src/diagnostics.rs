@@ -333,3 +333,10 @@ mod tests {
         assert_eq!(edit_distance("kitten", "sitting"), 3);
     }
 }
+
+impl From<String> for Diagnostic {
+    /// A plain error without a location.
+    fn from(message: String) -> Diagnostic {
+        Diagnostic::error(message)
+    }
+}

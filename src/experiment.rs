@@ -55,6 +55,10 @@ pub struct OptionOutcome {
     pub tests: Vec<Vec<bool>>,
     /// Streaming statistics, indexed by [`OptionOutcome::series_index`].
     pub series: Vec<StreamStats>,
+    /// Streaming statistics per saved time of the cumulative discounted value of the
+    /// scenario's cumulative metric ([`crate::scenario::Headline::cumulative`]); empty when
+    /// there is none.
+    pub cumulative: Vec<StreamStats>,
 }
 
 pub const ARMS: [Arm; 3] = [Arm::Intervention, Arm::Baseline, Arm::Difference];
@@ -75,8 +79,17 @@ impl OptionOutcome {
 /// One run's results for every option.
 struct RunOutput {
     samples: Vec<f64>,
-    /// Per option: metric values, test outcomes, and [arm][output][time] values.
-    options: Vec<(Vec<f64>, Vec<bool>, Vec<f64>)>,
+    options: Vec<OptionRun>,
+}
+
+/// One run of one option.
+struct OptionRun {
+    metrics: Vec<f64>,
+    tests: Vec<bool>,
+    /// [arm][output][time] values.
+    series: Vec<f64>,
+    /// The cumulative discounted series of the cumulative metric (empty without one).
+    cumulative: Vec<f64>,
 }
 
 /// Run the scenario.
@@ -109,6 +122,11 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
                 series: (0..3 * n_out * n_times)
                     .map(|_| StreamStats::new())
                     .collect(),
+                cumulative: if scenario.headline.cumulative.is_some() {
+                    (0..n_times).map(|_| StreamStats::new()).collect()
+                } else {
+                    Vec::new()
+                },
             })
         })
         .collect::<Result<_, Diagnostic>>()?;
@@ -123,15 +141,18 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         if let Some(w) = per_run.as_mut() {
             w.write_run(i, &out, n_out, n_times, &times)?;
         }
-        for (o, (metrics, tests, series)) in out.options.into_iter().enumerate() {
+        for (o, run) in out.options.into_iter().enumerate() {
             let opt = &mut options[o];
-            for (k, v) in metrics.into_iter().enumerate() {
+            for (k, v) in run.metrics.into_iter().enumerate() {
                 opt.metrics[k].push(v);
             }
-            for (k, t) in tests.into_iter().enumerate() {
+            for (k, t) in run.tests.into_iter().enumerate() {
                 opt.tests[k].push(t);
             }
-            for (stat, v) in opt.series.iter_mut().zip(series) {
+            for (stat, v) in opt.series.iter_mut().zip(run.series) {
+                stat.push(v);
+            }
+            for (stat, v) in opt.cumulative.iter_mut().zip(run.cumulative) {
                 stat.push(v);
             }
         }
@@ -172,6 +193,35 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         elapsed: started.elapsed(),
         threads,
     })
+}
+
+/// Every metric of option `option` for each given point of the uncertain parameters (values,
+/// in the order of `scenario.uncertainty.parameters`), computed in parallel; `result[p][k]` is
+/// metric k at point p. The same points give the same values whatever the thread count.
+/// This is how sensitivity analyses run the model at designed points.
+pub fn evaluate_points(
+    scenario: &Scenario,
+    option: usize,
+    points: &[Vec<f64>],
+    threads: Option<usize>,
+) -> Result<Vec<Vec<f64>>, Diagnostic> {
+    let pool = rayon::ThreadPoolBuilder::new()
+        .num_threads(threads.unwrap_or(0))
+        .build()
+        .map_err(|e| Diagnostic::error(format!("cannot start worker threads: {e}")))?;
+    let plan = Plan::new(scenario)?;
+    let results: Vec<Result<Vec<f64>, Diagnostic>> = pool.install(|| {
+        points
+            .par_iter()
+            .enumerate()
+            .map(|(i, p)| {
+                let (mut out, _, _) =
+                    plan.run_sampled(scenario, i, p.clone(), option..option + 1)?;
+                Ok(out.options.swap_remove(0).metrics)
+            })
+            .collect()
+    });
+    results.into_iter().collect()
 }
 
 /// An empty vector with room for one value per run; an error, not an abort, when that memory
@@ -267,6 +317,18 @@ impl Plan {
             .zip(&point)
             .map(|(p, &x)| p.distribution.quantile(x))
             .collect();
+        self.run_sampled(s, i, sampled, 0..self.option_schedules.len())
+    }
+
+    /// Run `i` with the uncertain parameters at `sampled`, for the given options.
+    fn run_sampled(
+        &self,
+        s: &Scenario,
+        i: usize,
+        sampled: Vec<f64>,
+        option_range: std::ops::Range<usize>,
+    ) -> Result<(RunOutput, Vec<f64>, Vec<Diagnostic>), Diagnostic> {
+        let u = &s.uncertainty;
         let sample_overrides: Vec<(u32, f64)> = u
             .parameters
             .iter()
@@ -313,7 +375,8 @@ impl Plan {
         let mut shared: Option<Results> = None;
         let mut options = Vec::with_capacity(self.option_schedules.len());
         let mut times = Vec::new();
-        for (o, sched) in self.option_schedules.iter().enumerate() {
+        for o in option_range {
+            let sched = &self.option_schedules[o];
             let baseline = match shared.take() {
                 Some(b) if self.shared_baseline => b,
                 _ => run_arm(baseline_fixed, o, &self.baseline_schedules, "baseline")?,
@@ -334,12 +397,9 @@ impl Plan {
     }
 }
 
-/// Metrics, tests and the aggregated series values of one run of one option.
-fn evaluate(
-    s: &Scenario,
-    intervention: &Results,
-    baseline: &Results,
-) -> (Vec<f64>, Vec<bool>, Vec<f64>) {
+/// Metrics, tests, the aggregated series values and the cumulative series of one run of one
+/// option.
+fn evaluate(s: &Scenario, intervention: &Results, baseline: &Results) -> OptionRun {
     let t = &intervention.times;
     let n_times = t.len();
     let width = intervention.columns.len();
@@ -359,7 +419,8 @@ fn evaluate(
         }
     }
     let mut metrics = Vec::with_capacity(s.metrics.len());
-    for metric in &s.metrics {
+    let mut cumulative = Vec::new();
+    for (k, metric) in s.metrics.iter().enumerate() {
         let v: Vec<f64> = (0..n_times)
             .map(|row| {
                 metric
@@ -377,6 +438,15 @@ fn evaluate(
                     .sum()
             })
             .collect();
+        if s.headline.cumulative == Some(k)
+            && let MetricKind::Npv {
+                from, rate, base, ..
+            }
+            | MetricKind::BreakEven { from, rate, base } = metric.kind
+        {
+            cumulative = m::cumulative_discounted(t, &v, from, rate, base)
+                .unwrap_or_else(|_| vec![f64::NAN; n_times]);
+        }
         let x = match &metric.kind {
             MetricKind::Value { at } => m::value_at(t, &v, *at).unwrap_or(f64::NAN),
             MetricKind::Sum { from, to } => m::window_sum(t, &v, *from, *to).unwrap_or(f64::NAN),
@@ -407,7 +477,12 @@ fn evaluate(
             v != 0.0 && !v.is_nan()
         })
         .collect();
-    (metrics, tests, series)
+    OptionRun {
+        metrics,
+        tests,
+        series,
+        cumulative,
+    }
 }
 
 /// A progress bar on stderr, shown only on a terminal and only once the work has taken a second.
@@ -491,7 +566,7 @@ impl PerRunWriter {
         times: &[f64],
     ) -> Result<(), Diagnostic> {
         let mut text = String::new();
-        for (o, (_, _, series)) in out.options.iter().enumerate() {
+        for (o, OptionRun { series, .. }) in out.options.iter().enumerate() {
             for (a, arm) in ARMS.iter().enumerate() {
                 for (row, t) in times.iter().enumerate() {
                     text.push_str(&format!("{run},{o},{},", arm.name()));

@@ -5,6 +5,7 @@
 //! docs/ARCHITECTURE.md for the map and the invariants.
 
 pub mod analysis;
+pub mod charts;
 pub mod compile;
 pub mod diagnostics;
 pub mod equation;
@@ -13,7 +14,10 @@ pub mod model;
 pub mod montecarlo;
 pub mod output;
 pub mod report;
+pub mod report_charts;
+pub mod report_html;
 pub mod scenario;
+pub mod sensitivity;
 pub mod simulate;
 pub mod units;
 pub mod vm;

@@ -397,10 +397,29 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
         Err(d) => return fail(&d, &scenario.model.sources),
     };
     print_warnings(&outcome.warnings, &scenario.model.sources);
-    let written = match careshift::report::write_reports(out_dir, &scenario, &outcome) {
-        Ok(w) => w,
-        Err(d) => return fail(&d, &scenario.model.sources),
+    // The one-at-a-time tornado of the headline metric (2k + 1 runs) for the report.
+    let tornado = match scenario.headline.metric {
+        Some(metric) if !scenario.uncertainty.parameters.is_empty() => {
+            match careshift::sensitivity::analyse(
+                &scenario,
+                metric,
+                0,
+                careshift::sensitivity::Method::Tornado,
+                None,
+                scenario.uncertainty.seed,
+                args.threads,
+            ) {
+                Ok(a) => Some(a),
+                Err(d) => return fail(&d, &scenario.model.sources),
+            }
+        }
+        _ => None,
     };
+    let written =
+        match careshift::report::write_reports(out_dir, &scenario, &outcome, tornado.as_ref()) {
+            Ok(w) => w,
+            Err(d) => return fail(&d, &scenario.model.sources),
+        };
     if !args.per_run_series {
         // A per-run file from an earlier run would not match these results.
         let stale = out_dir.join("runs_series.csv");

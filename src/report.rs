@@ -17,11 +17,14 @@ use crate::scenario::{MetricKind, Scenario};
 /// How many uncertain parameters to list as drivers of each assumption test.
 const TOP_DRIVERS: usize = 5;
 
-/// Write every report into `dir` (created if missing). Returns the paths written.
+/// Write every report into `dir` (created if missing): the data files, the charts (as SVG and
+/// PNG in `dir/charts/`) and report.html. `tornado` is the one-at-a-time analysis of the
+/// headline metric, when it was run. Returns the paths written.
 pub fn write_reports(
     dir: &Path,
     scenario: &Scenario,
     outcome: &Outcome,
+    tornado: Option<&crate::sensitivity::Analysis>,
 ) -> Result<Vec<PathBuf>, Diagnostic> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Diagnostic::error(format!(
@@ -42,6 +45,48 @@ pub fn write_reports(
         write_atomically(&path, &bytes)
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
         written.push(path);
+    }
+    let charts = crate::report_charts::scenario_charts(scenario, outcome, tornado)?;
+    written.extend(write_charts(&dir.join("charts"), &charts)?);
+    let html = crate::report_html::report_html(scenario, outcome, &charts);
+    let path = dir.join("report.html");
+    write_atomically(&path, html.as_bytes())
+        .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
+    written.push(path);
+    Ok(written)
+}
+
+/// Write each chart as `NAME.svg` and `NAME.png` into `dir` (created if missing), atomically;
+/// remove charts of an earlier run that this one did not draw. Returns the paths written.
+pub fn write_charts(
+    dir: &Path,
+    charts: &[crate::charts::Chart],
+) -> Result<Vec<PathBuf>, Diagnostic> {
+    std::fs::create_dir_all(dir).map_err(|e| {
+        Diagnostic::error(format!("cannot create `{}`: {e}", dir.display()))
+            .help("choose a writable location for --out")
+    })?;
+    let mut written = Vec::new();
+    for c in charts {
+        for (ext, bytes) in [("svg", c.svg.as_bytes()), ("png", &c.png[..])] {
+            let path = dir.join(format!("{}.{ext}", c.name));
+            write_atomically(&path, bytes).map_err(|e| {
+                Diagnostic::error(format!("cannot write `{}`: {e}", path.display()))
+            })?;
+            written.push(path);
+        }
+    }
+    if let Ok(entries) = std::fs::read_dir(dir) {
+        for e in entries.flatten() {
+            let path = e.path();
+            let is_chart = matches!(
+                path.extension().and_then(|x| x.to_str()),
+                Some("svg" | "png")
+            );
+            if is_chart && !written.contains(&path) {
+                let _ = std::fs::remove_file(&path);
+            }
+        }
     }
     Ok(written)
 }
@@ -85,7 +130,7 @@ pub fn test_result(outcomes: &[bool]) -> TestResult {
 }
 
 /// Each uncertain parameter's sampled values across runs, by name.
-fn sample_columns(s: &Scenario, out: &Outcome) -> Vec<(String, Vec<f64>)> {
+pub(crate) fn sample_columns(s: &Scenario, out: &Outcome) -> Vec<(String, Vec<f64>)> {
     s.uncertainty
         .parameters
         .iter()
@@ -416,7 +461,7 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
 }
 
 /// "median X (90% interval A to B)" for a metric's values across runs.
-fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> String {
+pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> String {
     let units = m
         .units
         .as_deref()

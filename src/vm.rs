@@ -146,6 +146,10 @@ pub struct Column {
     pub name: String,
     pub slot: u32,
     pub kind: ColumnKind,
+    /// Declared units (`GBP/year`), for reports and chart axes.
+    pub units: Option<String>,
+    /// The variable's `doc`, if any.
+    pub doc: Option<String>,
 }
 
 /// A constant element that can be overridden before a run (`--set`, scenarios, Monte Carlo).
@@ -161,6 +165,8 @@ pub struct Param {
     pub range: Option<(f64, f64)>,
     pub units: Option<String>,
     pub source: Option<String>,
+    /// The constant's `doc`, if any.
+    pub doc: Option<String>,
     /// Its value is built into the program when compiling (the order of a DELAYN), so it
     /// cannot be overridden.
     pub fixed: bool,

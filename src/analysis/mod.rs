@@ -6,9 +6,12 @@
 //!   integrals, discounting, NPV, ROI and break-even.
 //! - [`assumptions`]: whether a tested assumption holds across runs — Wilson intervals,
 //!   calibrated verdicts, and the uncertain parameters that drive the outcome.
+//! - [`sensitivity`]: tornado ranking, Morris μ*/σ and Sobol first/total-order estimators with
+//!   bootstrap intervals, from outputs at designed points.
 //!
 //! This module depends on nothing else in the crate.
 
 pub mod assumptions;
 pub mod metrics;
 pub mod quantiles;
+pub mod sensitivity;

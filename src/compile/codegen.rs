@@ -108,9 +108,16 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
                     range: decl.range,
                     units: decl.units.as_ref().map(|u| u.text.clone()),
                     source: decl.source.clone(),
+                    doc: decl.doc.clone(),
                 });
             }
-            columns.push(Column { name, slot, kind });
+            columns.push(Column {
+                name,
+                slot,
+                kind,
+                units: decl.units.as_ref().map(|u| u.text.clone()),
+                doc: decl.doc.clone(),
+            });
         }
     }
     // Stocks first, then flows, auxiliaries and constants; declaration order within each.

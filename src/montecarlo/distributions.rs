@@ -297,6 +297,30 @@ impl Distribution {
         }
     }
 
+    /// The support's ends when both are finite (uniform, triangular, PERT, beta, discrete,
+    /// normal truncated on both sides); None for unbounded distributions.
+    pub fn bounds(&self) -> Option<(f64, f64)> {
+        match self {
+            Distribution::Uniform { low, high }
+            | Distribution::Triangular { low, high, .. }
+            | Distribution::Pert { low, high, .. }
+            | Distribution::Beta { low, high, .. } => Some((*low, *high)),
+            Distribution::Normal {
+                low: Some(low),
+                high: Some(high),
+                ..
+            } => Some((*low, *high)),
+            Distribution::Discrete { values, .. } => {
+                let lo = values.iter().copied().fold(f64::INFINITY, f64::min);
+                let hi = values.iter().copied().fold(f64::NEG_INFINITY, f64::max);
+                (lo.is_finite() && hi.is_finite()).then_some((lo, hi))
+            }
+            Distribution::Normal { .. }
+            | Distribution::LogNormal { .. }
+            | Distribution::Gamma { .. } => None,
+        }
+    }
+
     /// Exact mean (truncation included).
     pub fn mean(&self) -> f64 {
         match self {

@@ -6,7 +6,7 @@ use toml::Spanned;
 
 use super::schema::{self, DistributionDecl, ScenarioFile};
 use super::{
-    Arm, Assumption, Baseline, GREEN_BOOK_RATE, Intervention, Lever, LeverTarget, Metric,
+    Arm, Assumption, Baseline, GREEN_BOOK_RATE, Headline, Intervention, Lever, LeverTarget, Metric,
     MetricKind, Scenario, UncertainParameter, Uncertainty, expr,
 };
 use crate::diagnostics::{Diagnostic, Diagnostics, FileId, Location, Sources, did_you_mean};
@@ -124,6 +124,7 @@ struct Parts {
     metrics: Vec<Metric>,
     assumptions: Vec<Assumption>,
     outputs: Vec<usize>,
+    headline: Headline,
 }
 
 impl Parts {
@@ -144,6 +145,7 @@ impl Parts {
             metrics: self.metrics,
             assumptions: self.assumptions,
             outputs: self.outputs,
+            headline: self.headline,
         }
     }
 }
@@ -186,6 +188,7 @@ impl Resolver<'_> {
         let metrics = self.metrics(&doc.metrics, &time);
         let assumptions = self.assumptions(&doc.assumptions, &metrics);
         let outputs = self.outputs(doc.outputs.as_ref());
+        let headline = self.headline(doc.outputs.as_ref(), &metrics, &outputs);
         self.unique_columns(doc);
         self.one_value_source(doc);
         self.one_intervention_each(doc);
@@ -209,6 +212,7 @@ impl Resolver<'_> {
             metrics,
             assumptions,
             outputs,
+            headline,
         })
     }
 
@@ -1089,6 +1093,75 @@ impl Resolver<'_> {
                 "rename one of them (sweep levers and assumption tests take a `name`)",
             );
         }
+    }
+
+    /// `[outputs] headline` and `headline_metric`, or their defaults.
+    fn headline(
+        &mut self,
+        decl: Option<&schema::OutputsDecl>,
+        metrics: &[Metric],
+        outputs: &[usize],
+    ) -> Headline {
+        let mut h = Headline::defaults(metrics, outputs);
+        let Some(decl) = decl else {
+            return h;
+        };
+        if let Some(vars) = &decl.headline {
+            let mut chosen = Vec::new();
+            for v in vars {
+                let Some(cols) = self.columns(v, "[outputs] headline") else {
+                    continue;
+                };
+                for c in cols {
+                    match outputs.iter().position(|&o| o == c) {
+                        Some(k) if !chosen.contains(&k) => chosen.push(k),
+                        Some(_) => {}
+                        None => {
+                            let name = self.model.program.columns[c].name.clone();
+                            self.error(
+                                v.span(),
+                                format!("[outputs] headline: `{name}` is not one of the aggregated outputs"),
+                                format!("add `{name}` to [outputs] variables, or leave it out of headline"),
+                            );
+                        }
+                    }
+                }
+            }
+            h.outputs = chosen;
+        }
+        if let Some(name) = &decl.headline_metric {
+            match metrics.iter().position(|m| &m.name == name.get_ref()) {
+                Some(k) => {
+                    h.metric = Some(k);
+                    h.cumulative = Headline::cumulative_for(metrics, Some(k));
+                }
+                None => {
+                    let names: Vec<&str> = metrics.iter().map(|m| m.name.as_str()).collect();
+                    let help = did_you_mean(name.get_ref(), names.iter().copied()).map_or_else(
+                        || {
+                            format!(
+                                "the metrics are: {}",
+                                if names.is_empty() {
+                                    "(none)".into()
+                                } else {
+                                    names.join(", ")
+                                }
+                            )
+                        },
+                        |s| format!("did you mean `{s}`?"),
+                    );
+                    self.error(
+                        name.span(),
+                        format!(
+                            "[outputs] headline_metric: no metric is named `{}`",
+                            name.get_ref()
+                        ),
+                        help,
+                    );
+                }
+            }
+        }
+        h
     }
 
     fn outputs(&mut self, decl: Option<&schema::OutputsDecl>) -> Vec<usize> {

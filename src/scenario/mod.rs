@@ -14,6 +14,7 @@ use std::path::PathBuf;
 
 use crate::Model;
 use crate::model::TimeSettings;
+
 use crate::montecarlo::{Distribution, SamplingMethod};
 use crate::simulate::{Interpolation, Schedule};
 use expr::MetricExpr;
@@ -41,6 +42,60 @@ pub struct Scenario {
     pub assumptions: Vec<Assumption>,
     /// Indices of the result columns aggregated into series.csv.
     pub outputs: Vec<usize>,
+    /// What the report leads with.
+    pub headline: Headline,
+}
+
+/// The outputs and metric a report leads with (`[outputs] headline`, `headline_metric`).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Headline {
+    /// Indices into [`Scenario::outputs`]: the series drawn as fan charts.
+    pub outputs: Vec<usize>,
+    /// Index into [`Scenario::metrics`] (None when there are no metrics).
+    pub metric: Option<usize>,
+    /// The metric whose cumulative discounted value is tracked over time: the first
+    /// `break_even` metric, else the headline metric when it is an `npv`.
+    pub cumulative: Option<usize>,
+}
+
+impl Headline {
+    /// The defaults: as headline outputs, the distinct single-column variables of the metrics
+    /// that are among the outputs (at most four), else the first three outputs; as headline
+    /// metric, the first NPV of a saving, else the first NPV, else the first metric.
+    pub fn defaults(metrics: &[Metric], outputs: &[usize]) -> Headline {
+        let mut chosen: Vec<usize> = Vec::new();
+        for m in metrics {
+            if let [c] = m.columns[..]
+                && let Some(k) = outputs.iter().position(|&o| o == c)
+                && !chosen.contains(&k)
+                && chosen.len() < 4
+            {
+                chosen.push(k);
+            }
+        }
+        if chosen.is_empty() {
+            chosen = (0..outputs.len().min(3)).collect();
+        }
+        let is_npv = |m: &Metric| matches!(m.kind, MetricKind::Npv { .. });
+        let metric = metrics
+            .iter()
+            .position(|m| is_npv(m) && m.arm == Arm::Saving)
+            .or_else(|| metrics.iter().position(is_npv))
+            .or(if metrics.is_empty() { None } else { Some(0) });
+        Headline {
+            outputs: chosen,
+            metric,
+            cumulative: Headline::cumulative_for(metrics, metric),
+        }
+    }
+
+    /// The first break-even metric, else `metric` when it is an NPV.
+    pub fn cumulative_for(metrics: &[Metric], metric: Option<usize>) -> Option<usize> {
+        metrics
+            .iter()
+            .position(|m| matches!(m.kind, MetricKind::BreakEven { .. }))
+            .or(metric.filter(|&k| matches!(metrics[k].kind, MetricKind::Npv { .. })))
+    }
 }
 
 /// What the intervention is compared with.

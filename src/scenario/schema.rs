@@ -174,4 +174,10 @@ pub struct OutputsDecl {
     /// Variables (CSV column names, or array names for all their elements) to aggregate into
     /// series.csv; default: every stock, flow and auxiliary.
     pub variables: Option<Vec<Spanned<String>>>,
+    /// The variables drawn as fan charts in report.html (each one of `variables`); default:
+    /// the variables the metrics use.
+    pub headline: Option<Vec<Spanned<String>>>,
+    /// The metric the report leads with (its distribution, the tornado chart); default: the
+    /// first NPV of a saving.
+    pub headline_metric: Option<Spanned<String>>,
 }
