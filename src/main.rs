@@ -35,7 +35,7 @@ enum Command {
     ///
     /// A scenario file (one with a [scenario] table, see docs/SCENARIOS.md) runs its
     /// intervention and baseline over every Monte Carlo sample and option, and writes
-    /// summary.json, series.csv, runs.csv and runs.parquet into --out DIR.
+    /// summary.json, series.csv, runs.csv, runs.parquet, report.html and charts/ into --out DIR.
     Run(RunArgs),
     /// Run two model variants on the same scenario and the same Monte Carlo sample, and report
     /// per metric each model's value, the run-by-run difference (B − A) and each model's run time.
@@ -62,6 +62,36 @@ enum Command {
         /// Also write the comparison as JSON to this file.
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
+    },
+    /// Which uncertain parameters move a metric most: tornado (one at a time), Morris
+    /// elementary effects or Sobol indices (docs/SENSITIVITY.md).
+    ///
+    /// Prints a table (parameter, importance, 95 % interval) and, with --out, writes the chart
+    /// as SVG and PNG and the table as CSV. Same seed → same numbers, whatever --threads.
+    Sensitivity {
+        /// The scenario file (TOML); its [uncertainty.parameters] are the parameters analysed.
+        scenario: PathBuf,
+        /// The metric to explain (a [[metrics]] name of the scenario).
+        #[arg(long)]
+        metric: String,
+        /// tornado (2k + 1 runs), morris (r·(k + 1) runs) or sobol (N·(k + 2) runs).
+        #[arg(long, default_value = "tornado", value_parser = parse_sensitivity_method)]
+        method: careshift::sensitivity::Method,
+        /// Morris trajectories r (default 20) or Sobol base rows N (default 1024, at most 65536).
+        #[arg(long)]
+        samples: Option<usize>,
+        /// Random seed of the design and the bootstrap (default: the scenario's).
+        #[arg(long)]
+        seed: Option<u64>,
+        /// Directory for the chart (SVG, PNG) and the table (CSV).
+        #[arg(long, value_name = "DIR")]
+        out: Option<PathBuf>,
+        /// Worker threads (default: every core). Results do not depend on it.
+        #[arg(long)]
+        threads: Option<usize>,
+        /// Which option of a sweep to analyse (0-based, in the order of runs.csv; default 0).
+        #[arg(long, default_value_t = 0)]
+        option: usize,
     },
     /// Parse, compile and unit-check a model; print a summary. Exit code 1 on errors.
     Check {
@@ -129,6 +159,11 @@ fn parse_set(s: &str) -> Result<(String, f64), String> {
     Ok((name.trim().to_string(), value))
 }
 
+fn parse_sensitivity_method(s: &str) -> Result<careshift::sensitivity::Method, String> {
+    careshift::sensitivity::Method::parse(s)
+        .ok_or_else(|| format!("unknown method `{s}`; use tornado, morris or sobol"))
+}
+
 fn parse_method(s: &str) -> Result<Method, String> {
     Method::parse(s).ok_or_else(|| format!("unknown method `{s}`; use euler, rk4 or dopri5"))
 }
@@ -150,6 +185,25 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { model, params } => check(&model, params),
+        Command::Sensitivity {
+            scenario,
+            metric,
+            method,
+            samples,
+            seed,
+            out,
+            threads,
+            option,
+        } => sensitivity(&SensitivityArgs {
+            scenario,
+            metric,
+            method,
+            samples,
+            seed,
+            out,
+            threads,
+            option,
+        }),
         Command::Compare {
             model_a,
             model_b,
@@ -434,8 +488,145 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
         "{}",
         careshift::report::terminal_summary(&scenario, &outcome)
     );
-    let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
-    println!("wrote {}", names.join(", "));
+    let charts = written
+        .iter()
+        .filter(|p| p.extension().is_some_and(|e| e == "svg"))
+        .count();
+    let names: Vec<String> = written
+        .iter()
+        .filter(|p| !p.parent().is_some_and(|d| d.ends_with("charts")))
+        .map(|p| p.display().to_string())
+        .collect();
+    println!(
+        "wrote {} and {charts} charts (SVG and PNG) in {}",
+        names.join(", "),
+        out_dir.join("charts").display()
+    );
+    ExitCode::SUCCESS
+}
+
+struct SensitivityArgs {
+    scenario: PathBuf,
+    metric: String,
+    method: careshift::sensitivity::Method,
+    samples: Option<usize>,
+    seed: Option<u64>,
+    out: Option<PathBuf>,
+    threads: Option<usize>,
+    option: usize,
+}
+
+fn sensitivity(args: &SensitivityArgs) -> ExitCode {
+    use careshift::sensitivity::Method as M;
+    if args.threads == Some(0) {
+        eprintln!("error: --threads must be at least 1");
+        return ExitCode::FAILURE;
+    }
+    if let Some(n) = args.samples {
+        let (lo, hi, what) = match args.method {
+            M::Tornado => (0, usize::MAX, ""),
+            M::Morris => (2, 1_000_000, "Morris trajectories"),
+            M::Sobol => (2, 65_536, "Sobol base rows (N)"),
+        };
+        if args.method == M::Tornado {
+            eprintln!(
+                "error: --samples does not apply to the tornado (it runs each parameter at its low and high value)\n   = help: use --method morris or --method sobol, or leave out --samples"
+            );
+            return ExitCode::FAILURE;
+        }
+        if n < lo || n > hi {
+            eprintln!(
+                "error: --samples {n}: the number of {what} must be between {lo} and {hi}\n   = help: e.g. --samples 20 for morris, --samples 1024 for sobol"
+            );
+            return ExitCode::FAILURE;
+        }
+    }
+    let scenario = match careshift::scenario::load_scenario(&args.scenario) {
+        Ok(s) => s,
+        Err(failure) => {
+            eprint!("{}", failure.render());
+            let n = failure.diagnostics.errors().count();
+            eprintln!(
+                "{n} error{} in {}",
+                if n == 1 { "" } else { "s" },
+                args.scenario.display()
+            );
+            return ExitCode::FAILURE;
+        }
+    };
+    print_warnings(&scenario.model.warnings, &scenario.model.sources);
+    let names: Vec<&str> = scenario.metrics.iter().map(|m| m.name.as_str()).collect();
+    let Some(metric) = names.iter().position(|n| *n == args.metric) else {
+        let help = match careshift::diagnostics::did_you_mean(&args.metric, names.iter().copied()) {
+            Some(s) => format!("did you mean `{s}`?"),
+            None if names.is_empty() => "the scenario declares no [[metrics]]".to_string(),
+            None => format!("the metrics are: {}", names.join(", ")),
+        };
+        eprintln!(
+            "error: --metric: scenario `{}` has no metric `{}`\n   = help: {help}",
+            args.scenario.display(),
+            args.metric
+        );
+        return ExitCode::FAILURE;
+    };
+    if scenario.uncertainty.parameters.is_empty() {
+        eprintln!(
+            "error: scenario `{}` has no uncertain parameters to analyse\n   = help: list the parameters to vary under [uncertainty.parameters]",
+            args.scenario.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    if args.method == M::Sobol && 2 * scenario.uncertainty.parameters.len() > 256 {
+        eprintln!(
+            "error: Sobol indices of {} parameters need a Sobol sequence in {} dimensions; at most 256 are supported\n   = help: use --method morris to screen them first",
+            scenario.uncertainty.parameters.len(),
+            2 * scenario.uncertainty.parameters.len()
+        );
+        return ExitCode::FAILURE;
+    }
+    if args.option >= scenario.option_count() {
+        eprintln!(
+            "error: --option {}: scenario `{}` has {} option(s), numbered from 0",
+            args.option,
+            args.scenario.display(),
+            scenario.option_count()
+        );
+        return ExitCode::FAILURE;
+    }
+    let seed = args.seed.unwrap_or(scenario.uncertainty.seed);
+    let analysis = match careshift::sensitivity::analyse(
+        &scenario,
+        metric,
+        args.option,
+        args.method,
+        args.samples,
+        seed,
+        args.threads,
+    ) {
+        Ok(a) => a,
+        Err(d) => return fail(&d, &scenario.model.sources),
+    };
+    print!("{}", careshift::sensitivity::table(&scenario, &analysis));
+    if let Some(dir) = &args.out {
+        let chart = match careshift::report_charts::sensitivity_chart(&scenario, &analysis) {
+            Ok(c) => c,
+            Err(d) => return fail(&d, &scenario.model.sources),
+        };
+        let mut written =
+            match careshift::report::write_charts(dir, std::slice::from_ref(&chart), false) {
+                Ok(w) => w,
+                Err(d) => return fail(&d, &scenario.model.sources),
+            };
+        let csv_path = dir.join(format!("{}.csv", chart.name));
+        let csv = careshift::sensitivity::csv(&scenario, &analysis);
+        if let Err(e) = output::write_atomically(&csv_path, csv.as_bytes()) {
+            eprintln!("error: cannot write `{}`: {e}", csv_path.display());
+            return ExitCode::FAILURE;
+        }
+        written.push(csv_path);
+        let names: Vec<String> = written.iter().map(|p| p.display().to_string()).collect();
+        println!("wrote {}", names.join(", "));
+    }
     ExitCode::SUCCESS
 }
 

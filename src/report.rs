@@ -47,7 +47,7 @@ pub fn write_reports(
         written.push(path);
     }
     let charts = crate::report_charts::scenario_charts(scenario, outcome, tornado)?;
-    written.extend(write_charts(&dir.join("charts"), &charts)?);
+    written.extend(write_charts(&dir.join("charts"), &charts, true)?);
     let html = crate::report_html::report_html(scenario, outcome, &charts);
     let path = dir.join("report.html");
     write_atomically(&path, html.as_bytes())
@@ -57,10 +57,12 @@ pub fn write_reports(
 }
 
 /// Write each chart as `NAME.svg` and `NAME.png` into `dir` (created if missing), atomically;
-/// remove charts of an earlier run that this one did not draw. Returns the paths written.
+/// with `remove_stale`, remove the charts of an earlier run that this one did not draw (every
+/// other .svg and .png in `dir`). Returns the paths written.
 pub fn write_charts(
     dir: &Path,
     charts: &[crate::charts::Chart],
+    remove_stale: bool,
 ) -> Result<Vec<PathBuf>, Diagnostic> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Diagnostic::error(format!("cannot create `{}`: {e}", dir.display()))
@@ -76,7 +78,9 @@ pub fn write_charts(
             written.push(path);
         }
     }
-    if let Ok(entries) = std::fs::read_dir(dir) {
+    if let Ok(entries) = std::fs::read_dir(dir)
+        && remove_stale
+    {
         for e in entries.flatten() {
             let path = e.path();
             let is_chart = matches!(

@@ -383,10 +383,10 @@ pub fn table(s: &Scenario, a: &Analysis) -> String {
         Importance::Sobol(si) => {
             let _ = writeln!(
                 t,
-                "  Saltelli design, N = {} rows ({} used), output variance {}",
+                "  Saltelli design, N = {} rows ({} used), output sd {}",
                 a.samples,
                 si.rows,
-                num(si.variance)
+                num(si.variance.sqrt())
             );
             let _ = writeln!(
                 t,
@@ -410,6 +410,77 @@ pub fn table(s: &Scenario, a: &Analysis) -> String {
                     format!("{:.3} to {:.3}", e.first.low, e.first.high),
                     e.total.value,
                     format!("{:.3} to {:.3}", e.total.low, e.total.high)
+                );
+            }
+        }
+    }
+    t
+}
+
+/// The analysis as CSV, one row per parameter in the scenario's order. Tornado:
+/// `parameter,low,base,high,metric_at_low,metric_at_high,swing`; Morris:
+/// `parameter,mu_star,mu_star_low95,mu_star_high95,mu,sigma`; Sobol:
+/// `parameter,s1,s1_low95,s1_high95,st,st_low95,st_high95`.
+pub fn csv(s: &Scenario, a: &Analysis) -> String {
+    use crate::output::{csv_field, push_number};
+    let names: Vec<&str> = s
+        .uncertainty
+        .parameters
+        .iter()
+        .map(|p| p.name.as_str())
+        .collect();
+    let header = match &a.importance {
+        Importance::Tornado(_) => "parameter,low,base,high,metric_at_low,metric_at_high,swing",
+        Importance::Morris(_) => "parameter,mu_star,mu_star_low95,mu_star_high95,mu,sigma",
+        Importance::Sobol(_) => "parameter,s1,s1_low95,s1_high95,st,st_low95,st_high95",
+    };
+    let mut t = format!("{header}\n");
+    let mut row = |name: &str, values: &[f64]| {
+        t.push_str(&csv_field(name));
+        for v in values {
+            t.push(',');
+            push_number(&mut t, *v);
+        }
+        t.push('\n');
+    };
+    match &a.importance {
+        Importance::Tornado(tor) => {
+            let mut entries = tor.entries.clone();
+            entries.sort_by_key(|e| e.parameter);
+            for e in &entries {
+                let r = a.ranges[e.parameter];
+                row(
+                    names[e.parameter],
+                    &[r.0, r.1, r.2, e.at_low, e.at_high, e.swing()],
+                );
+            }
+        }
+        Importance::Morris(m) => {
+            for (name, e) in names.iter().zip(m) {
+                row(
+                    name,
+                    &[
+                        e.mu_star.value,
+                        e.mu_star.low,
+                        e.mu_star.high,
+                        e.mu,
+                        e.sigma,
+                    ],
+                );
+            }
+        }
+        Importance::Sobol(si) => {
+            for (name, e) in names.iter().zip(&si.entries) {
+                row(
+                    name,
+                    &[
+                        e.first.value,
+                        e.first.low,
+                        e.first.high,
+                        e.total.value,
+                        e.total.low,
+                        e.total.high,
+                    ],
                 );
             }
         }

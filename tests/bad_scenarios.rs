@@ -20,6 +20,8 @@ struct Case {
     expect: Vec<String>,
     expect_at: Option<String>,
     args: Vec<String>,
+    /// `run` (default) or `sensitivity`.
+    command: Option<String>,
 }
 
 /// Parse the leading `# key: value` lines. Other leading comment lines are free text, but a
@@ -44,6 +46,9 @@ fn parse_header(text: &str) -> Result<Case, String> {
             "expect" if !value.is_empty() => case.expect.push(value.to_string()),
             "expect-at" if case.expect_at.is_none() && !value.is_empty() => {
                 case.expect_at = Some(value.to_string())
+            }
+            "command" if case.command.is_none() && matches!(value, "run" | "sensitivity") => {
+                case.command = Some(value.to_string())
             }
             "args" if case.args.is_empty() && !value.is_empty() => {
                 case.args = value.split_whitespace().map(str::to_string).collect();
@@ -112,7 +117,7 @@ fn every_bad_scenario_is_rejected_clearly() {
         std::fs::create_dir_all(&cwd).unwrap();
         let out_dir = tmp.join(format!("{name}.out"));
         let mut args: Vec<&str> = vec![
-            "run",
+            case.command.as_deref().unwrap_or("run"),
             path.to_str().expect("UTF-8 path"),
             "--out",
             out_dir.to_str().expect("UTF-8 path"),
@@ -137,6 +142,9 @@ fn case_headers_are_parsed_strictly() {
     assert!(parse_header("# args: --runs 0\n[scenario]\n").is_err());
     assert!(parse_header("# expects: typo\n# expect: x\n").is_err());
     assert!(parse_header("# command: check\n# expect: x\n").is_err());
+    assert!(parse_header("# command: run\n# command: run\n# expect: x\n").is_err());
+    let case = parse_header("# command: sensitivity\n# expect: x\n").expect("valid header");
+    assert_eq!(case.command.as_deref(), Some("sensitivity"));
     assert!(parse_header("# expect: a\n# args: --runs 0\n# args: --threads 0\n").is_err());
     let case = parse_header(
         "# A note.\n# expect: a\n# expect: b\n# expect-at: x.toml:1:2\n# args: --runs 0 --force\n[scenario]\n# expect: not header\n",

@@ -6,6 +6,7 @@
 use plotters::coord::Shift;
 use plotters::coord::types::RangedCoordf64;
 use plotters::prelude::*;
+use plotters::style::text_anchor::{HPos, Pos, VPos};
 
 use super::axis::{Scale, padded_range, tick};
 use super::{
@@ -69,15 +70,11 @@ pub(crate) fn row_chart<'a, DB: DrawingBackend>(
         .draw()
         .map_err(err)?;
     let base = root.get_base_pixel();
+    let style = font(TICK_SIZE).pos(Pos::new(HPos::Right, VPos::Center));
     for (k, label) in fitted.iter().enumerate() {
         let (px, py) = chart.backend_coord(&(lo, row_centre(k, labels.len())));
-        let w = text_width(label, TICK_SIZE) as i32;
-        root.draw_text(
-            label,
-            &font(TICK_SIZE),
-            (px - 8 - w - base.0, py - TICK_SIZE as i32 / 2 - 1 - base.1),
-        )
-        .map_err(err)?;
+        root.draw_text(label, &style, (px - 8 - base.0, py - base.1))
+            .map_err(err)?;
     }
     Ok(chart)
 }

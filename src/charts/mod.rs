@@ -32,10 +32,12 @@ pub const FAMILY: &str = "sans-serif";
 pub const WIDTH: u32 = 960;
 pub const HEIGHT: u32 = 540;
 
-/// Text sizes (pixels).
+/// Text sizes (pixels). Even sizes only: plotters places bitmap glyphs at `size / 2 + top`
+/// truncated to whole pixels, which shifts short glyphs (`.`, `,`) off the baseline at odd sizes.
 pub const TITLE_SIZE: u32 = 20;
-pub const LABEL_SIZE: u32 = 15;
-pub const TICK_SIZE: u32 = 13;
+pub const LABEL_SIZE: u32 = 16;
+pub const TICK_SIZE: u32 = 14;
+pub const CAPTION_SIZE: u32 = 12;
 
 /// Colours: intervention, baseline, a neutral accent and a marker colour.
 pub const INTERVENTION: RGBColor = RGBColor(31, 119, 180);
@@ -132,14 +134,14 @@ pub(crate) fn frame<DB: DrawingBackend>(
     let bottom = if caption.is_empty() {
         h as i32 - 6
     } else {
-        let caption = fit(caption, TICK_SIZE - 1, w.saturating_sub(32));
+        let caption = fit(caption, CAPTION_SIZE, w.saturating_sub(32));
         root.draw_text(
             &caption,
-            &font(TICK_SIZE - 1).color(&NEUTRAL),
-            (16, h as i32 - TICK_SIZE as i32 - 8),
+            &font(CAPTION_SIZE).color(&NEUTRAL),
+            (16, h as i32 - CAPTION_SIZE as i32 - 8),
         )
         .map_err(err)?;
-        h as i32 - TICK_SIZE as i32 - 14
+        h as i32 - CAPTION_SIZE as i32 - 16
     };
     let (_, rest) = root.split_vertically(top);
     let (plot, _) = rest.split_vertically(bottom - top);
