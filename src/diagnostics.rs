@@ -303,6 +303,13 @@ fn edit_distance(a: &str, b: &str) -> usize {
     prev[b.len()]
 }
 
+impl From<String> for Diagnostic {
+    /// A plain error without a location.
+    fn from(message: String) -> Diagnostic {
+        Diagnostic::error(message)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -331,12 +338,5 @@ mod tests {
         assert_eq!(did_you_mean("drian", ["drain", "water"]), Some("drain"));
         assert_eq!(edit_distance("ab", "ba"), 1);
         assert_eq!(edit_distance("kitten", "sitting"), 3);
-    }
-}
-
-impl From<String> for Diagnostic {
-    /// A plain error without a location.
-    fn from(message: String) -> Diagnostic {
-        Diagnostic::error(message)
     }
 }

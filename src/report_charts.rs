@@ -42,6 +42,7 @@ fn band(label: &str, color: charts::RGBColor, stats: &[Summary]) -> Band {
     Band {
         label: label.to_string(),
         color,
+        outline: false,
         p5: pick(|s| s.p5),
         p25: pick(|s| s.p25),
         p50: pick(|s| s.p50),
@@ -131,12 +132,17 @@ pub fn scenario_charts(
             x_label: time_label(s),
             times: out.times.clone(),
             bands: vec![
-                band("Baseline", BASELINE, &stats(1, k)),
+                Band {
+                    outline: true,
+                    ..band("Baseline", BASELINE, &stats(1, k))
+                },
                 band("Intervention", INTERVENTION, &stats(0, k)),
             ],
             zero_line: false,
             marker: None,
-            caption: bands_caption.clone(),
+            caption: format!(
+                "{runs} runs. Intervention: median, middle 50 % (dark) and 90 % (light) of runs; baseline: median and 5th/95th percentiles."
+            ),
         };
         charts.push(render(&format!("fan_{name}"), &fan)?);
         let diff = FanChart {
@@ -186,7 +192,7 @@ pub fn scenario_charts(
             })
             .collect();
         let chart = BoxChart {
-            title: format!("{} by option", humanize(&m.name)),
+            title: format!("{} by option", m.name),
             x_what: m.name.clone(),
             x_units: metric_units(s, m),
             rows,

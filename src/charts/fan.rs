@@ -12,6 +12,9 @@ pub struct Band {
     /// Legend text, e.g. `Intervention`.
     pub label: String,
     pub color: RGBColor,
+    /// Filled bands, or (for a second series drawn over a filled one) lines only: the median
+    /// and the 5th and 95th percentiles, so that overlapping bands do not blend into mud.
+    pub outline: bool,
     pub p5: Vec<f64>,
     pub p25: Vec<f64>,
     pub p50: Vec<f64>,
@@ -112,8 +115,46 @@ impl Draw for FanChart {
                 .map_err(err)?;
         }
         let scaled = |v: &[f64]| -> Vec<f64> { v.iter().map(|&x| scale.apply(x)).collect() };
-        for band in &self.bands {
+        let line = |v: &[f64]| -> Vec<(f64, f64)> {
+            self.times
+                .iter()
+                .zip(v)
+                .filter(|(_, v)| v.is_finite())
+                .map(|(&t, &v)| (t, v))
+                .collect()
+        };
+        // Filled bands first, outlined series over them.
+        let mut order: Vec<&Band> = self.bands.iter().filter(|b| !b.outline).collect();
+        order.extend(self.bands.iter().filter(|b| b.outline));
+        for band in order {
             let color = band.color;
+            if band.outline {
+                for edge in [&band.p5, &band.p95] {
+                    chart
+                        .draw_series(LineSeries::new(
+                            line(&scaled(edge)),
+                            color.mix(0.9).stroke_width(1),
+                        ))
+                        .map_err(err)?;
+                }
+                chart
+                    .draw_series(LineSeries::new(
+                        line(&scaled(&band.p50)),
+                        color.stroke_width(3),
+                    ))
+                    .map_err(err)?
+                    .label(format!(
+                        "{}: median (thick), 5th and 95th percentiles (thin)",
+                        band.label
+                    ))
+                    .legend(move |(x, y)| {
+                        EmptyElement::at((x, y))
+                            + PathElement::new(vec![(0, -6), (22, -6)], color.stroke_width(1))
+                            + PathElement::new(vec![(0, 0), (22, 0)], color.stroke_width(3))
+                            + PathElement::new(vec![(0, 6), (22, 6)], color.stroke_width(1))
+                    });
+                continue;
+            }
             for (lower, upper, alpha) in [(&band.p5, &band.p95, 0.15), (&band.p25, &band.p75, 0.3)]
             {
                 let (lower, upper) = (scaled(lower), scaled(upper));
