@@ -7,7 +7,7 @@
 set -eu
 dir=${1:?usage: scripts/render-report.sh DIR [OUTPUT.png] [HEIGHT]}
 out=${2:-$dir/report.png}
-height=${3:-9000}
+height=${3:-16000}
 html=$(cd "$dir" && pwd)/report.html
 [ -f "$html" ] || { echo "error: no report.html in $dir (run: careshift run SCENARIO --out $dir)" >&2; exit 1; }
 case $out in /*) ;; *) out=$(pwd)/$out ;; esac

@@ -237,6 +237,26 @@ fn load(path: &Path) -> Result<Model, ExitCode> {
     })
 }
 
+/// Load a scenario, printing its model's warnings; on failure print the errors.
+fn load_scenario(path: &Path) -> Result<careshift::scenario::Scenario, ExitCode> {
+    match careshift::scenario::load_scenario(path) {
+        Ok(s) => {
+            print_warnings(&s.model.warnings, &s.model.sources);
+            Ok(s)
+        }
+        Err(failure) => {
+            eprint!("{}", failure.render());
+            let n = failure.diagnostics.errors().count();
+            eprintln!(
+                "{n} error{} in {}",
+                if n == 1 { "" } else { "s" },
+                path.display()
+            );
+            Err(ExitCode::FAILURE)
+        }
+    }
+}
+
 fn print_warnings(warnings: &[Diagnostic], sources: &Sources) {
     for w in warnings {
         eprint!("{}", w.render(sources));
@@ -409,20 +429,10 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let mut scenario = match careshift::scenario::load_scenario(&args.file) {
+    let mut scenario = match load_scenario(&args.file) {
         Ok(s) => s,
-        Err(failure) => {
-            eprint!("{}", failure.render());
-            let n = failure.diagnostics.errors().count();
-            eprintln!(
-                "{n} error{} in {}",
-                if n == 1 { "" } else { "s" },
-                args.file.display()
-            );
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    print_warnings(&scenario.model.warnings, &scenario.model.sources);
     if let Some(runs) = args.runs {
         scenario.uncertainty.runs = runs;
     }
@@ -541,20 +551,10 @@ fn sensitivity(args: &SensitivityArgs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    let scenario = match careshift::scenario::load_scenario(&args.scenario) {
+    let scenario = match load_scenario(&args.scenario) {
         Ok(s) => s,
-        Err(failure) => {
-            eprint!("{}", failure.render());
-            let n = failure.diagnostics.errors().count();
-            eprintln!(
-                "{n} error{} in {}",
-                if n == 1 { "" } else { "s" },
-                args.scenario.display()
-            );
-            return ExitCode::FAILURE;
-        }
+        Err(code) => return code,
     };
-    print_warnings(&scenario.model.warnings, &scenario.model.sources);
     let names: Vec<&str> = scenario.metrics.iter().map(|m| m.name.as_str()).collect();
     let Some(metric) = names.iter().position(|n| *n == args.metric) else {
         let help = match careshift::diagnostics::did_you_mean(&args.metric, names.iter().copied()) {

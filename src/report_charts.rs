@@ -382,12 +382,7 @@ pub fn tornado_chart(s: &Scenario, a: &Analysis) -> Result<TornadoChart, Diagnos
         return Err(Diagnostic::error("not a tornado analysis"));
     };
     let m = &s.metrics[a.metric];
-    let names: Vec<&str> = s
-        .uncertainty
-        .parameters
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
+    let names = s.uncertain_names();
     Ok(TornadoChart {
         title: format!("What moves {} most: one parameter at a time", m.name),
         metric_what: m.name.clone(),
@@ -409,12 +404,7 @@ pub fn tornado_chart(s: &Scenario, a: &Analysis) -> Result<TornadoChart, Diagnos
 /// The chart of any analysis: the tornado, Morris μ* or Sobol S1 and ST, with intervals.
 pub fn sensitivity_chart(s: &Scenario, a: &Analysis) -> Result<Chart, Diagnostic> {
     let m = &s.metrics[a.metric];
-    let names: Vec<String> = s
-        .uncertainty
-        .parameters
-        .iter()
-        .map(|p| p.name.clone())
-        .collect();
+    let names = s.uncertain_names();
     let name = format!("sensitivity_{}_{}", a.method.name(), m.name);
     match &a.importance {
         Importance::Tornado(_) => render(&name, &tornado_chart(s, a)?),
@@ -433,7 +423,7 @@ pub fn sensitivity_chart(s: &Scenario, a: &Analysis) -> Result<Chart, Diagnostic
                 ),
                 x_what: format!("μ* of {}", m.name),
                 x_units: metric_units(s, m),
-                rows: order.iter().map(|&i| names[i].clone()).collect(),
+                rows: order.iter().map(|&i| names[i].to_string()).collect(),
                 series: vec![ImportanceSeries {
                     label: "μ* (change over the parameter's full range)".into(),
                     values: order.iter().map(|&i| entries[i].mu_star.value).collect(),
@@ -473,7 +463,7 @@ pub fn sensitivity_chart(s: &Scenario, a: &Analysis) -> Result<Chart, Diagnostic
                 title: format!("Sobol indices of {}: share of its variance", m.name),
                 x_what: "Share of variance".into(),
                 x_units: None,
-                rows: order.iter().map(|&i| names[i].clone()).collect(),
+                rows: order.iter().map(|&i| names[i].to_string()).collect(),
                 series: vec![
                     ImportanceSeries {
                         label: "first order S1 (alone)".into(),

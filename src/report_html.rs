@@ -52,6 +52,7 @@ td.num { text-align: right; white-space: nowrap; font-variant-numeric: tabular-n
 .likely { color: #176b30; font-weight: bold; } .unlikely { color: #a3141f; font-weight: bold; } .uncertain { color: #8a5a00; font-weight: bold; }
 svg.chart { width: 100%; height: auto; display: block; margin: 10px 0 22px; border: 1px solid #eee; }
 code { font-size: 12px; background: #f5f5f5; padding: 1px 3px; }
+table.params td:nth-child(2) { width: 30%; } table.params td:nth-child(5) { width: 34%; }
 .small { font-size: 12px; color: #555; }
 ";
 
@@ -207,8 +208,8 @@ fn interventions(h: &mut String, s: &Scenario) {
     let _ = writeln!(h, "</table>");
 }
 
-/// Every constant of the model: the value used (uncertain ones with their distribution), units,
-/// range and source.
+/// Every constant of the model, one row per declared constant (array elements together): the
+/// value used (uncertain ones with their distribution), units, range and source.
 fn parameters(h: &mut String, s: &Scenario) {
     let program = &s.model.program;
     let _ = writeln!(
@@ -217,62 +218,99 @@ fn parameters(h: &mut String, s: &Scenario) {
     );
     let _ = writeln!(
         h,
-        "<table><tr><th>Constant</th><th>Value used</th><th>Units</th><th>Range</th><th>Source</th></tr>"
+        "<table class=\"params\"><tr><th>Constant</th><th>Value used</th><th>Units</th><th>Range</th><th>Source</th></tr>"
     );
-    let uncertain = |name: &str, var: &str| {
-        s.uncertainty
+    // (is uncertain, value text) of one element.
+    let value_of = |p: &crate::vm::Param| -> (bool, String) {
+        if let Some(u) = s
+            .uncertainty
             .parameters
             .iter()
-            .find(|p| p.name == name || p.name == var)
-    };
-    let mut rows: Vec<(bool, String)> = Vec::new();
-    for p in &program.params {
-        let (is_uncertain, value) = if let Some(u) = uncertain(&p.name, &p.variable) {
-            (true, format!("<b>uncertain</b>: {}", escape(&u.distribution.describe())))
-        } else if let Some((_, v)) = s
+            .find(|u| u.name == p.name || u.name == p.variable)
+        {
+            return (
+                true,
+                format!("<b>uncertain</b>: {}", escape(&u.distribution.describe())),
+            );
+        }
+        if let Some((_, v)) = s
             .parameters
             .iter()
             .find(|(n, _)| n == &p.name || n == &p.variable)
         {
-            (false, format!("{v} <span class=\"small\">(scenario)</span>"))
-        } else if let Some(l) = s.levers.iter().find(|l| {
-            l.name == p.name || matches!(&l.target, crate::scenario::LeverTarget::Parameter(slots) if slots.contains(&p.slot))
+            return (
+                false,
+                format!("{v} <span class=\"small\">(scenario)</span>"),
+            );
+        }
+        if let Some(l) = s.levers.iter().find(|l| {
+            matches!(&l.target, crate::scenario::LeverTarget::Parameter(slots) if slots.contains(&p.slot))
         }) {
             let values: Vec<String> = l.values.iter().map(|v| v.to_string()).collect();
-            (false, format!("swept: {}", values.join(", ")))
+            return (false, format!("swept: {}", values.join(", ")));
+        }
+        let base = p
+            .default
+            .map_or_else(|| "(equation)".to_string(), |v| v.to_string());
+        match s.interventions.iter().find(|i| i.slots.contains(&p.slot)) {
+            Some(i) => (
+                false,
+                format!("{base}; intervention <i>{}</i>", escape(&i.name)),
+            ),
+            None => (false, base),
+        }
+    };
+    let mut rows: Vec<(bool, String)> = Vec::new();
+    let mut k = 0;
+    let params = &program.params;
+    while k < params.len() {
+        let first = &params[k];
+        let end = k + params[k..]
+            .iter()
+            .take_while(|p| p.variable == first.variable)
+            .count();
+        let group = &params[k..end];
+        let values: Vec<(bool, String)> = group.iter().map(value_of).collect();
+        let uncertain = values.iter().any(|v| v.0);
+        let value = if values.iter().all(|v| v.1 == values[0].1) {
+            values[0].1.clone()
         } else {
-            let base = p
-                .default
-                .map_or_else(|| "(equation)".to_string(), |v| v.to_string());
-            match s.interventions.iter().find(|i| i.slots.contains(&p.slot)) {
-                Some(i) => (
-                    false,
-                    format!("{base}; intervention <i>{}</i>", escape(&i.name)),
-                ),
-                None => (false, base),
-            }
+            group
+                .iter()
+                .zip(&values)
+                .map(|(p, v)| {
+                    let element = p
+                        .name
+                        .strip_prefix(&p.variable)
+                        .map(|e| e.trim_start_matches('[').trim_end_matches(']'))
+                        .unwrap_or(&p.name);
+                    format!("{}: {}", escape(element), v.1)
+                })
+                .collect::<Vec<_>>()
+                .join("; ")
         };
-        let range = p
+        let range = first
             .range
             .map_or_else(String::new, |(a, b)| format!("{a} – {b}"));
         rows.push((
-            is_uncertain,
+            uncertain,
             format!(
                 "<tr><td><code>{}</code></td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"small\">{}</td></tr>",
-                escape(&p.name),
+                escape(&first.variable),
                 value,
-                escape(p.units.as_deref().unwrap_or("")),
+                escape(first.units.as_deref().unwrap_or("")),
                 range,
-                escape(p.source.as_deref().unwrap_or(""))
+                escape(first.source.as_deref().unwrap_or(""))
             ),
         ));
+        k = end;
     }
     // Uncertain first, then the model's order.
-    for (_, row) in rows.iter().filter(|r| r.0) {
-        h.push_str(row);
-        h.push('\n');
-    }
-    for (_, row) in rows.iter().filter(|r| !r.0) {
+    for (_, row) in rows
+        .iter()
+        .filter(|r| r.0)
+        .chain(rows.iter().filter(|r| !r.0))
+    {
         h.push_str(row);
         h.push('\n');
     }

@@ -309,12 +309,7 @@ pub fn analyse(
 /// The analysis as a text table: parameter, importance, 95 % interval (and more columns for
 /// Morris and Sobol), most important first.
 pub fn table(s: &Scenario, a: &Analysis) -> String {
-    let names: Vec<&str> = s
-        .uncertainty
-        .parameters
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
+    let names = s.uncertain_names();
     let width = names.iter().map(|n| n.len()).max().unwrap_or(9).max(9);
     let metric = &s.metrics[a.metric];
     let units = metric.units.as_deref().unwrap_or("");
@@ -423,12 +418,7 @@ pub fn table(s: &Scenario, a: &Analysis) -> String {
 /// `parameter,s1,s1_low95,s1_high95,st,st_low95,st_high95`.
 pub fn csv(s: &Scenario, a: &Analysis) -> String {
     use crate::output::{csv_field, push_number};
-    let names: Vec<&str> = s
-        .uncertainty
-        .parameters
-        .iter()
-        .map(|p| p.name.as_str())
-        .collect();
+    let names = s.uncertain_names();
     let header = match &a.importance {
         Importance::Tornado(_) => "parameter,low,base,high,metric_at_low,metric_at_high,swing",
         Importance::Morris(_) => "parameter,mu_star,mu_star_low95,mu_star_high95,mu,sigma",

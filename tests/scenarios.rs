@@ -1240,7 +1240,14 @@ fn per_run_series_only_on_request() {
     files.sort();
     assert_eq!(
         files,
-        ["runs.csv", "runs.parquet", "series.csv", "summary.json"]
+        [
+            "charts",
+            "report.html",
+            "runs.csv",
+            "runs.parquet",
+            "series.csv",
+            "summary.json"
+        ]
     );
     assert!(String::from_utf8_lossy(&o.stdout).contains("wrote"));
 

@@ -6,7 +6,7 @@ use plotters::prelude::*;
 
 use super::axis::{Scale, padded_range};
 use super::bars::{row_centre, row_chart, rows_height};
-use super::{Draw, INTERVENTION, MARKER, TICK_SIZE, WIDTH, err, font, frame};
+use super::{Draw, INTERVENTION, MARKER, WIDTH, err, frame};
 
 #[derive(Debug, Clone)]
 pub struct BoxRow {
@@ -98,14 +98,7 @@ impl Draw for BoxChart {
             .legend(|(x, y)| {
                 PathElement::new(vec![(x + 9, y - 7), (x + 9, y + 7)], MARKER.stroke_width(3))
             });
-        chart
-            .configure_series_labels()
-            .position(SeriesLabelPosition::LowerRight)
-            .label_font(font(TICK_SIZE))
-            .background_style(WHITE.mix(0.9))
-            .border_style(BLACK.mix(0.3))
-            .draw()
-            .map_err(err)?;
+        super::draw_legend(&mut chart, SeriesLabelPosition::LowerRight)?;
         Ok(())
     }
 }

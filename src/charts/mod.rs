@@ -148,6 +148,21 @@ pub(crate) fn frame<DB: DrawingBackend>(
     Ok(plot)
 }
 
+/// Draw the series labels of `chart` as a legend at `position`: white box, thin border.
+pub(crate) fn draw_legend<'a, DB: DrawingBackend + 'a, CT: plotters::coord::CoordTranslate>(
+    chart: &mut ChartContext<'a, DB, CT>,
+    position: SeriesLabelPosition,
+) -> Result<(), String> {
+    chart
+        .configure_series_labels()
+        .position(position)
+        .label_font(font(TICK_SIZE))
+        .background_style(WHITE.mix(0.9))
+        .border_style(BLACK.mix(0.3))
+        .draw()
+        .map_err(err)
+}
+
 /// Text style helpers.
 pub(crate) fn font(size: u32) -> TextStyle<'static> {
     (FAMILY, size).into_font().color(&BLACK)

@@ -261,6 +261,15 @@ pub fn is_scenario_file(path: &std::path::Path) -> bool {
 }
 
 impl Scenario {
+    /// The names of the uncertain parameters, in their order.
+    pub fn uncertain_names(&self) -> Vec<&str> {
+        self.uncertainty
+            .parameters
+            .iter()
+            .map(|p| p.name.as_str())
+            .collect()
+    }
+
     /// Number of options: the product of the levers' value counts (1 without a sweep).
     pub fn option_count(&self) -> usize {
         self.levers.iter().map(|l| l.values.len()).product()
