@@ -328,3 +328,49 @@ fn a_scenario_run_writes_charts_and_a_self_contained_report() {
         std::fs::read(out2.join("report.html")).unwrap()
     );
 }
+
+#[test]
+fn headline_outputs_and_metric_default_to_what_the_metrics_use() {
+    let load = |name: &str| careshift::scenario::load_scenario(&root().join(name)).unwrap();
+    let names = |s: &careshift::scenario::Scenario| -> (Vec<String>, String, String) {
+        let outputs = s
+            .headline
+            .outputs
+            .iter()
+            .map(|&k| s.model.program.columns[s.outputs[k]].name.clone())
+            .collect();
+        let metric = |k: Option<usize>| k.map_or(String::new(), |k| s.metrics[k].name.clone());
+        (
+            outputs,
+            metric(s.headline.metric),
+            metric(s.headline.cumulative),
+        )
+    };
+    // No [outputs] headline: the metrics' variables that are outputs, in metric order (the
+    // programme cost is not an output); the first NPV of a saving; the break-even metric.
+    let (outputs, metric, cumulative) = names(&load("scenarios/community_frailty_investment.toml"));
+    assert_eq!(
+        outputs,
+        [
+            "emergency_admissions",
+            "occupied_beds",
+            "hospital_cost",
+            "total_cost"
+        ]
+    );
+    assert_eq!(metric, "npv_hospital_saving");
+    assert_eq!(cumulative, "break_even_year");
+    // Declared.
+    let (outputs, metric, cumulative) =
+        names(&load("scenarios/care_community_frailty_investment.toml"));
+    assert_eq!(
+        outputs,
+        [
+            "hospital.emergency_admissions",
+            "hospital.occupied_beds",
+            "finance.total_cost"
+        ]
+    );
+    assert_eq!(metric, "npv_net_saving");
+    assert_eq!(cumulative, "break_even_year");
+}
