@@ -2,7 +2,7 @@
 //! simulations: this module knows nothing of models or scenarios).
 //!
 //! Every chart kind is a plain-data struct implementing [`Draw`]; [`render`] draws it twice,
-//! once on an SVG backend and once on a bitmap encoded as PNG. Text is laid out with the bundled
+//! once on an SVG backend and once on a bitmap encoded as PNG (its text drawn by [`text`]). Text is laid out with the bundled
 //! DejaVu Sans (assets/fonts, embedded in the binary), so no system font library is needed and
 //! the same inputs give the same bytes on every machine.
 //!
@@ -17,6 +17,7 @@ pub mod bars;
 pub mod boxes;
 pub mod distribution;
 pub mod fan;
+pub mod text;
 
 use plotters::coord::Shift;
 use plotters::prelude::*;
@@ -32,8 +33,7 @@ pub const FAMILY: &str = "sans-serif";
 pub const WIDTH: u32 = 960;
 pub const HEIGHT: u32 = 540;
 
-/// Text sizes (pixels). Even sizes only: plotters places bitmap glyphs at `size / 2 + top`
-/// truncated to whole pixels, which shifts short glyphs (`.`, `,`) off the baseline at odd sizes.
+/// Text sizes (pixels).
 pub const TITLE_SIZE: u32 = 20;
 pub const LABEL_SIZE: u32 = 16;
 pub const TICK_SIZE: u32 = 14;
@@ -93,7 +93,8 @@ pub fn render(name: &str, chart: &impl Draw) -> Result<Chart, String> {
     }
     let mut rgb = vec![0u8; (w * h * 3) as usize];
     {
-        let root = BitMapBackend::with_buffer(&mut rgb, (w, h)).into_drawing_area();
+        let backend = text::CrispText::new(BitMapBackend::with_buffer(&mut rgb, (w, h)), FONT)?;
+        let root = backend.into_drawing_area();
         root.fill(&WHITE).map_err(err)?;
         chart.draw(&root)?;
         root.present().map_err(err)?;
