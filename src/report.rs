@@ -48,7 +48,7 @@ pub fn write_reports(
     }
     let charts = crate::report_charts::scenario_charts(scenario, outcome, tornado)?;
     written.extend(write_charts(&dir.join("charts"), &charts, true)?);
-    let html = crate::report_html::report_html(scenario, outcome, &charts);
+    let html = crate::report_html::report_html(scenario, outcome, &charts, tornado);
     let path = dir.join("report.html");
     write_atomically(&path, html.as_bytes())
         .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
@@ -530,7 +530,7 @@ pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> St
 }
 
 /// A number with about 4 significant digits; millions and billions abbreviated.
-fn fmt(v: f64) -> String {
+pub(crate) fn fmt(v: f64) -> String {
     if v == 0.0 || !v.is_finite() {
         return format!("{v}");
     }

@@ -356,7 +356,7 @@ fn distribution_chart(
 }
 
 /// A short number for labels: about three significant digits, no trailing zeros.
-fn short(v: f64) -> String {
+pub(crate) fn short(v: f64) -> String {
     let trim = |s: String| {
         if s.contains('.') {
             s.trim_end_matches('0').trim_end_matches('.').to_string()

@@ -8,8 +8,9 @@ use std::fmt::Write as _;
 use crate::analysis::assumptions::{Verdict, drivers};
 use crate::charts::Chart;
 use crate::experiment::Outcome;
-use crate::report::{describe_metric, option_label, sample_columns, test_result};
+use crate::report::{describe_metric, fmt, option_label, sample_columns, test_result};
 use crate::scenario::Scenario;
+use crate::sensitivity::{Analysis, Importance};
 
 /// Escape text for HTML.
 pub fn escape(s: &str) -> String {
@@ -66,7 +67,12 @@ fn verdict_cell(v: Verdict) -> String {
 }
 
 /// The page.
-pub fn report_html(s: &Scenario, out: &Outcome, charts: &[Chart]) -> String {
+pub fn report_html(
+    s: &Scenario,
+    out: &Outcome,
+    charts: &[Chart],
+    tornado: Option<&Analysis>,
+) -> String {
     let mut h = String::new();
     let title = format!("careshift: {}", s.name);
     let _ = write!(
@@ -173,6 +179,11 @@ pub fn report_html(s: &Scenario, out: &Outcome, charts: &[Chart]) -> String {
             escape(&c.title),
             inline_svg(&c.svg)
         );
+        if c.name.starts_with("tornado_")
+            && let Some(a) = tornado
+        {
+            tornado_table(&mut h, s, a);
+        }
     }
     parameters(&mut h, s);
     let _ = writeln!(
@@ -180,6 +191,41 @@ pub fn report_html(s: &Scenario, out: &Outcome, charts: &[Chart]) -> String {
         "<p class=\"small\">Data: summary.json, series.csv, runs.csv and runs.parquet in this directory; the charts as SVG and PNG in charts/ (docs/OUTPUTS.md).</p>\n</body>\n</html>"
     );
     h
+}
+
+/// The tornado's numbers under its chart.
+fn tornado_table(h: &mut String, s: &Scenario, a: &Analysis) {
+    let Importance::Tornado(t) = &a.importance else {
+        return;
+    };
+    let m = &s.metrics[a.metric];
+    let units = m.units.as_deref().unwrap_or("");
+    let names = s.uncertain_names();
+    let _ = writeln!(
+        h,
+        "<table><tr><th>Parameter</th><th>Low</th><th>High</th><th>{0} at low</th><th>{0} at high</th><th>Swing</th></tr>",
+        escape(&m.name)
+    );
+    for e in &t.entries {
+        let _ = writeln!(
+            h,
+            "<tr><td><code>{}</code></td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td></tr>",
+            escape(names[e.parameter]),
+            crate::report_charts::short(e.low),
+            crate::report_charts::short(e.high),
+            fmt(e.at_low),
+            fmt(e.at_high),
+            fmt(e.swing())
+        );
+    }
+    let _ = writeln!(
+        h,
+        "</table><p class=\"small\">{} with every uncertain parameter at its median: {} {}. {} model evaluations (intervention and baseline each).</p>",
+        escape(&m.name),
+        fmt(t.base),
+        escape(units),
+        a.evaluations
+    );
 }
 
 fn interventions(h: &mut String, s: &Scenario) {
