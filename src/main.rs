@@ -68,31 +68,7 @@ enum Command {
     ///
     /// Prints a table (parameter, importance, 95 % interval) and, with --out, writes the chart
     /// as SVG and PNG and the table as CSV. Same seed → same numbers, whatever --threads.
-    Sensitivity {
-        /// The scenario file (TOML); its [uncertainty.parameters] are the parameters analysed.
-        scenario: PathBuf,
-        /// The metric to explain (a [[metrics]] name of the scenario).
-        #[arg(long)]
-        metric: String,
-        /// tornado (2k + 1 runs), morris (r·(k + 1) runs) or sobol (N·(k + 2) runs).
-        #[arg(long, default_value = "tornado", value_parser = parse_sensitivity_method)]
-        method: careshift::sensitivity::Method,
-        /// Morris trajectories r (default 20) or Sobol base rows N (default 1024, at most 65536).
-        #[arg(long)]
-        samples: Option<usize>,
-        /// Random seed of the design and the bootstrap (default: the scenario's).
-        #[arg(long)]
-        seed: Option<u64>,
-        /// Directory for the chart (SVG, PNG) and the table (CSV).
-        #[arg(long, value_name = "DIR")]
-        out: Option<PathBuf>,
-        /// Worker threads (default: every core). Results do not depend on it.
-        #[arg(long)]
-        threads: Option<usize>,
-        /// Which option of a sweep to analyse (0-based, in the order of runs.csv; default 0).
-        #[arg(long, default_value_t = 0)]
-        option: usize,
-    },
+    Sensitivity(SensitivityArgs),
     /// Parse, compile and unit-check a model; print a summary. Exit code 1 on errors.
     Check {
         /// The model file (TOML).
@@ -185,25 +161,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { model, params } => check(&model, params),
-        Command::Sensitivity {
-            scenario,
-            metric,
-            method,
-            samples,
-            seed,
-            out,
-            threads,
-            option,
-        } => sensitivity(&SensitivityArgs {
-            scenario,
-            metric,
-            method,
-            samples,
-            seed,
-            out,
-            threads,
-            option,
-        }),
+        Command::Sensitivity(args) => sensitivity(&args),
         Command::Compare {
             model_a,
             model_b,
@@ -515,14 +473,30 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
+#[derive(clap::Args)]
 struct SensitivityArgs {
+    /// The scenario file (TOML); its [uncertainty.parameters] are the parameters analysed.
     scenario: PathBuf,
+    /// The metric to explain (a [[metrics]] name of the scenario).
+    #[arg(long)]
     metric: String,
+    /// tornado (2k + 1 runs), morris (r·(k + 1) runs) or sobol (N·(k + 2) runs).
+    #[arg(long, default_value = "tornado", value_parser = parse_sensitivity_method)]
     method: careshift::sensitivity::Method,
+    /// Morris trajectories r (default 20) or Sobol base rows N (default 1024, at most 65536).
+    #[arg(long)]
     samples: Option<usize>,
+    /// Random seed of the design and the bootstrap (default: the scenario's).
+    #[arg(long)]
     seed: Option<u64>,
+    /// Directory for the chart (SVG, PNG) and the table (CSV).
+    #[arg(long, value_name = "DIR")]
     out: Option<PathBuf>,
+    /// Worker threads (default: every core). Results do not depend on it.
+    #[arg(long)]
     threads: Option<usize>,
+    /// Which option of a sweep to analyse (0-based, in the order of runs.csv; default 0).
+    #[arg(long, default_value_t = 0)]
     option: usize,
 }
 

@@ -409,13 +409,7 @@ pub fn sensitivity_chart(s: &Scenario, a: &Analysis) -> Result<Chart, Diagnostic
     match &a.importance {
         Importance::Tornado(_) => render(&name, &tornado_chart(s, a)?),
         Importance::Morris(entries) => {
-            let mut order: Vec<usize> = (0..entries.len()).collect();
-            order.sort_by(|&x, &y| {
-                entries[y]
-                    .mu_star
-                    .value
-                    .total_cmp(&entries[x].mu_star.value)
-            });
+            let order = a.importance.ranking();
             let chart = ImportanceChart {
                 title: format!(
                     "Morris screening of {}: mean absolute elementary effect μ*",
@@ -440,13 +434,7 @@ pub fn sensitivity_chart(s: &Scenario, a: &Analysis) -> Result<Chart, Diagnostic
             render(&name, &chart)
         }
         Importance::Sobol(si) => {
-            let mut order: Vec<usize> = (0..si.entries.len()).collect();
-            order.sort_by(|&x, &y| {
-                si.entries[y]
-                    .total
-                    .value
-                    .total_cmp(&si.entries[x].total.value)
-            });
+            let order = a.importance.ranking();
             let pick = |f: fn(
                 &crate::analysis::sensitivity::SobolEntry,
             ) -> crate::analysis::sensitivity::Estimate| {

@@ -200,6 +200,26 @@ pub enum Importance {
     Sobol(SobolIndices),
 }
 
+impl Importance {
+    /// Parameter indices, most important first: by swing (tornado), μ* (Morris) or total-order
+    /// index (Sobol); NaN last.
+    pub fn ranking(&self) -> Vec<usize> {
+        let by = |scores: Vec<f64>| {
+            let mut order: Vec<usize> = (0..scores.len()).collect();
+            order.sort_by(|&x, &y| match (scores[x].is_nan(), scores[y].is_nan()) {
+                (false, false) => scores[y].total_cmp(&scores[x]),
+                (x_nan, y_nan) => x_nan.cmp(&y_nan),
+            });
+            order
+        };
+        match self {
+            Importance::Tornado(t) => t.entries.iter().map(|e| e.parameter).collect(),
+            Importance::Morris(m) => by(m.iter().map(|e| e.mu_star.value).collect()),
+            Importance::Sobol(si) => by(si.entries.iter().map(|e| e.total.value).collect()),
+        }
+    }
+}
+
 #[derive(Debug, Clone)]
 pub struct Analysis {
     pub method: Method,
@@ -360,9 +380,7 @@ pub fn table(s: &Scenario, a: &Analysis) -> String {
                 "  {:<width$}  {:>12}  {:>25}  {:>12}  {:>12}",
                 "parameter", "mu*", "95% CI of mu*", "mu", "sigma"
             );
-            let mut order: Vec<usize> = (0..m.len()).collect();
-            order.sort_by(|&x, &y| m[y].mu_star.value.total_cmp(&m[x].mu_star.value));
-            for i in order {
+            for i in a.importance.ranking() {
                 let e = &m[i];
                 let _ = writeln!(
                     t,
@@ -388,14 +406,7 @@ pub fn table(s: &Scenario, a: &Analysis) -> String {
                 "  {:<width$}  {:>7}  {:>17}  {:>7}  {:>17}",
                 "parameter", "S1", "95% CI", "ST", "95% CI"
             );
-            let mut order: Vec<usize> = (0..si.entries.len()).collect();
-            order.sort_by(|&x, &y| {
-                si.entries[y]
-                    .total
-                    .value
-                    .total_cmp(&si.entries[x].total.value)
-            });
-            for i in order {
+            for i in a.importance.ranking() {
                 let e = &si.entries[i];
                 let _ = writeln!(
                     t,
