@@ -17,6 +17,7 @@ pub mod scenario;
 pub mod simulate;
 pub mod units;
 pub mod vm;
+pub mod xmile;
 
 use std::path::Path;
 
@@ -56,11 +57,15 @@ impl Model {
 
     /// Like [`Model::load`], adding the files read to `sources`.
     pub fn load_with(path: &Path, sources: Sources) -> Result<Model, Failure> {
-        let decl =
-            model::load_model_with(path, sources).map_err(|(diagnostics, sources)| Failure {
-                diagnostics,
-                sources,
-            })?;
+        let (decl, import_warnings) = if xmile::is_xmile(path) {
+            xmile::import::load(path, sources)
+        } else {
+            model::load_model_with(path, sources).map(|decl| (decl, Vec::new()))
+        }
+        .map_err(|(diagnostics, sources)| Failure {
+            diagnostics,
+            sources,
+        })?;
         // The model's own time settings must be runnable, so that `check` finds what `run`
         // would refuse (PREVIOUS with dopri5, too many steps or rows).
         let compiled = compile::compile(&decl).and_then(|(program, warnings)| {
@@ -72,7 +77,7 @@ impl Model {
                 name: decl.name,
                 program,
                 sources: decl.sources,
-                warnings,
+                warnings: import_warnings.into_iter().chain(warnings).collect(),
             }),
             Err(diagnostics) => Err(Failure {
                 diagnostics,
