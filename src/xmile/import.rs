@@ -11,6 +11,7 @@ use std::path::Path;
 use roxmltree::Node;
 
 use super::equation::{self, DimInfo, Macro, Names, Output, VarInfo, canonical_path};
+use super::export::CARESHIFT_NS;
 use super::names::{canonical, ident};
 use super::xml::{self, Located};
 use crate::diagnostics::{Diagnostic, Diagnostics, FileId, Location, Sources};
@@ -88,6 +89,8 @@ struct RawVar<'a, 'input> {
     inflows: Vec<(String, Location)>,
     outflows: Vec<(String, Location)>,
     non_negative: Option<bool>,
+    /// careshift's own non-negative semantics (outflows scaled), kept through an export.
+    scale_outflows: bool,
     gf: Option<Node<'a, 'input>>,
     doc: Option<String>,
 }
@@ -345,13 +348,12 @@ impl<'t> Importer<'t> {
                 _ => self.unknown(c, "sim_specs"),
             }
         }
-        for attr in ["save_interval", "isee:save_interval"] {
-            if let Some(v) = node
-                .attribute(attr)
-                .and_then(|v| v.trim().parse::<f64>().ok())
-            {
-                t.save_step = v;
-            }
+        let save = node.attributes().find(|a| {
+            a.name() == "save_interval"
+                || (a.namespace() == Some(CARESHIFT_NS) && a.name() == "save_step")
+        });
+        if let Some(v) = save.and_then(|a| a.value().trim().parse::<f64>().ok()) {
+            t.save_step = v;
         }
         let valid = t.dt > 0.0 && t.dt.is_finite() && t.stop > t.start;
         if !valid {
@@ -673,6 +675,11 @@ impl<'t> Importer<'t> {
             inflows: Vec::new(),
             outflows: Vec::new(),
             non_negative: None,
+            scale_outflows: v.attributes().any(|a| {
+                a.namespace() == Some(CARESHIFT_NS)
+                    && a.name() == "non_negative"
+                    && a.value() == "scale_outflows"
+            }),
             gf: if kind == VarKind::Lookup {
                 Some(v)
             } else {
@@ -779,7 +786,9 @@ impl<'t> Importer<'t> {
         }
         let uniflow = r.kind == VarKind::Flow && r.non_negative.unwrap_or(behavior.1);
         if r.kind == VarKind::Stock {
-            if r.non_negative.unwrap_or(behavior.0) {
+            if r.scale_outflows {
+                decl.non_negative = true;
+            } else if r.non_negative.unwrap_or(behavior.0) {
                 dialect.clamped_stocks.insert(r.ident.clone());
             }
             for (list, out) in [

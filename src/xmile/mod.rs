@@ -5,6 +5,7 @@
 //! file), `import.rs` builds a [`crate::model::ModelDecl`], `export.rs` writes one as XMILE.
 
 pub mod equation;
+pub mod export;
 pub mod import;
 pub mod names;
 pub mod xml;
