@@ -79,9 +79,16 @@ struct Importer<'t> {
 /// One variable as read from the file, before translation.
 struct RawVar<'a, 'input> {
     kind: VarKind,
+    /// As written, with its module path (`Sub.Port`).
     name: String,
+    /// Canonical, module-qualified (`sub.port`).
     canon: String,
+    /// Identifier, module-qualified (`sub.port`).
     ident: String,
+    /// Canonical module path its equations are resolved in (`""`, `"sub."`).
+    scope: String,
+    /// A module input bound by `<connect>`: the parent's expression, its scope and where.
+    binding: Option<(Located, String, Location)>,
     loc: Location,
     eqn: Option<(Located, Node<'a, 'input>)>,
     dims: Vec<String>,
@@ -94,6 +101,9 @@ struct RawVar<'a, 'input> {
     gf: Option<Node<'a, 'input>>,
     doc: Option<String>,
 }
+
+/// Deepest module nesting.
+const MAX_MODULE_DEPTH: usize = 16;
 
 /// Elements of the XMILE namespace that carry nothing careshift uses.
 const IGNORED: &[&str] = &[
@@ -242,7 +252,11 @@ impl<'t> Importer<'t> {
             return None;
         };
         let macros = self.macros(&macros);
-        self.model(model, name, time, dimensions, behavior, macros)
+        let by_name: HashMap<String, Node> = models
+            .iter()
+            .filter_map(|m| m.attribute("name").map(|n| (canonical(n), *m)))
+            .collect();
+        self.model(model, &by_name, name, time, dimensions, behavior, macros)
     }
 
     /// `<behavior>`: default non-negativity of (stocks, flows).
@@ -473,9 +487,151 @@ impl<'t> Importer<'t> {
         out
     }
 
+    /// Read the variables of `model` with module path `scope` (canonical) / `label` (as
+    /// written) / `ident_scope` (identifiers), and, recursively, of the models its `<module>`s
+    /// instantiate. Bindings are (port's canonical name, expression, parent scope, location).
+    #[allow(clippy::too_many_arguments)]
+    fn collect<'a, 'i>(
+        &mut self,
+        model: Node<'a, 'i>,
+        scope: &str,
+        label: &str,
+        ident_scope: &str,
+        models: &HashMap<String, Node<'a, 'i>>,
+        stack: &mut Vec<String>,
+        raws: &mut Vec<RawVar<'a, 'i>>,
+        bindings: &mut Vec<(String, Located, String, Location)>,
+    ) {
+        for c in self.xmile_children(model) {
+            if c.tag_name().name() != "variables" {
+                self.unknown(c, "model");
+                continue;
+            }
+            for v in c.children().filter(|v| v.is_element()) {
+                if v.tag_name().name() == "module" && self.is_xmile(v) {
+                    self.module(v, scope, label, ident_scope, models, stack, raws, bindings);
+                    continue;
+                }
+                if let Some(mut raw) = self.variable(v) {
+                    raw.name = format!("{label}{}", raw.name);
+                    raw.canon = format!("{scope}{}", raw.canon);
+                    raw.ident = format!("{ident_scope}{}", raw.ident);
+                    raw.scope = scope.to_string();
+                    raws.push(raw);
+                }
+            }
+        }
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn module<'a, 'i>(
+        &mut self,
+        m: Node<'a, 'i>,
+        scope: &str,
+        label: &str,
+        ident_scope: &str,
+        models: &HashMap<String, Node<'a, 'i>>,
+        stack: &mut Vec<String>,
+        raws: &mut Vec<RawVar<'a, 'i>>,
+        bindings: &mut Vec<(String, Located, String, Location)>,
+    ) {
+        let Some(name) = m.attribute("name") else {
+            self.error(Diagnostic::error("<module> without a name").at(self.loc(m)));
+            return;
+        };
+        if let Some(r) = m.attribute("resource") {
+            self.error(
+                Diagnostic::error(format!("module `{name}` is in another file (resource=\"{r}\"): modules in other files are not supported yet"))
+                    .at(self.loc(m))
+                    .help("put the module's <model> into this file"),
+            );
+            return;
+        }
+        // The model it instantiates: `model_name` (in any namespace, as Simlin writes it), else
+        // the module's own name.
+        let model_name = m
+            .attributes()
+            .find(|a| a.name() == "model_name")
+            .map_or(name, |a| a.value());
+        let key = canonical(model_name);
+        let Some(&sub) = models.get(&key) else {
+            self.error(
+                Diagnostic::error(format!(
+                    "module `{name}` refers to model `{model_name}`, which the file does not define"
+                ))
+                .at(self.loc(m))
+                .help("add <model name=\"...\"> with its variables"),
+            );
+            return;
+        };
+        if stack.contains(&key) || stack.len() >= MAX_MODULE_DEPTH {
+            self.error(
+                Diagnostic::error(format!("module `{name}` contains itself (or modules nest more than {MAX_MODULE_DEPTH} deep)"))
+                    .at(self.loc(m)),
+            );
+            return;
+        }
+        let inner_scope = format!("{scope}{}.", canonical(name));
+        let inner_label = format!("{label}{}.", name.trim());
+        let inner_ident = format!("{ident_scope}{}.", ident(&canonical(name)));
+        for c in self.xmile_children(m) {
+            if !matches!(c.tag_name().name(), "connect" | "connect2") {
+                self.unknown(c, "module");
+                continue;
+            }
+            if c.tag_name().name() == "connect2" {
+                continue;
+            }
+            let (Some(to), Some(from)) = (c.attribute_node("to"), c.attribute_node("from")) else {
+                self.error(Diagnostic::error("<connect> needs `to` and `from`").at(self.loc(c)));
+                continue;
+            };
+            // `to` names the port inside the module, with or without the module's name.
+            let to_canon = equation::canonical_path(to.value());
+            let own = format!("{}.", canonical(name));
+            let port = to_canon.strip_prefix(&own).unwrap_or(&to_canon).to_string();
+            let range = from.range_value();
+            let value = from.value().trim_start_matches('.');
+            let skipped = from.value().len() - value.len();
+            let start = self.shift.orig(range.start) + skipped;
+            let offsets = if range.end - range.start == from.value().len() {
+                (0..=value.len()).map(|i| start + i).collect()
+            } else {
+                vec![start; value.len() + 1]
+            };
+            let at = Location::new(
+                self.file,
+                self.shift.orig(range.start),
+                self.shift.orig(range.end),
+            );
+            bindings.push((
+                format!("{inner_scope}{port}"),
+                Located {
+                    text: value.to_string(),
+                    offsets,
+                },
+                scope.to_string(),
+                at,
+            ));
+        }
+        stack.push(key);
+        self.collect(
+            sub,
+            &inner_scope,
+            &inner_label,
+            &inner_ident,
+            models,
+            stack,
+            raws,
+            bindings,
+        );
+        stack.pop();
+    }
+
     fn model(
         &mut self,
         model: Node,
+        models: &HashMap<String, Node>,
         name: String,
         time: TimeSettings,
         dimensions: Vec<Dimension>,
@@ -483,16 +639,27 @@ impl<'t> Importer<'t> {
         macros: HashMap<String, Macro>,
     ) -> Option<ModelDecl> {
         let mut raws = Vec::new();
-        for c in self.xmile_children(model) {
-            match c.tag_name().name() {
-                "variables" => {
-                    for v in c.children().filter(|v| v.is_element()) {
-                        if let Some(raw) = self.variable(v) {
-                            raws.push(raw);
-                        }
-                    }
-                }
-                _ => self.unknown(c, "model"),
+        let mut bindings = Vec::new();
+        let mut stack = Vec::new();
+        self.collect(
+            model,
+            "",
+            "",
+            "",
+            models,
+            &mut stack,
+            &mut raws,
+            &mut bindings,
+        );
+        for (to, from, parent_scope, at) in bindings {
+            match raws.iter_mut().find(|r| r.canon == to) {
+                Some(r) => r.binding = Some((from, parent_scope, at)),
+                None => self.error(
+                    Diagnostic::error(format!(
+                        "<connect to=\"...\">: the module has no variable `{to}`"
+                    ))
+                    .at(at),
+                ),
             }
         }
         let dim_names: HashMap<String, DimInfo> = dimensions
@@ -628,14 +795,7 @@ impl<'t> Importer<'t> {
             "flow" => VarKind::Flow,
             "aux" => VarKind::Auxiliary,
             "gf" => VarKind::Lookup,
-            "module" => {
-                self.error(
-                    Diagnostic::error("<module> is not supported yet: careshift reads single-model XMILE files")
-                        .at(self.loc(v))
-                        .help("flatten the module into the main model (Stella: File > Export; or copy its variables)"),
-                );
-                return None;
-            }
+            "module" => return None,
             "group" => return None,
             _ => {
                 self.unknown(v, "variables");
@@ -668,6 +828,8 @@ impl<'t> Importer<'t> {
             ident: ident(&canon),
             canon,
             name,
+            scope: String::new(),
+            binding: None,
             loc,
             eqn: None,
             dims: Vec::new(),
@@ -767,9 +929,28 @@ impl<'t> Importer<'t> {
             inflows: Vec::new(),
             outflows: Vec::new(),
             non_negative: false,
-            scope: String::new(),
+            scope: r
+                .ident
+                .rsplit_once('.')
+                .map_or(String::new(), |(s, _)| format!("{s}.")),
             loc: r.loc,
         };
+        if let Some((from, parent_scope, at)) = &r.binding {
+            // A module input: its value is the parent's expression, in the parent's scope.
+            let parent_ident: String = parent_scope
+                .split_terminator('.')
+                .map(|p| format!("{}.", ident(p)))
+                .collect();
+            let text = self.equation(from, names, &r.dims, parent_scope, false, None, *at)?;
+            decl.scope = parent_ident;
+            decl.kind = if r.kind == VarKind::Flow {
+                VarKind::Flow
+            } else {
+                VarKind::Auxiliary
+            };
+            decl.def = Definition::Equation(text);
+            return Some(decl);
+        }
         if let Some(gf) = r.gf {
             let data = self.graphical_function(gf)?;
             if r.kind == VarKind::Lookup {
@@ -796,7 +977,7 @@ impl<'t> Importer<'t> {
                 (&r.outflows, &mut decl.outflows),
             ] {
                 for (f, at) in list {
-                    let c = canonical_path(f);
+                    let c = format!("{}{}", r.scope, canonical_path(f));
                     match names.vars.get(&c) {
                         Some(info) => out.push((info.ident.clone(), *at)),
                         None => {
@@ -817,7 +998,15 @@ impl<'t> Importer<'t> {
             let mut defs = Vec::new();
             for (sub, at, eqn) in &r.elements {
                 let key = self.element_key(sub, &r.dims, names, *at)?;
-                let text = self.equation(eqn, names, &r.dims, uniflow, gf_call.as_deref(), *at)?;
+                let text = self.equation(
+                    eqn,
+                    names,
+                    &r.dims,
+                    &r.scope,
+                    uniflow,
+                    gf_call.as_deref(),
+                    *at,
+                )?;
                 defs.push((key, *at, text));
             }
             decl.def = Definition::PerElement(defs);
@@ -854,7 +1043,15 @@ impl<'t> Importer<'t> {
                 }
             }
         }
-        let text = self.equation(eqn, names, &r.dims, uniflow, gf_call.as_deref(), at)?;
+        let text = self.equation(
+            eqn,
+            names,
+            &r.dims,
+            &r.scope,
+            uniflow,
+            gf_call.as_deref(),
+            at,
+        )?;
         decl.def = Definition::Equation(text);
         Some(decl)
     }
@@ -866,6 +1063,7 @@ impl<'t> Importer<'t> {
         eqn: &Located,
         names: &Names,
         dims: &[String],
+        scope: &str,
         uniflow: bool,
         gf: Option<&str>,
         at: Location,
@@ -888,7 +1086,7 @@ impl<'t> Importer<'t> {
             );
             return None;
         }
-        let out = match equation::translate(eqn, self.file, names, dims) {
+        let out = match equation::translate(eqn, self.file, names, dims, scope) {
             Ok(o) => o,
             Err(d) => {
                 self.error(d);
