@@ -102,6 +102,48 @@ struct RawVar<'a, 'input> {
     doc: Option<String>,
 }
 
+/// Where a model's variables go when it is read as a module.
+#[derive(Default)]
+struct ModulePath {
+    /// Canonical (`sub.`).
+    scope: String,
+    /// As written (`Sub.`).
+    label: String,
+    /// Identifiers (`sub.`).
+    ident_scope: String,
+}
+
+/// What flattening modules collects.
+struct Flattening<'m, 'a, 'i> {
+    models: &'m HashMap<String, Node<'a, 'i>>,
+    /// Models being read (to refuse a module that contains itself).
+    stack: Vec<String>,
+    raws: Vec<RawVar<'a, 'i>>,
+    /// (port's canonical name, the parent's expression, parent scope, location).
+    bindings: Vec<(String, Located, String, Location)>,
+}
+
+/// sim_specs, dimensions and behavior, as read.
+struct Settings {
+    time: TimeSettings,
+    dimensions: Vec<Dimension>,
+    /// Default non-negativity of (stocks, flows).
+    behavior: (bool, bool),
+}
+
+/// How one equation is translated.
+#[derive(Clone, Copy)]
+struct EqnContext<'c> {
+    /// Canonical dimensions of the variable.
+    dims: &'c [String],
+    /// Canonical module path names are resolved in.
+    scope: &'c str,
+    /// Wrap in `max(0, ...)`.
+    uniflow: bool,
+    /// Wrap in a call of this graphical function.
+    gf: Option<&'c str>,
+}
+
 /// Deepest module nesting.
 const MAX_MODULE_DEPTH: usize = 16;
 
@@ -221,7 +263,12 @@ impl<'t> Importer<'t> {
                         .descendants()
                         .filter(|n| matches!(n.tag_name().name(), "vendor" | "product"))
                         .filter_map(|n| n.text())
-                        .any(|t| t.to_ascii_lowercase().contains("vensim"));
+                        .any(|t| {
+                            let t = t.to_ascii_lowercase();
+                            ["vensim", "ventana", "xmutil"]
+                                .iter()
+                                .any(|w| t.contains(w))
+                        });
                     if let Some(n) = self.child(c, "name") {
                         let t = element_text_trimmed(n);
                         if !t.is_empty() {
@@ -256,7 +303,12 @@ impl<'t> Importer<'t> {
             .iter()
             .filter_map(|m| m.attribute("name").map(|n| (canonical(n), *m)))
             .collect();
-        self.model(model, &by_name, name, time, dimensions, behavior, macros)
+        let settings = Settings {
+            time,
+            dimensions,
+            behavior,
+        };
+        self.model(model, &by_name, name, settings, macros)
     }
 
     /// `<behavior>`: default non-negativity of (stocks, flows).
@@ -487,21 +539,19 @@ impl<'t> Importer<'t> {
         out
     }
 
-    /// Read the variables of `model` with module path `scope` (canonical) / `label` (as
-    /// written) / `ident_scope` (identifiers), and, recursively, of the models its `<module>`s
-    /// instantiate. Bindings are (port's canonical name, expression, parent scope, location).
-    #[allow(clippy::too_many_arguments)]
+    /// Read the variables of `model` under module path `path`, and, recursively, of the
+    /// models its `<module>`s instantiate, into `flat`.
     fn collect<'a, 'i>(
         &mut self,
         model: Node<'a, 'i>,
-        scope: &str,
-        label: &str,
-        ident_scope: &str,
-        models: &HashMap<String, Node<'a, 'i>>,
-        stack: &mut Vec<String>,
-        raws: &mut Vec<RawVar<'a, 'i>>,
-        bindings: &mut Vec<(String, Located, String, Location)>,
+        path: &ModulePath,
+        flat: &mut Flattening<'_, 'a, 'i>,
     ) {
+        let ModulePath {
+            scope,
+            label,
+            ident_scope,
+        } = path;
         for c in self.xmile_children(model) {
             if c.tag_name().name() != "variables" {
                 self.unknown(c, "model");
@@ -509,7 +559,7 @@ impl<'t> Importer<'t> {
             }
             for v in c.children().filter(|v| v.is_element()) {
                 if v.tag_name().name() == "module" && self.is_xmile(v) {
-                    self.module(v, scope, label, ident_scope, models, stack, raws, bindings);
+                    self.module(v, path, flat);
                     continue;
                 }
                 if let Some(mut raw) = self.variable(v) {
@@ -517,24 +567,23 @@ impl<'t> Importer<'t> {
                     raw.canon = format!("{scope}{}", raw.canon);
                     raw.ident = format!("{ident_scope}{}", raw.ident);
                     raw.scope = scope.to_string();
-                    raws.push(raw);
+                    flat.raws.push(raw);
                 }
             }
         }
     }
 
-    #[allow(clippy::too_many_arguments)]
     fn module<'a, 'i>(
         &mut self,
         m: Node<'a, 'i>,
-        scope: &str,
-        label: &str,
-        ident_scope: &str,
-        models: &HashMap<String, Node<'a, 'i>>,
-        stack: &mut Vec<String>,
-        raws: &mut Vec<RawVar<'a, 'i>>,
-        bindings: &mut Vec<(String, Located, String, Location)>,
+        path: &ModulePath,
+        flat: &mut Flattening<'_, 'a, 'i>,
     ) {
+        let ModulePath {
+            scope,
+            label,
+            ident_scope,
+        } = path;
         let Some(name) = m.attribute("name") else {
             self.error(Diagnostic::error("<module> without a name").at(self.loc(m)));
             return;
@@ -554,7 +603,7 @@ impl<'t> Importer<'t> {
             .find(|a| a.name() == "model_name")
             .map_or(name, |a| a.value());
         let key = canonical(model_name);
-        let Some(&sub) = models.get(&key) else {
+        let Some(&sub) = flat.models.get(&key) else {
             self.error(
                 Diagnostic::error(format!(
                     "module `{name}` refers to model `{model_name}`, which the file does not define"
@@ -564,7 +613,7 @@ impl<'t> Importer<'t> {
             );
             return;
         };
-        if stack.contains(&key) || stack.len() >= MAX_MODULE_DEPTH {
+        if flat.stack.contains(&key) || flat.stack.len() >= MAX_MODULE_DEPTH {
             self.error(
                 Diagnostic::error(format!("module `{name}` contains itself (or modules nest more than {MAX_MODULE_DEPTH} deep)"))
                     .at(self.loc(m)),
@@ -604,7 +653,7 @@ impl<'t> Importer<'t> {
                 self.shift.orig(range.start),
                 self.shift.orig(range.end),
             );
-            bindings.push((
+            flat.bindings.push((
                 format!("{inner_scope}{port}"),
                 Located {
                     text: value.to_string(),
@@ -614,18 +663,14 @@ impl<'t> Importer<'t> {
                 at,
             ));
         }
-        stack.push(key);
-        self.collect(
-            sub,
-            &inner_scope,
-            &inner_label,
-            &inner_ident,
-            models,
-            stack,
-            raws,
-            bindings,
-        );
-        stack.pop();
+        flat.stack.push(key);
+        let inner = ModulePath {
+            scope: inner_scope,
+            label: inner_label,
+            ident_scope: inner_ident,
+        };
+        self.collect(sub, &inner, flat);
+        flat.stack.pop();
     }
 
     fn model(
@@ -633,24 +678,24 @@ impl<'t> Importer<'t> {
         model: Node,
         models: &HashMap<String, Node>,
         name: String,
-        time: TimeSettings,
-        dimensions: Vec<Dimension>,
-        behavior: (bool, bool),
+        settings: Settings,
         macros: HashMap<String, Macro>,
     ) -> Option<ModelDecl> {
-        let mut raws = Vec::new();
-        let mut bindings = Vec::new();
-        let mut stack = Vec::new();
-        self.collect(
-            model,
-            "",
-            "",
-            "",
+        let Settings {
+            time,
+            dimensions,
+            behavior,
+        } = settings;
+        let mut flat = Flattening {
             models,
-            &mut stack,
-            &mut raws,
-            &mut bindings,
-        );
+            stack: Vec::new(),
+            raws: Vec::new(),
+            bindings: Vec::new(),
+        };
+        self.collect(model, &ModulePath::default(), &mut flat);
+        let Flattening {
+            mut raws, bindings, ..
+        } = flat;
         for (to, from, parent_scope, at) in bindings {
             match raws.iter_mut().find(|r| r.canon == to) {
                 Some(r) => r.binding = Some((from, parent_scope, at)),
@@ -941,7 +986,17 @@ impl<'t> Importer<'t> {
                 .split_terminator('.')
                 .map(|p| format!("{}.", ident(p)))
                 .collect();
-            let text = self.equation(from, names, &r.dims, parent_scope, false, None, *at)?;
+            let text = self.equation(
+                from,
+                names,
+                &EqnContext {
+                    dims: &r.dims,
+                    scope: parent_scope,
+                    uniflow: false,
+                    gf: None,
+                },
+                *at,
+            )?;
             decl.scope = parent_ident;
             decl.kind = if r.kind == VarKind::Flow {
                 VarKind::Flow
@@ -994,19 +1049,17 @@ impl<'t> Importer<'t> {
             }
         }
         let gf_call = r.gf.map(|_| format!("{}__gf", r.ident));
+        let own = EqnContext {
+            dims: &r.dims,
+            scope: &r.scope,
+            uniflow,
+            gf: gf_call.as_deref(),
+        };
         if !r.elements.is_empty() {
             let mut defs = Vec::new();
             for (sub, at, eqn) in &r.elements {
                 let key = self.element_key(sub, &r.dims, names, *at)?;
-                let text = self.equation(
-                    eqn,
-                    names,
-                    &r.dims,
-                    &r.scope,
-                    uniflow,
-                    gf_call.as_deref(),
-                    *at,
-                )?;
+                let text = self.equation(eqn, names, &own, *at)?;
                 defs.push((key, *at, text));
             }
             decl.def = Definition::PerElement(defs);
@@ -1043,15 +1096,7 @@ impl<'t> Importer<'t> {
                 }
             }
         }
-        let text = self.equation(
-            eqn,
-            names,
-            &r.dims,
-            &r.scope,
-            uniflow,
-            gf_call.as_deref(),
-            at,
-        )?;
+        let text = self.equation(eqn, names, &own, at)?;
         decl.def = Definition::Equation(text);
         Some(decl)
     }
@@ -1062,12 +1107,15 @@ impl<'t> Importer<'t> {
         &mut self,
         eqn: &Located,
         names: &Names,
-        dims: &[String],
-        scope: &str,
-        uniflow: bool,
-        gf: Option<&str>,
+        ctx: &EqnContext,
         at: Location,
     ) -> Option<Text> {
+        let EqnContext {
+            dims,
+            scope,
+            uniflow,
+            gf,
+        } = *ctx;
         let trimmed = eqn.text.trim();
         if trimmed.is_empty() {
             self.error(
