@@ -466,7 +466,13 @@ impl Exporter<'_> {
                         Subscript::Wildcard { .. } => out.push('*'),
                         Subscript::Name { name, quoted, .. } => {
                             if !quoted && self.elements.contains_key(name) {
-                                out.push_str(name);
+                                // Inside an aggregate, a dimension the defined variable lacks
+                                // is iterated over: XMILE writes that `*`.
+                                if agg && !v.dims.contains(name) {
+                                    out.push('*');
+                                } else {
+                                    out.push_str(name);
+                                }
                             } else {
                                 out.push_str(&self.element(dim, name));
                             }

@@ -942,6 +942,14 @@ impl<'t> Importer<'t> {
                         raw.outflows.push((t, at));
                     }
                 }
+                ("conveyor" | "queue" | "oven", VarKind::Stock) => self.error(
+                    Diagnostic::error(format!(
+                        "stock `{}` is a {}: conveyors, queues and ovens are not supported yet",
+                        raw.name,
+                        c.tag_name().name()
+                    ))
+                    .at(self.loc(c)),
+                ),
                 ("non_negative", VarKind::Stock | VarKind::Flow) => {
                     raw.non_negative = Some(self.flag(c))
                 }
