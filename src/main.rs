@@ -66,7 +66,7 @@ enum Command {
     /// Write a model (TOML or XMILE) as an OASIS XMILE 1.0 file for Stella, PySD or Simlin.
     ///
     /// Modules are flattened (`frailty.onset_rate` becomes `frailty_onset_rate`), element names
-    /// that are not identifiers are renamed (`0-64` becomes `age_0_64`), and builtins are mapped
+    /// that are not identifiers are renamed (`0-64` becomes `age 0 64`, written `age_0_64` in equations), and builtins are mapped
     /// to XMILE's (docs/XMILE.md).
     Export {
         /// The model file.

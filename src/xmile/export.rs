@@ -66,7 +66,7 @@ pub fn export(model: &ModelDecl) -> Result<Export, Diagnostic> {
             let mut x = safe.clone();
             let mut n = 2;
             while !seen.insert(canonical(&x)) {
-                x = format!("{safe}_{n}");
+                x = format!("{safe} {n}");
                 n += 1;
             }
             list.push((e.clone(), x));
@@ -100,12 +100,15 @@ pub fn export(model: &ModelDecl) -> Result<Export, Diagnostic> {
     })
 }
 
-/// An element name usable unquoted in XMILE equations: kept if it is an identifier, else
-/// `{dim}_{name}` with `+` as `plus` and other characters as `_`.
+/// An element name that XMILE equations can refer to unquoted: kept if it is letters, digits,
+/// spaces and `_` starting with a letter or `_`; else `{dim} {name}` with `+` as `plus` and other
+/// characters as spaces (`85+` → `age 85plus`). Equations write spaces as `_` (XMILE treats them
+/// alike; PySD reads elements that way).
 fn safe_element(dim: &str, e: &str) -> String {
-    let is_ident = e.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if is_ident {
+    let usable = e.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && e.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ');
+    if usable {
         return e.to_string();
     }
     let mut s = String::new();
@@ -113,10 +116,11 @@ fn safe_element(dim: &str, e: &str) -> String {
         match c {
             '+' => s.push_str("plus"),
             c if c.is_ascii_alphanumeric() => s.push(c),
-            _ => s.push('_'),
+            _ => s.push(' '),
         }
     }
-    format!("{dim}_{}", s.trim_matches('_'))
+    let words: Vec<&str> = s.split_whitespace().collect();
+    format!("{dim} {}", words.join(" "))
 }
 
 fn escape(s: &str) -> String {
@@ -309,7 +313,7 @@ impl Exporter<'_> {
                     let xkey: Vec<String> = key
                         .iter()
                         .zip(&v.dims)
-                        .map(|(e, d)| self.element(d, e))
+                        .map(|(e, d)| self.element_name(d, e))
                         .collect();
                     let _ = writeln!(
                         x,
@@ -368,11 +372,17 @@ impl Exporter<'_> {
         }
     }
 
-    fn element(&self, dim: &str, e: &str) -> String {
+    /// The XMILE name of element `e` of `dim`.
+    fn element_name(&self, dim: &str, e: &str) -> String {
         self.elements
             .get(dim)
             .and_then(|l| l.iter().find(|(a, _)| a == e))
             .map_or_else(|| e.to_string(), |(_, b)| b.clone())
+    }
+
+    /// Element `e` of `dim` as written in an equation.
+    fn element(&self, dim: &str, e: &str) -> String {
+        self.element_name(dim, e).replace(' ', "_")
     }
 
     fn equation(&self, text: &str, v: &VarDecl) -> Result<String, Diagnostic> {
@@ -486,13 +496,20 @@ impl Exporter<'_> {
                 }
                 out.push(']');
             }
-            // Inside an aggregate, an arrayed variable without subscripts iterates over the
-            // dimensions the defined variable lacks: spell that out.
-            None if agg && !target.dims.is_empty() => {
+            // An arrayed variable without subscripts: its subscripts spelt out. Outside an
+            // aggregate every dimension is one of the defined variable's (matched by name);
+            // inside, the others are iterated over: `*` (XMILE 1.0, as Stella and Simlin read it).
+            None if !target.dims.is_empty() => {
                 let subs: Vec<&str> = target
                     .dims
                     .iter()
-                    .map(|d| if v.dims.contains(d) { d.as_str() } else { "*" })
+                    .map(|d| {
+                        if !agg || v.dims.contains(d) {
+                            d.as_str()
+                        } else {
+                            "*"
+                        }
+                    })
                     .collect();
                 let _ = write!(out, "[{}]", subs.join(", "));
             }
