@@ -7,7 +7,7 @@ mod common;
 use std::path::{Path, PathBuf};
 
 use careshift::diagnostics::Sources;
-use careshift::xmile::export::export;
+use careshift::xmile::export::{Flavor, export, export_for};
 use careshift::{Model, load_decl};
 
 fn bundled() -> Vec<PathBuf> {
@@ -35,40 +35,44 @@ fn export_then_import_gives_the_same_results() {
         let toml = Model::load(&path).unwrap_or_else(|f| panic!("{}", f.render()));
         let (decl, _) =
             load_decl(&path, Sources::new()).unwrap_or_else(|f| panic!("{}", f.render()));
-        let exported = export(&decl).unwrap_or_else(|d| panic!("export {}: {d:?}", path.display()));
-        let file = dir.join(path.file_stem().unwrap()).with_extension("xmile");
-        std::fs::write(&file, &exported.xml).unwrap();
-        let xmile = Model::load(&file)
-            .unwrap_or_else(|f| panic!("re-import of {}:\n{}", path.display(), f.render()));
-        let (a, b) = (run(&toml), run(&xmile));
-        assert_eq!(a.times, b.times, "{}: save times differ", path.display());
-        for (c, name) in a.columns.iter().enumerate() {
-            let theirs = exported.columns.get(name).unwrap_or(name);
-            let Some(d) = b.columns.iter().position(|n| n == theirs) else {
-                panic!(
-                    "{}: column `{name}` (`{theirs}`) missing after the round trip; have {:?}",
-                    path.display(),
-                    b.columns
-                );
-            };
-            // Bit-identical: equations are printed fully parenthesised (the same operations in
-            // the same order) and aggregates over ranges are written out in the order careshift
-            // accumulates them.
-            for r in 0..a.times.len() {
-                let (x, y) = (a.row(r)[c], b.row(r)[d]);
-                assert!(
-                    x.to_bits() == y.to_bits(),
-                    "{}: `{name}` at time {}: TOML {x}, XMILE {y}",
-                    path.display(),
-                    a.times[r]
-                );
+        let a = run(&toml);
+        for flavor in [Flavor::Standard, Flavor::Pysd] {
+            let exported = export_for(&decl, flavor)
+                .unwrap_or_else(|d| panic!("export {}: {d:?}", path.display()));
+            let file = dir.join(path.file_stem().unwrap()).with_extension("xmile");
+            std::fs::write(&file, &exported.xml).unwrap();
+            let xmile = Model::load(&file)
+                .unwrap_or_else(|f| panic!("re-import of {}:\n{}", path.display(), f.render()));
+            let b = run(&xmile);
+            assert_eq!(a.times, b.times, "{}: save times differ", path.display());
+            for (c, name) in a.columns.iter().enumerate() {
+                let theirs = exported.columns.get(name).unwrap_or(name);
+                let Some(d) = b.columns.iter().position(|n| n == theirs) else {
+                    panic!(
+                        "{}: column `{name}` (`{theirs}`) missing after the round trip; have {:?}",
+                        path.display(),
+                        b.columns
+                    );
+                };
+                // Bit-identical: equations are printed fully parenthesised (the same operations
+                // in the same order) and aggregates over ranges are written out in the order
+                // careshift accumulates them.
+                for r in 0..a.times.len() {
+                    let (x, y) = (a.row(r)[c], b.row(r)[d]);
+                    assert!(
+                        x.to_bits() == y.to_bits(),
+                        "{} ({flavor:?}): `{name}` at time {}: TOML {x}, XMILE {y}",
+                        path.display(),
+                        a.times[r]
+                    );
+                }
             }
+            println!(
+                "{} ({flavor:?}): {} columns bit-identical",
+                path.display(),
+                a.columns.len()
+            );
         }
-        println!(
-            "{}: {} columns bit-identical",
-            path.display(),
-            a.columns.len()
-        );
     }
 }
 

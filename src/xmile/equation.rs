@@ -602,6 +602,13 @@ impl Translator<'_> {
             let dim = dims.get(k).and_then(|d| self.names.dims.get(d));
             match part {
                 [t] if t.kind == Kind::Op("*") => self.emit(out, "*", t),
+                // `Dim!`: every element of Dim (Vensim's notation, which PySD writes in XMILE).
+                [t, bang]
+                    if bang.kind == Kind::Op("!")
+                        && matches!(&t.kind, Kind::Name { text, .. } if self.names.dims.contains_key(&canonical(text))) =>
+                {
+                    self.emit(out, "*", t)
+                }
                 [t] if t.kind == Kind::Number => {
                     let text = &self.src.text[t.start..t.end];
                     let pos = text

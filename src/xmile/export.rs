@@ -29,7 +29,17 @@ pub struct Export {
     pub notes: Vec<Diagnostic>,
 }
 
+/// Which readers the file is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// XMILE 1.0 as the specification, Stella and Simlin read it.
+    Standard,
+    /// PySD's XMILE reader, which writes "every element of Dim" as `Dim!` instead of `*`.
+    Pysd,
+}
+
 struct Exporter<'m> {
+    flavor: Flavor,
     model: &'m ModelDecl,
     /// Full careshift name → XMILE name.
     names: HashMap<String, String>,
@@ -40,6 +50,11 @@ struct Exporter<'m> {
 
 /// Write `model` as XMILE.
 pub fn export(model: &ModelDecl) -> Result<Export, Diagnostic> {
+    export_for(model, Flavor::Standard)
+}
+
+/// [`export`] for a given reader.
+pub fn export_for(model: &ModelDecl, flavor: Flavor) -> Result<Export, Diagnostic> {
     let mut names = HashMap::new();
     let mut taken: HashSet<String> = HashSet::new();
     for v in &model.vars {
@@ -86,6 +101,7 @@ pub fn export(model: &ModelDecl) -> Result<Export, Diagnostic> {
         elements.insert(d.name.clone(), list);
     }
     let ex = Exporter {
+        flavor,
         model,
         names,
         vars: model.vars.iter().map(|v| (v.name.as_str(), v)).collect(),
@@ -372,6 +388,15 @@ impl Exporter<'_> {
         }
     }
 
+    /// Every element of `dim`, iterated by an aggregate: `*` in XMILE 1.0 (Stella, Simlin);
+    /// `Dim!` for PySD, whose XMILE reader takes Vensim's notation.
+    fn all_of(&self, dim: &str) -> String {
+        match self.flavor {
+            Flavor::Standard => "*".into(),
+            Flavor::Pysd => format!("{dim}!"),
+        }
+    }
+
     /// The XMILE name of element `e` of `dim`.
     fn element_name(&self, dim: &str, e: &str) -> String {
         self.elements
@@ -473,13 +498,13 @@ impl Exporter<'_> {
                     }
                     let dim = target.dims.get(k).map(String::as_str).unwrap_or("");
                     match s {
-                        Subscript::Wildcard { .. } => out.push('*'),
+                        Subscript::Wildcard { .. } => out.push_str(&self.all_of(dim)),
                         Subscript::Name { name, quoted, .. } => {
                             if !quoted && self.elements.contains_key(name) {
                                 // Inside an aggregate, a dimension the defined variable lacks
                                 // is iterated over: XMILE writes that `*`.
                                 if agg && !v.dims.contains(name) {
-                                    out.push('*');
+                                    out.push_str(&self.all_of(name));
                                 } else {
                                     out.push_str(name);
                                 }
@@ -500,14 +525,14 @@ impl Exporter<'_> {
             // aggregate every dimension is one of the defined variable's (matched by name);
             // inside, the others are iterated over: `*` (XMILE 1.0, as Stella and Simlin read it).
             None if !target.dims.is_empty() => {
-                let subs: Vec<&str> = target
+                let subs: Vec<String> = target
                     .dims
                     .iter()
                     .map(|d| {
                         if !agg || v.dims.contains(d) {
-                            d.as_str()
+                            d.clone()
                         } else {
-                            "*"
+                            self.all_of(d)
                         }
                     })
                     .collect();
