@@ -150,6 +150,8 @@ fn graphical_functions_all_forms() {
 <aux name="looked up"><eqn>LOOKUP(table, TIME / 2)</eqn></aux>
 <aux name="extended"><eqn>steep(TIME)</eqn></aux>
 <aux name="own gf"><eqn>TIME</eqn><gf><xpts>0,4</xpts><ypts>100,0</ypts></gf></aux>
+<gf name="steps" type="discrete"><xpts>0,1,3</xpts><ypts>1,2,3</ypts></gf>
+<aux name="stepped"><eqn>steps(TIME)</eqn></aux>
 </variables></model>"#,
     ));
     assert_eq!(
@@ -161,6 +163,10 @@ fn graphical_functions_all_forms() {
     assert_eq!(
         common::column(&r, "own gf"),
         vec![100.0, 87.5, 75.0, 62.5, 50.0, 37.5, 25.0, 12.5, 0.0]
+    );
+    assert_eq!(
+        common::column(&r, "stepped"),
+        vec![1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0]
     );
 }
 

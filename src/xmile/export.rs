@@ -265,7 +265,9 @@ impl Exporter<'_> {
         let name = escape(&self.names[&v.name]);
         let ind = "            ";
         if let Definition::Lookup(l) = &v.def {
-            let kind = if l.extrapolate {
+            let kind = if l.discrete {
+                "discrete"
+            } else if l.extrapolate {
                 "extrapolate"
             } else {
                 "continuous"

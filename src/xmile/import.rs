@@ -3,7 +3,7 @@
 //! Reads sim_specs, dimensions, behavior, the root model's variables (stocks, flows, auxiliaries,
 //! graphical functions, arrays with apply-to-all or per-element equations) and expression
 //! macros; equations are translated by [`super::equation`]. Unknown elements are warnings;
-//! unsupported features (modules, discrete graphical functions, ...) are errors that name them.
+//! unsupported features (macros with variables, pipeline DELAY, ...) are errors that name them.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -1204,19 +1204,10 @@ impl<'t> Importer<'t> {
             .unwrap_or("continuous")
             .trim()
             .to_ascii_lowercase();
-        let extrapolate = match kind.as_str() {
-            "continuous" | "" => false,
-            "extrapolate" => true,
-            "discrete" => {
-                self.error(
-                    Diagnostic::error(
-                        "discrete graphical functions (type=\"discrete\") are not supported yet",
-                    )
-                    .at(self.loc(gf))
-                    .help("use type=\"continuous\" or \"extrapolate\""),
-                );
-                return None;
-            }
+        let (extrapolate, discrete) = match kind.as_str() {
+            "continuous" | "" => (false, false),
+            "extrapolate" => (true, false),
+            "discrete" => (false, true),
             other => {
                 self.error(
                     Diagnostic::error(format!("unknown graphical function type `{other}`"))
@@ -1278,17 +1269,19 @@ impl<'t> Importer<'t> {
             );
             return None;
         }
-        if xs.windows(2).any(|w| w[1] < w[0]) {
+        if xs.windows(2).any(|w| w[1] <= w[0]) {
             self.error(
-                Diagnostic::error("graphical function: the x values must not decrease")
+                Diagnostic::error("graphical function: the x values must increase")
                     .at(self.loc(gf)),
             );
             return None;
         }
         Some(LookupData {
+            // One point: a constant (there is no segment to extend).
+            extrapolate: extrapolate && xs.len() > 1,
+            discrete,
             xs,
             ys,
-            extrapolate,
             x_units: None,
         })
     }
