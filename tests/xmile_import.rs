@@ -232,6 +232,31 @@ fn expression_macros_expand_per_call_with_their_own_state() {
     assert_eq!(common::column(&r, "c"), vec![2.0, 6.0, 10.0, 14.0, 18.0]);
 }
 
+/// A macro with its own variables (a stock): every call is an instance with its own state.
+#[test]
+fn macros_with_variables_have_state_per_call() {
+    let r = run_xmile(&xmile(
+        r#"<sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+<macro name="accum"><parm>rate</parm><eqn>level</eqn>
+  <variables>
+    <stock name="level"><eqn>0</eqn><inflow>in_flow</inflow></stock>
+    <flow name="in_flow"><eqn>rate</eqn></flow>
+  </variables>
+</macro>"#,
+        r#"<model><variables>
+<aux name="a"><eqn>accum(1)</eqn></aux>
+<aux name="b"><eqn>accum(TIME) + accum(2 * a)</eqn></aux>
+</variables></model>"#,
+    ));
+    // a = Σ 1 = t; b = Σ_{k<t} k + Σ_{k<t} 2k = 3·t(t−1)/2.
+    assert_eq!(common::column(&r, "a"), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(common::column(&r, "b"), vec![0.0, 0.0, 3.0, 9.0, 18.0]);
+    assert_eq!(
+        common::column(&r, "accum_3.level"),
+        vec![0.0, 0.0, 2.0, 6.0, 12.0]
+    );
+}
+
 /// XMILE non-negative stocks are clamped at zero; their flows are not changed (the reference
 /// outputs of the community's test models require this). Uniflows are max(0, equation).
 #[test]

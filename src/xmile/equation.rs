@@ -24,6 +24,8 @@ pub struct Names {
     pub macros: HashMap<String, Macro>,
     pub start: f64,
     pub stop: f64,
+    /// Calls of macros with their own variables met while translating (see [`Instance`]).
+    pub instances: std::cell::RefCell<Vec<Instance>>,
     /// The file was converted from Vensim (its header names Vensim): INT truncates toward
     /// zero and MOD keeps the sign of the dividend, as Vensim's INTEGER and MODULO do.
     pub vensim: bool,
@@ -55,7 +57,28 @@ pub struct Macro {
     pub params: Vec<String>,
     pub body: Located,
     pub file: FileId,
+    /// The macro has its own `<variables>` (stocks...): each call is an instance of them.
+    pub stateful: bool,
 }
+
+/// One call of a macro with its own variables: its variables live under the module path
+/// `{caller scope}{name}.`, its parameters take the call's arguments (translated in the
+/// caller's scope), and the call's value is the variable `{name}._value`.
+pub struct Instance {
+    /// Canonical macro name.
+    pub macro_name: String,
+    /// Instance name (canonical; unique in the model).
+    pub name: String,
+    /// Canonical module path of the caller.
+    pub caller_scope: String,
+    /// (canonical parameter, translated argument).
+    pub args: Vec<(String, Output)>,
+    /// Where the call is (file offset range).
+    pub at: (usize, usize),
+}
+
+/// The variable holding a stateful macro instance's value.
+pub const MACRO_VALUE: &str = "_value";
 
 /// Builtins whose name and arguments are the same in both languages.
 const SAME: &[&str] = &[
@@ -161,7 +184,7 @@ struct Token {
 }
 
 /// The translated text and each byte's file offset (plus one for the end).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Output {
     pub text: String,
     pub offsets: Vec<usize>,
@@ -856,7 +879,34 @@ impl Translator<'_> {
         for (p, part) in m.params.iter().zip(parts) {
             let mut o = Output::default();
             self.expr(part, false, &mut o)?;
-            args.push((p.clone(), o));
+            let end = o.offsets.last().copied().unwrap_or(0);
+            args.push((p.clone(), o.finish(end)));
+        }
+        if m.stateful {
+            if !self.dims.is_empty() {
+                return Err(self.loc_err(
+                    format!("macro `{name}` has its own variables: calling it from an arrayed equation is not supported yet"),
+                    t,
+                ));
+            }
+            let (a, b) = self.at(t);
+            let mut instances = self.names.instances.borrow_mut();
+            let instance = format!("{}_{}", canonical(name), instances.len() + 1);
+            let reference = format!("{}.{MACRO_VALUE}", ident(&instance));
+            instances.push(Instance {
+                macro_name: canonical(name),
+                name: instance,
+                caller_scope: self.scope.to_string(),
+                args,
+                at: (a, b),
+            });
+            drop(instances);
+            self.emit(out, &reference, t);
+            return Ok(());
+        }
+        // Inline expansion: the arguments' closing offset is not part of the text.
+        for (_, o) in &mut args {
+            o.offsets.pop();
         }
         let tokens = lex(&m.body, m.file)?;
         let mut inner = Translator {
