@@ -59,8 +59,9 @@ pub fn export_for(model: &ModelDecl, flavor: Flavor) -> Result<Export, Diagnosti
     let mut taken: HashSet<String> = HashSet::new();
     for v in &model.vars {
         // A name imported from XMILE keeps the modeller's spelling.
+        // (Flattened: a `.` would mean a module in XMILE.)
         let base = match model.dialect.labels.get(&v.name) {
-            Some(label) => label.clone(),
+            Some(label) => label.replace('.', "_"),
             None => v.name.replace('.', "_"),
         };
         let mut name = base.clone();
