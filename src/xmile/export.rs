@@ -358,7 +358,9 @@ impl Exporter<'_> {
                 escape(&self.flow_name(f, v))
             );
         }
-        if v.kind == VarKind::Stock && v.non_negative {
+        // careshift's own non-negative stocks (marked above) and XMILE ones read from a file.
+        let clamped = self.model.dialect.clamped_stocks.contains(&v.name);
+        if v.kind == VarKind::Stock && (v.non_negative || clamped) {
             let _ = writeln!(x, "{ind}    <non_negative/>");
         }
         let _ = writeln!(x, "{ind}</{tag}>");
