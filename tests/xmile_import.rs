@@ -39,6 +39,7 @@ fn builtins_match_careshift_builtins() {
 <aux name="input"><eqn>10 + STEP(5, 2) + RAMP(1, 4) + PULSE(3, 1, 2)</eqn></aux>
 <aux name="s1"><eqn>SMTH1(input, 2)</eqn></aux>
 <aux name="s3"><eqn>SMTH3(input, 3, 7)</eqn></aux>
+<aux name="sn3"><eqn>SMTHN(input, 3, 3, 7)</eqn></aux>
 <aux name="d1"><eqn>DELAY1(input, 2)</eqn></aux>
 <aux name="d3"><eqn>DELAY3(input, 2)</eqn></aux>
 <aux name="dn"><eqn>DELAYN(input, 2, 4)</eqn></aux>
@@ -98,6 +99,8 @@ equation = "abs(-time) + sqrt(time) + exp(-time) + ln(time + 1) + int(time / 3) 
     ] {
         assert_eq!(common::column(&x, name), common::column(&t, name), "{name}");
     }
+    // SMTHN of order 3 is SMTH3.
+    assert_eq!(common::column(&x, "sn3"), common::column(&t, "s3"));
 }
 
 #[test]

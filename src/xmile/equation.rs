@@ -125,7 +125,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "delay",
         "DELAY (the fixed, pipeline delay) is not supported yet; DELAY1, DELAY3 and DELAYN (material delays) are",
     ),
-    ("smthn", "SMTHN is not supported yet; use SMTH1 or SMTH3"),
     ("forcst", "FORCST is not supported yet"),
     ("stddev", "STDDEV is not supported yet"),
     ("rank", "RANK is not supported yet"),
@@ -761,6 +760,9 @@ impl Translator<'_> {
         if let Some(m) = self.names.macros.get(&f) {
             return self.expand_macro(name_tok, name, m, &parts, out);
         }
+        if f == "smthn" {
+            return self.smooth_n(name_tok, &parts, out);
+        }
         if let Some((_, why)) = UNSUPPORTED.iter().find(|(n, _)| *n == f) {
             return Err(self.loc_err(
                 format!("unsupported XMILE builtin `{name}`: {why}"),
@@ -831,6 +833,61 @@ impl Translator<'_> {
             self.expr(part, agg, out)?;
         }
         self.emit(out, ")", close);
+        Ok(())
+    }
+
+    /// `SMTHN(x, T, n [, init])`: n first-order smooths of T/n each in series (as SMTH3 is
+    /// three); n must be a whole number written in the equation.
+    fn smooth_n(
+        &mut self,
+        t: &Token,
+        parts: &[&[Token]],
+        out: &mut Output,
+    ) -> Result<(), Diagnostic> {
+        if !(3..=4).contains(&parts.len()) {
+            return Err(self.loc_err(
+                "SMTHN takes 3 or 4 arguments: SMTHN(input, time, order [, initial])",
+                t,
+            ));
+        }
+        let order = match parts[2] {
+            [n] if n.kind == Kind::Number => self.src.text[n.start..n.end].parse::<f64>().ok(),
+            _ => None,
+        }
+        .filter(|n| n.fract() == 0.0 && (1.0..=100.0).contains(n));
+        let Some(order) = order else {
+            return Err(self.loc_err(
+                "SMTHN's order must be a whole number from 1 to 100 written in the equation",
+                t,
+            ));
+        };
+        let translate = |me: &mut Self, part: &[Token]| -> Result<Output, Diagnostic> {
+            let mut o = Output::default();
+            me.expr(part, false, &mut o)?;
+            Ok(o)
+        };
+        let input = translate(self, parts[0])?;
+        let time = translate(self, parts[1])?;
+        let init = match parts.get(3) {
+            Some(p) => Some(translate(self, p)?),
+            None => None,
+        };
+        let (a, b) = self.at(t);
+        let n = order as usize;
+        for _ in 0..n {
+            out.push("smooth(", a, a);
+        }
+        out.append(&input);
+        for _ in 0..n {
+            out.push(",(", a, a);
+            out.append(&time);
+            out.push(&format!(")/{}", number(order)), b, b);
+            if let Some(init) = &init {
+                out.push(",", b, b);
+                out.append(init);
+            }
+            out.push(")", b, b);
+        }
         Ok(())
     }
 
