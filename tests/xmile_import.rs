@@ -406,3 +406,25 @@ at = 10
     let summary = std::fs::read_to_string(dir.join("out/summary.json")).unwrap();
     assert!(summary.contains("water_at_10"), "{summary}");
 }
+
+/// A graphical function per array element, and one inside a module's variable.
+#[test]
+fn graphical_functions_per_element_and_in_modules() {
+    let r = run_xmile(&xmile(
+        r#"<sim_specs><start>0</start><stop>2</stop><dt>1</dt></sim_specs>
+<dimensions><dim name="D"><elem name="a"/><elem name="b"/></dim></dimensions>"#,
+        r#"<model><variables>
+<module name="m"/>
+<aux name="per"><dimensions><dim name="D"/></dimensions>
+  <element subscript="a"><eqn>TIME</eqn><gf><xpts>0,2</xpts><ypts>0,10</ypts></gf></element>
+  <element subscript="b"><eqn>TIME</eqn><gf><xpts>0,2</xpts><ypts>5,1</ypts></gf></element>
+</aux>
+</variables></model>
+<model name="m"><variables>
+<aux name="x"><eqn>TIME</eqn><gf><xpts>0,2</xpts><ypts>100,300</ypts></gf></aux>
+</variables></model>"#,
+    ));
+    assert_eq!(common::column(&r, "per[a]"), vec![0.0, 5.0, 10.0]);
+    assert_eq!(common::column(&r, "per[b]"), vec![5.0, 3.0, 1.0]);
+    assert_eq!(common::column(&r, "m.x"), vec![100.0, 200.0, 300.0]);
+}

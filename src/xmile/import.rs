@@ -92,7 +92,9 @@ struct RawVar<'a, 'input> {
     loc: Location,
     eqn: Option<(Located, Node<'a, 'input>)>,
     dims: Vec<String>,
-    elements: Vec<(String, Location, Located)>,
+    /// Per-element definitions: subscript, where, equation, and the element's own graphical
+    /// function if it has one.
+    elements: Vec<(String, Location, Located, Option<Node<'a, 'input>>)>,
     inflows: Vec<(String, Location)>,
     outflows: Vec<(String, Location)>,
     non_negative: Option<bool>,
@@ -1059,20 +1061,13 @@ impl<'t> Importer<'t> {
                 }
                 ("element", _) => {
                     let sub = c.attribute("subscript").unwrap_or("").to_string();
-                    if self.child(c, "gf").is_some() {
-                        self.error(
-                            Diagnostic::error(
-                                "graphical functions per array element are not supported yet",
-                            )
-                            .at(self.loc(c)),
-                        );
-                        continue;
-                    }
+                    let gf = self.child(c, "gf");
                     match self.child(c, "eqn") {
                         Some(e) => raw.elements.push((
                             sub,
                             self.loc(c),
                             xml::element_text(e, self.text, self.shift),
+                            gf,
                         )),
                         None => self.error(
                             Diagnostic::error(format!(
@@ -1206,7 +1201,9 @@ impl<'t> Importer<'t> {
                 }
             }
         }
-        let gf_call = r.gf.map(|_| format!("{}__gf", r.ident));
+        // The call is written in the variable's own scope: the table's local name.
+        let local = r.ident.rsplit('.').next().unwrap_or(&r.ident);
+        let gf_call = r.gf.map(|_| format!("{local}__gf"));
         let own = EqnContext {
             dims: &r.dims,
             scope: &r.scope,
@@ -1215,9 +1212,35 @@ impl<'t> Importer<'t> {
         };
         if !r.elements.is_empty() {
             let mut defs = Vec::new();
-            for (sub, at, eqn) in &r.elements {
+            for (k, (sub, at, eqn, gf)) in r.elements.iter().enumerate() {
                 let key = self.element_key(sub, &r.dims, names, *at)?;
-                let text = self.equation(eqn, names, &own, *at)?;
+                // An element's own graphical function: a table of its own, applied to its
+                // equation.
+                let table = match gf {
+                    Some(gf) => {
+                        let data = self.graphical_function(*gf)?;
+                        let mut table = decl.clone();
+                        table.name = format!("{}__gf{}", r.ident, k + 1);
+                        table.kind = VarKind::Lookup;
+                        table.dims = Vec::new();
+                        table.doc = None;
+                        table.def = Definition::Lookup(data);
+                        let local = table
+                            .name
+                            .rsplit('.')
+                            .next()
+                            .unwrap_or(&table.name)
+                            .to_string();
+                        vars.push(table);
+                        Some(local)
+                    }
+                    None => None,
+                };
+                let ctx = EqnContext {
+                    gf: table.as_deref().or(own.gf),
+                    ..own
+                };
+                let text = self.equation(eqn, names, &ctx, *at)?;
                 defs.push((key, *at, text));
             }
             decl.def = Definition::PerElement(defs);
