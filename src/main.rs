@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use careshift::diagnostics::{Diagnostic, Sources};
 use careshift::model::Method;
+use careshift::xmile::export::Flavor;
 use careshift::{Model, output};
 
 #[derive(Parser)]
@@ -69,9 +70,25 @@ enum Command {
     /// Prints a table (parameter, importance, 95 % interval) and, with --out, writes the chart
     /// as SVG and PNG and the table as CSV. Same seed → same numbers, whatever --threads.
     Sensitivity(SensitivityArgs),
+    /// Write a model (TOML or XMILE) as an OASIS XMILE 1.0 file for Stella, PySD or Simlin.
+    ///
+    /// Modules are flattened (`frailty.onset_rate` becomes `frailty_onset_rate`), element names
+    /// that are not identifiers are renamed (`0-64` becomes `age 0 64`, written `age_0_64` in equations), and builtins are mapped
+    /// to XMILE's (docs/XMILE.md).
+    Export {
+        /// The model file.
+        model: PathBuf,
+        /// Where to write the XMILE file.
+        #[arg(long, value_name = "PATH")]
+        xmile: PathBuf,
+        /// The reader: `xmile` (XMILE 1.0 as Stella and Simlin read it; the default) or `pysd`
+        /// (PySD's reader, which wants `Dim!` where XMILE writes `*`).
+        #[arg(long = "for", value_name = "READER", default_value = "xmile", value_parser = parse_flavor)]
+        reader: Flavor,
+    },
     /// Parse, compile and unit-check a model; print a summary. Exit code 1 on errors.
     Check {
-        /// The model file (TOML).
+        /// The model file (TOML or XMILE).
         model: PathBuf,
         /// Also list every constant that can be set, with units, range and source.
         #[arg(long)]
@@ -162,6 +179,11 @@ fn main() -> ExitCode {
         }
         Command::Check { model, params } => check(&model, params),
         Command::Sensitivity(args) => sensitivity(&args),
+        Command::Export {
+            model,
+            xmile,
+            reader,
+        } => export(&model, &xmile, reader),
         Command::Compare {
             model_a,
             model_b,
@@ -213,6 +235,43 @@ fn load_scenario(path: &Path) -> Result<careshift::scenario::Scenario, ExitCode>
             Err(ExitCode::FAILURE)
         }
     }
+}
+
+fn parse_flavor(s: &str) -> Result<Flavor, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "xmile" | "stella" | "simlin" => Ok(Flavor::Standard),
+        "pysd" => Ok(Flavor::Pysd),
+        _ => Err(format!("unknown reader `{s}`: use xmile or pysd")),
+    }
+}
+
+fn export(path: &Path, out: &Path, reader: Flavor) -> ExitCode {
+    // Compiled first: only a model that runs is exported.
+    let model = match load(path) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let (decl, _) = match careshift::load_decl(path, Sources::new()) {
+        Ok(d) => d,
+        Err(failure) => {
+            eprint!("{}", failure.render());
+            return ExitCode::FAILURE;
+        }
+    };
+    let exported = match careshift::xmile::export::export_for(&decl, reader) {
+        Ok(e) => e,
+        Err(d) => return fail(&d, &model.sources),
+    };
+    print_warnings(&exported.notes, &model.sources);
+    if let Err(e) = output::write_atomically(out, exported.xml.as_bytes()) {
+        eprintln!(
+            "error: cannot write `{}`: {e}\n   = help: check that the directory exists and is writable",
+            out.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    eprintln!("wrote {}", out.display());
+    ExitCode::SUCCESS
 }
 
 fn print_warnings(warnings: &[Diagnostic], sources: &Sources) {

@@ -52,6 +52,8 @@ pub enum F1 {
     Log10,
     Sqrt,
     Int,
+    /// Toward zero (Vensim INTEGER).
+    Integer,
     Round,
     Sin,
     Cos,
@@ -66,6 +68,8 @@ pub enum F2 {
     Min,
     Max,
     Modulo,
+    /// a − b·trunc(a/b): the sign of a (Vensim MODULO, C fmod).
+    Remainder,
     Zidz,
     Step,
     Ramp,
@@ -95,6 +99,8 @@ pub struct StockSlot {
     pub inflows: (u32, u32),
     pub outflows: (u32, u32),
     pub non_negative: bool,
+    /// Clamped at zero after each step, flows unchanged (XMILE non-negative stocks).
+    pub clamp_at_zero: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -102,6 +108,8 @@ pub struct Table {
     pub xs: Vec<f64>,
     pub ys: Vec<f64>,
     pub extrapolate: bool,
+    /// Step function: the y of the last point at or before x.
+    pub discrete: bool,
 }
 
 impl Table {
@@ -112,6 +120,9 @@ impl Table {
         let n = xs.len();
         if x.is_nan() {
             return f64::NAN;
+        }
+        if self.discrete {
+            return ys[xs.partition_point(|&v| v <= x).saturating_sub(1)];
         }
         let seg = if x <= xs[0] {
             if !self.extrapolate {
@@ -471,6 +482,7 @@ fn f1(f: F1, a: f64) -> f64 {
         F1::Log10 => a.log10(),
         F1::Sqrt => a.sqrt(),
         F1::Int => a.floor(),
+        F1::Integer => a.trunc(),
         F1::Round => a.round(),
         F1::Sin => a.sin(),
         F1::Cos => a.cos(),
@@ -492,6 +504,7 @@ fn f2(f: F2, a: f64, b: f64, time: f64, dt: f64) -> f64 {
         F2::Min => a.min(b),
         F2::Max => a.max(b),
         F2::Modulo => a - b * (a / b).floor(),
+        F2::Remainder => a % b,
         F2::Zidz => {
             if b == 0.0 {
                 0.0
@@ -577,11 +590,27 @@ mod tests {
     }
 
     #[test]
+    fn discrete_table_steps() {
+        let t = Table {
+            xs: vec![0.0, 1.0, 2.0],
+            ys: vec![5.0, 10.0, 20.0],
+            extrapolate: false,
+            discrete: true,
+        };
+        let at: Vec<f64> = [-1.0, 0.0, 0.5, 1.0, 1.99, 2.0, 9.0]
+            .iter()
+            .map(|&x| t.eval(x))
+            .collect();
+        assert_eq!(at, [5.0, 5.0, 5.0, 10.0, 10.0, 20.0, 20.0]);
+    }
+
+    #[test]
     fn table_clamps_and_extrapolates() {
         let mut t = Table {
             xs: vec![0.0, 1.0, 2.0],
             ys: vec![0.0, 10.0, 0.0],
             extrapolate: false,
+            discrete: false,
         };
         assert_eq!(t.eval(0.5), 5.0);
         assert_eq!(t.eval(1.5), 5.0);
@@ -618,5 +647,8 @@ mod tests {
         assert_eq!(f2(F2::Step, 5.0, 2.0, 1.75, 0.25), 0.0);
         assert_eq!(f2(F2::Step, 5.0, 2.0, 2.0, 0.25), 5.0);
         assert_eq!(f2(F2::Modulo, -7.0, 3.0, 0.0, 1.0), 2.0);
+        assert_eq!(f2(F2::Remainder, -7.0, 3.0, 0.0, 1.0), -1.0);
+        assert_eq!(f1(F1::Integer, -9.9), -9.0);
+        assert_eq!(f1(F1::Int, -9.9), -10.0);
     }
 }

@@ -99,6 +99,7 @@ impl Loader {
             dimensions: flat.dimensions,
             vars: flat.vars,
             sources: Sources::new(),
+            dialect: Default::default(),
         })
     }
 
@@ -508,6 +509,7 @@ impl Loader {
                 xs: xs.clone(),
                 ys: ys.clone(),
                 extrapolate: l.extrapolate,
+                discrete: false,
                 x_units,
             });
             let var = VarDecl {
