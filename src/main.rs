@@ -63,6 +63,16 @@ enum Command {
         #[arg(long, value_name = "PATH")]
         json: Option<PathBuf>,
     },
+    /// Time a model's runs in-process (no output files): runs it --runs times with its own
+    /// time settings and prints, as the last line on standard output, a JSON object with the
+    /// median run time and runs per second.
+    Bench {
+        /// The model file.
+        model: PathBuf,
+        /// Number of timed runs (after one untimed warm-up run).
+        #[arg(long, default_value_t = 100)]
+        runs: usize,
+    },
     /// Parse, compile and unit-check a model; print a summary. Exit code 1 on errors.
     Check {
         /// The model file (TOML).
@@ -150,6 +160,7 @@ fn main() -> ExitCode {
             }
         }
         Command::Check { model, params } => check(&model, params),
+        Command::Bench { model, runs } => bench(&model, runs),
         Command::Compare {
             model_a,
             model_b,
@@ -261,6 +272,28 @@ fn run_model(args: &RunArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+fn bench(path: &Path, runs: usize) -> ExitCode {
+    let model = match load(path) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    match careshift::bench::bench(&model, runs) {
+        Ok(report) => {
+            eprintln!(
+                "{}: {} runs of {} {} steps, median {:.3e} s per run",
+                path.display(),
+                report.runs,
+                report.steps,
+                report.method,
+                report.median_run_s
+            );
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(d) => fail(&d, &model.sources),
+    }
 }
 
 fn check(path: &Path, list_params: bool) -> ExitCode {
