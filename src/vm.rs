@@ -42,6 +42,18 @@ pub enum Op {
     F3(F3),
     PulseTrain,
     Lookup(u32),
+    // Superinstructions (made by `compile::optimize` from `Load`/`Num` followed by an
+    // arithmetic op): the top of the stack combined with a slot or a literal, with no push.
+    AddLoad(u32),
+    SubLoad(u32),
+    MulLoad(u32),
+    /// Divide by a slot; the second operand is as in `Div`.
+    DivLoad(u32, u32),
+    AddNum(f64),
+    SubNum(f64),
+    MulNum(f64),
+    /// Divide by a non-zero literal.
+    DivNum(f64),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -200,6 +212,13 @@ pub struct Program {
     pub flow_slots: Vec<u32>,
     /// (PREVIOUS slot, its source slot): after each step, `prev = source`.
     pub previous: Vec<(u32, u32)>,
+    /// (slot, source): per-step copies removed from `flows` by `compile::optimize` (readers
+    /// load the source instead); made only when a row is saved, so the columns stay complete.
+    pub copies: Vec<(u32, u32)>,
+    /// Auxiliaries that only read constants: `compile::optimize` moved them out of `flows`, so
+    /// they are computed in the initial phase only (and again by a schedule that changes one
+    /// of their inputs, see `simulate::schedule`).
+    pub hoisted: Vec<u32>,
     pub tables: Vec<Table>,
     /// Initial contents of every slot (literal constants; 0 elsewhere).
     pub defaults: Vec<f64>,
@@ -217,7 +236,98 @@ pub struct Program {
 #[derive(Debug, Clone)]
 pub struct State {
     pub slots: Vec<f64>,
+    /// The operand stack below its top value (which [`Machine`] keeps in a register); its
+    /// length is the deepest the program's code goes, computed at compile time.
     stack: Vec<f64>,
+}
+
+/// The evaluator's registers: the top of the operand stack and how many values are below it
+/// (in `State::stack`).
+struct Machine {
+    top: f64,
+    below: usize,
+}
+
+impl Machine {
+    const EMPTY: Machine = Machine {
+        top: f64::NAN,
+        below: 0,
+    };
+
+    #[inline(always)]
+    fn push(&mut self, stack: &mut [f64], v: f64) {
+        stack[self.below] = self.top;
+        self.below += 1;
+        self.top = v;
+    }
+
+    #[inline(always)]
+    fn pop(&mut self, stack: &[f64]) -> f64 {
+        let v = self.top;
+        self.below -= 1;
+        self.top = stack[self.below];
+        v
+    }
+
+    /// The value below the top (for messages).
+    fn second(&self, stack: &[f64]) -> Option<f64> {
+        self.below.checked_sub(1).map(|i| stack[i])
+    }
+
+    /// Apply one non-jump op.
+    #[inline(always)]
+    fn exec(&mut self, p: &Program, op: Op, slots: &[f64], stack: &mut [f64], time: f64, dt: f64) {
+        match op {
+            Op::Num(x) => self.push(stack, x),
+            Op::Load(s) => self.push(stack, slots[s as usize]),
+            Op::Time => self.push(stack, time),
+            Op::Dt => self.push(stack, dt),
+            Op::AddLoad(s) => self.top += slots[s as usize],
+            Op::SubLoad(s) => self.top -= slots[s as usize],
+            Op::MulLoad(s) => self.top *= slots[s as usize],
+            Op::DivLoad(s, _) => self.top /= slots[s as usize],
+            Op::AddNum(x) => self.top += x,
+            Op::SubNum(x) => self.top -= x,
+            Op::MulNum(x) => self.top *= x,
+            Op::DivNum(x) => self.top /= x,
+            Op::Neg => self.top = -self.top,
+            Op::Not => self.top = bool_f(self.top == 0.0),
+            Op::F1(f) => self.top = f1(f, self.top),
+            Op::Lookup(t) => self.top = p.tables[t as usize].eval(self.top),
+            Op::Add => self.binary(stack, |a, b| a + b),
+            Op::Sub => self.binary(stack, |a, b| a - b),
+            Op::Mul => self.binary(stack, |a, b| a * b),
+            Op::Div(_) => self.binary(stack, |a, b| a / b),
+            Op::Pow => self.binary(stack, f64::powf),
+            Op::Eq => self.binary(stack, |a, b| bool_f(a == b)),
+            Op::Ne => self.binary(stack, |a, b| bool_f(a != b)),
+            Op::Lt => self.binary(stack, |a, b| bool_f(a < b)),
+            Op::Le => self.binary(stack, |a, b| bool_f(a <= b)),
+            Op::Gt => self.binary(stack, |a, b| bool_f(a > b)),
+            Op::Ge => self.binary(stack, |a, b| bool_f(a >= b)),
+            Op::And => self.binary(stack, |a, b| bool_f(a != 0.0 && b != 0.0)),
+            Op::Or => self.binary(stack, |a, b| bool_f(a != 0.0 || b != 0.0)),
+            Op::F2(f) => self.binary(stack, |a, b| f2(f, a, b, time, dt)),
+            Op::F3(f) => {
+                let c = self.pop(stack);
+                self.binary(stack, |a, b| f3(f, a, b, c, time, dt))
+            }
+            Op::PulseTrain => {
+                let end = self.pop(stack);
+                let interval = self.pop(stack);
+                let width = self.pop(stack);
+                let start = self.top;
+                self.top = pulse_train(start, width, interval, end, time, dt);
+            }
+            Op::JumpIfFalse(_) | Op::Jump(_) => {}
+        }
+    }
+
+    #[inline(always)]
+    fn binary(&mut self, stack: &[f64], f: impl FnOnce(f64, f64) -> f64) {
+        self.below -= 1;
+        self.top = f(stack[self.below], self.top);
+    }
 }
 
 /// A run-time failure: which assignment produced a bad value, and why.
@@ -233,7 +343,7 @@ impl Program {
     pub fn new_state(&self) -> State {
         State {
             slots: self.defaults.clone(),
-            stack: Vec::with_capacity(self.stack_size.max(1)),
+            stack: vec![0.0; self.stack_size + 1],
         }
     }
 
@@ -267,80 +377,36 @@ impl Program {
         dt: f64,
     ) -> f64 {
         let State { slots, stack } = state;
-        stack.clear();
+        let mut m = Machine::EMPTY;
         let mut pc = start;
         while pc < end {
             let op = self.ops[pc];
             pc += 1;
             match op {
                 Op::JumpIfFalse(target) => {
-                    if pop(stack) == 0.0 {
+                    if m.pop(stack) == 0.0 {
                         pc = target as usize;
                     }
                 }
                 Op::Jump(target) => pc = target as usize,
-                _ => self.exec(op, slots, stack, time, dt),
+                _ => m.exec(self, op, slots, stack, time, dt),
             }
         }
-        pop(stack)
-    }
-
-    /// Apply one non-jump op to the stack.
-    #[inline(always)]
-    fn exec(&self, op: Op, slots: &[f64], stack: &mut Vec<f64>, time: f64, dt: f64) {
-        match op {
-            Op::Num(x) => stack.push(x),
-            Op::Load(s) => stack.push(slots[s as usize]),
-            Op::Time => stack.push(time),
-            Op::Dt => stack.push(dt),
-            Op::Neg => unary(stack, |a| -a),
-            Op::Not => unary(stack, |a| bool_f(a == 0.0)),
-            Op::F1(f) => unary(stack, |a| f1(f, a)),
-            Op::Lookup(t) => {
-                let table = &self.tables[t as usize];
-                unary(stack, |a| table.eval(a))
-            }
-            Op::Add => binary(stack, |a, b| a + b),
-            Op::Sub => binary(stack, |a, b| a - b),
-            Op::Mul => binary(stack, |a, b| a * b),
-            Op::Div(_) => binary(stack, |a, b| a / b),
-            Op::Pow => binary(stack, f64::powf),
-            Op::Eq => binary(stack, |a, b| bool_f(a == b)),
-            Op::Ne => binary(stack, |a, b| bool_f(a != b)),
-            Op::Lt => binary(stack, |a, b| bool_f(a < b)),
-            Op::Le => binary(stack, |a, b| bool_f(a <= b)),
-            Op::Gt => binary(stack, |a, b| bool_f(a > b)),
-            Op::Ge => binary(stack, |a, b| bool_f(a >= b)),
-            Op::And => binary(stack, |a, b| bool_f(a != 0.0 && b != 0.0)),
-            Op::Or => binary(stack, |a, b| bool_f(a != 0.0 || b != 0.0)),
-            Op::F2(f) => binary(stack, |a, b| f2(f, a, b, time, dt)),
-            Op::F3(f) => {
-                let c = pop(stack);
-                binary(stack, |a, b| f3(f, a, b, c, time, dt))
-            }
-            Op::PulseTrain => {
-                let end = pop(stack);
-                let interval = pop(stack);
-                let width = pop(stack);
-                let start = pop(stack);
-                stack.push(pulse_train(start, width, interval, end, time, dt));
-            }
-            Op::JumpIfFalse(_) | Op::Jump(_) => {}
-        }
+        m.top
     }
 
     /// Re-run a failed assignment op by op to find the first operation that produced a
     /// non-finite value. Runs once, on failure, so it may be slow.
     fn diagnose(&self, a: &Assign, state: &mut State, time: f64, dt: f64) -> EvalFault {
         let State { slots, stack } = state;
-        stack.clear();
+        let mut m = Machine::EMPTY;
         let mut pc = a.start as usize;
         while pc < a.end as usize {
             let op = self.ops[pc];
             pc += 1;
             match op {
                 Op::JumpIfFalse(target) => {
-                    if pop(stack) == 0.0 {
+                    if m.pop(stack) == 0.0 {
                         pc = target as usize;
                     }
                     continue;
@@ -351,16 +417,23 @@ impl Program {
                 }
                 _ => {}
             }
-            let x = stack.len().checked_sub(2).map(|i| stack[i]);
-            let y = stack.last().copied();
-            self.exec(op, slots, stack, time, dt);
-            let v = stack.last().copied().unwrap_or(f64::NAN);
-            if v.is_finite() {
+            // The operands: the two top values, or the top and the fused slot or literal.
+            let (x, y) = match op {
+                Op::AddLoad(s) | Op::SubLoad(s) | Op::MulLoad(s) | Op::DivLoad(s, _) => {
+                    (Some(m.top), Some(slots[s as usize]))
+                }
+                Op::AddNum(v) | Op::SubNum(v) | Op::MulNum(v) | Op::DivNum(v) => {
+                    (Some(m.top), Some(v))
+                }
+                _ => (m.second(stack), Some(m.top)),
+            };
+            m.exec(self, op, slots, stack, time, dt);
+            if m.top.is_finite() {
                 continue;
             }
             let mut location = None;
             let reason = match op {
-                Op::Div(loc) => {
+                Op::Div(loc) | Op::DivLoad(_, loc) => {
                     location = self.op_locations.get(loc as usize).copied();
                     if y == Some(0.0) {
                         "division by zero".to_string()
@@ -376,10 +449,19 @@ impl Program {
                     format!("inverse sine/cosine of {}", fmt(y))
                 }
                 Op::Load(s) => format!("`{}` is not finite", self.slot_meta[s as usize].name),
-                Op::Add | Op::Sub | Op::Mul => {
+                Op::DivNum(_) => format!("division overflowed ({} / {})", fmt(x), fmt(y)),
+                Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::AddLoad(_)
+                | Op::SubLoad(_)
+                | Op::MulLoad(_)
+                | Op::AddNum(_)
+                | Op::SubNum(_)
+                | Op::MulNum(_) => {
                     let symbol = match op {
-                        Op::Add => "+",
-                        Op::Sub => "-",
+                        Op::Add | Op::AddLoad(_) | Op::AddNum(_) => "+",
+                        Op::Sub | Op::SubLoad(_) | Op::SubNum(_) => "-",
                         _ => "*",
                     };
                     format!("{} {symbol} {} overflowed", fmt(x), fmt(y))
@@ -429,26 +511,6 @@ impl EvalFault {
             d = d.note(format!("`{}` is defined here", meta.name), Some(meta.loc));
         }
         d
-    }
-}
-
-#[inline(always)]
-fn pop(stack: &mut Vec<f64>) -> f64 {
-    stack.pop().unwrap_or(f64::NAN)
-}
-
-#[inline(always)]
-fn unary(stack: &mut [f64], f: impl FnOnce(f64) -> f64) {
-    if let Some(top) = stack.last_mut() {
-        *top = f(*top);
-    }
-}
-
-#[inline(always)]
-fn binary(stack: &mut Vec<f64>, f: impl FnOnce(f64, f64) -> f64) {
-    let b = pop(stack);
-    if let Some(top) = stack.last_mut() {
-        *top = f(*top, b);
     }
 }
 

@@ -3,10 +3,10 @@
 //! with and without a community programme and with the Monte Carlo parameters moved. Without
 //! this the speed comparison in benches/simulate.rs would not be honest.
 
-#[allow(dead_code)]
-mod common;
 #[path = "../benches/handwritten/care.rs"]
 mod care;
+#[allow(dead_code)]
+mod common;
 
 use care::{CareParams, OUTPUT_COLUMNS};
 use careshift::simulate::{Interpolation, Schedule, ScheduleSet, simulate_with};
@@ -18,7 +18,10 @@ fn check(params: &CareParams) {
     let schedules = match params.budget_ramp {
         None => ScheduleSet::default(),
         Some((start, end, from, to)) => {
-            let slot = model.overrides(&[("community_budget".into(), 0.0)]).unwrap()[0].0;
+            let slot = model
+                .overrides(&[("community_budget".into(), 0.0)])
+                .unwrap()[0]
+                .0;
             let ramp = Schedule {
                 slot,
                 points: vec![(start, from), (end, to)],

@@ -141,12 +141,18 @@ impl CareParams {
         [
             ("reference_population", self.reference_population),
             ("community_budget", self.community_budget),
-            ("community.max_admission_reduction", self.max_admission_reduction),
+            (
+                "community.max_admission_reduction",
+                self.max_admission_reduction,
+            ),
             ("community.max_stay_reduction", self.max_stay_reduction),
             ("community.maturity_time", self.maturity_time),
             ("community.caseload_per_fte", self.caseload_per_fte),
             ("community.cost_per_fte", self.cost_per_fte),
-            ("community.cost_per_step_down_place", self.cost_per_step_down_place),
+            (
+                "community.cost_per_step_down_place",
+                self.cost_per_step_down_place,
+            ),
             (
                 "community.surfaced_need_cost_per_person",
                 self.surfaced_need_cost_per_person,
@@ -361,7 +367,9 @@ fn initial(p: &CareParams) -> (Stocks, Coefficients) {
 fn rates(p: &CareParams, c: &Coefficients, s: &Stocks, t: f64) -> Rates {
     let people = &s.people;
     let older = |f: std::ops::Range<usize>| -> f64 {
-        (1..AGES).map(|a| people[a][f.clone()].iter().sum::<f64>()).sum()
+        (1..AGES)
+            .map(|a| people[a][f.clone()].iter().sum::<f64>())
+            .sum()
     };
 
     // community

@@ -314,7 +314,10 @@ impl<'p> Sim<'p> {
     /// Save the current values as the row for time `t`.
     pub fn record(&mut self, t: f64) {
         self.times.push(t);
-        let slots = &self.state.slots;
+        let slots = &mut self.state.slots;
+        for &(slot, source) in &self.p.copies {
+            slots[slot as usize] = slots[source as usize];
+        }
         self.values
             .extend(self.p.columns.iter().map(|c| slots[c.slot as usize]));
     }
