@@ -274,10 +274,27 @@ impl Machine {
         self.below.checked_sub(1).map(|i| stack[i])
     }
 
-    /// Apply one non-jump op.
+    /// Apply one op; `next` is the index of the op after it. Returns the index of the op to run
+    /// next (a jump's target, or `next`). One `match` for every op, jumps included: the
+    /// dispatch is a single indirect branch.
     #[inline(always)]
-    fn exec(&mut self, p: &Program, op: Op, slots: &[f64], stack: &mut [f64], time: f64, dt: f64) {
+    fn exec(
+        &mut self,
+        p: &Program,
+        op: Op,
+        next: usize,
+        slots: &[f64],
+        stack: &mut [f64],
+        time: f64,
+        dt: f64,
+    ) -> usize {
         match op {
+            Op::JumpIfFalse(target) => {
+                if self.pop(stack) == 0.0 {
+                    return target as usize;
+                }
+            }
+            Op::Jump(target) => return target as usize,
             Op::Num(x) => self.push(stack, x),
             Op::Load(s) => self.push(stack, slots[s as usize]),
             Op::Time => self.push(stack, time),
@@ -319,8 +336,8 @@ impl Machine {
                 let start = self.top;
                 self.top = pulse_train(start, width, interval, end, time, dt);
             }
-            Op::JumpIfFalse(_) | Op::Jump(_) => {}
         }
+        next
     }
 
     #[inline(always)]
@@ -378,19 +395,11 @@ impl Program {
     ) -> f64 {
         let State { slots, stack } = state;
         let mut m = Machine::EMPTY;
+        // `code.len() == end`, so indexing inside the loop needs no bounds check.
+        let code = &self.ops[..end];
         let mut pc = start;
-        while pc < end {
-            let op = self.ops[pc];
-            pc += 1;
-            match op {
-                Op::JumpIfFalse(target) => {
-                    if m.pop(stack) == 0.0 {
-                        pc = target as usize;
-                    }
-                }
-                Op::Jump(target) => pc = target as usize,
-                _ => m.exec(self, op, slots, stack, time, dt),
-            }
+        while pc < code.len() {
+            pc = m.exec(self, code[pc], pc + 1, slots, stack, time, dt);
         }
         m.top
     }
@@ -403,19 +412,9 @@ impl Program {
         let mut pc = a.start as usize;
         while pc < a.end as usize {
             let op = self.ops[pc];
-            pc += 1;
-            match op {
-                Op::JumpIfFalse(target) => {
-                    if m.pop(stack) == 0.0 {
-                        pc = target as usize;
-                    }
-                    continue;
-                }
-                Op::Jump(target) => {
-                    pc = target as usize;
-                    continue;
-                }
-                _ => {}
+            if matches!(op, Op::JumpIfFalse(_) | Op::Jump(_)) {
+                pc = m.exec(self, op, pc + 1, slots, stack, time, dt);
+                continue;
             }
             // The operands: the two top values, or the top and the fused slot or literal.
             let (x, y) = match op {
@@ -427,7 +426,7 @@ impl Program {
                 }
                 _ => (m.second(stack), Some(m.top)),
             };
-            m.exec(self, op, slots, stack, time, dt);
+            pc = m.exec(self, op, pc + 1, slots, stack, time, dt);
             if m.top.is_finite() {
                 continue;
             }
