@@ -481,6 +481,218 @@ impl Program {
     }
 }
 
+/// Runs evaluated together by [`Program::eval_batch`]: wide enough for the compiler to use
+/// vector instructions on every op, small enough that a batch's slots stay in cache.
+pub const LANES: usize = 8;
+
+/// One value per lane.
+pub type Lanes = [f64; LANES];
+
+/// Mutable evaluation state of [`LANES`] runs: each slot holds one value per run (structure of
+/// arrays), so every op is a loop over lanes.
+#[derive(Debug, Clone)]
+pub struct BatchState {
+    pub slots: Vec<Lanes>,
+    stack: Vec<Lanes>,
+}
+
+/// [`Machine`] over lanes.
+#[derive(Clone, Copy)]
+struct BatchMachine {
+    top: Lanes,
+    below: usize,
+}
+
+#[inline(always)]
+fn lanes(f: impl Fn(usize) -> f64) -> Lanes {
+    std::array::from_fn(f)
+}
+
+impl BatchMachine {
+    #[inline(always)]
+    fn push(&mut self, stack: &mut [Lanes], v: Lanes) {
+        stack[self.below] = self.top;
+        self.below += 1;
+        self.top = v;
+    }
+
+    #[inline(always)]
+    fn pop(&mut self, stack: &[Lanes]) -> Lanes {
+        let v = self.top;
+        self.below -= 1;
+        self.top = stack[self.below];
+        v
+    }
+
+    #[inline(always)]
+    fn unary(&mut self, f: impl Fn(f64) -> f64) {
+        for v in &mut self.top {
+            *v = f(*v);
+        }
+    }
+
+    #[inline(always)]
+    fn with(&mut self, operand: &Lanes, f: impl Fn(f64, f64) -> f64) {
+        for (v, &b) in self.top.iter_mut().zip(operand) {
+            *v = f(*v, b);
+        }
+    }
+
+    #[inline(always)]
+    fn binary(&mut self, stack: &[Lanes], f: impl Fn(f64, f64) -> f64) {
+        self.below -= 1;
+        let a = stack[self.below];
+        for (v, &a) in self.top.iter_mut().zip(&a) {
+            *v = f(a, *v);
+        }
+    }
+}
+
+impl Program {
+    /// A batch state with every lane at the defaults.
+    pub fn new_batch_state(&self) -> BatchState {
+        BatchState {
+            slots: self.defaults.iter().map(|&v| [v; LANES]).collect(),
+            stack: vec![[0.0; LANES]; self.stack_size + 1],
+        }
+    }
+
+    /// [`Program::eval_all`] over lanes: each lane computes exactly what a scalar evaluation
+    /// would (same ops, same order; an IF whose condition differs between lanes evaluates both
+    /// branches and selects per lane). Does not stop on a non-finite value: returns the lanes
+    /// that produced one (bit `l` for lane `l`), to be re-run on their own for the message.
+    pub fn eval_batch(
+        &self,
+        assigns: &[Assign],
+        state: &mut BatchState,
+        time: f64,
+        dt: f64,
+    ) -> u32 {
+        let BatchState { slots, stack } = state;
+        let mut failed = 0;
+        for a in assigns {
+            let mut m = BatchMachine {
+                top: [f64::NAN; LANES],
+                below: 0,
+            };
+            self.exec_batch(
+                &mut m,
+                a.start as usize,
+                a.end as usize,
+                slots,
+                stack,
+                time,
+                dt,
+            );
+            for (l, v) in m.top.iter().enumerate() {
+                if !v.is_finite() {
+                    failed |= 1 << l;
+                }
+            }
+            slots[a.slot as usize] = m.top;
+        }
+        failed
+    }
+
+    /// Run `ops[start..end]` on `m`.
+    #[allow(clippy::too_many_arguments)]
+    fn exec_batch(
+        &self,
+        m: &mut BatchMachine,
+        start: usize,
+        end: usize,
+        slots: &[Lanes],
+        stack: &mut [Lanes],
+        time: f64,
+        dt: f64,
+    ) {
+        let code = &self.ops[..end];
+        let mut pc = start;
+        while pc < code.len() {
+            let op = code[pc];
+            pc += 1;
+            match op {
+                Op::JumpIfFalse(else_start) => {
+                    let cond = m.pop(stack);
+                    let else_start = else_start as usize;
+                    if cond.iter().all(|&c| c == 0.0) {
+                        pc = else_start;
+                    } else if cond.iter().any(|&c| c == 0.0) {
+                        // Lanes disagree: both branches, then select. The then-branch ends
+                        // with `Jump(join)` just before the else-branch.
+                        let Op::Jump(join) = code[else_start - 1] else {
+                            unreachable!("an IF's then-branch ends with a jump")
+                        };
+                        let mut other = *m;
+                        self.exec_batch(m, pc, else_start - 1, slots, stack, time, dt);
+                        self.exec_batch(
+                            &mut other,
+                            else_start,
+                            join as usize,
+                            slots,
+                            stack,
+                            time,
+                            dt,
+                        );
+                        for (l, v) in m.top.iter_mut().enumerate() {
+                            if cond[l] == 0.0 {
+                                *v = other.top[l];
+                            }
+                        }
+                        pc = join as usize;
+                    }
+                }
+                Op::Jump(target) => pc = target as usize,
+                Op::Num(x) => m.push(stack, [x; LANES]),
+                Op::Load(s) => m.push(stack, slots[s as usize]),
+                Op::Time => m.push(stack, [time; LANES]),
+                Op::Dt => m.push(stack, [dt; LANES]),
+                Op::AddLoad(s) => m.with(&slots[s as usize], |a, b| a + b),
+                Op::SubLoad(s) => m.with(&slots[s as usize], |a, b| a - b),
+                Op::MulLoad(s) => m.with(&slots[s as usize], |a, b| a * b),
+                Op::DivLoad(s, _) => m.with(&slots[s as usize], |a, b| a / b),
+                Op::AddNum(x) => m.unary(|a| a + x),
+                Op::SubNum(x) => m.unary(|a| a - x),
+                Op::MulNum(x) => m.unary(|a| a * x),
+                Op::DivNum(x) => m.unary(|a| a / x),
+                Op::Neg => m.unary(|a| -a),
+                Op::Not => m.unary(|a| bool_f(a == 0.0)),
+                Op::F1(f) => m.unary(|a| f1(f, a)),
+                Op::Lookup(t) => {
+                    let table = &self.tables[t as usize];
+                    m.unary(|a| table.eval(a))
+                }
+                Op::Add => m.binary(stack, |a, b| a + b),
+                Op::Sub => m.binary(stack, |a, b| a - b),
+                Op::Mul => m.binary(stack, |a, b| a * b),
+                Op::Div(_) => m.binary(stack, |a, b| a / b),
+                Op::Pow => m.binary(stack, f64::powf),
+                Op::Eq => m.binary(stack, |a, b| bool_f(a == b)),
+                Op::Ne => m.binary(stack, |a, b| bool_f(a != b)),
+                Op::Lt => m.binary(stack, |a, b| bool_f(a < b)),
+                Op::Le => m.binary(stack, |a, b| bool_f(a <= b)),
+                Op::Gt => m.binary(stack, |a, b| bool_f(a > b)),
+                Op::Ge => m.binary(stack, |a, b| bool_f(a >= b)),
+                Op::And => m.binary(stack, |a, b| bool_f(a != 0.0 && b != 0.0)),
+                Op::Or => m.binary(stack, |a, b| bool_f(a != 0.0 || b != 0.0)),
+                Op::F2(f) => m.binary(stack, |a, b| f2(f, a, b, time, dt)),
+                Op::F3(f) => {
+                    let c = m.pop(stack);
+                    let b = m.pop(stack);
+                    m.top = lanes(|l| f3(f, m.top[l], b[l], c[l], time, dt));
+                }
+                Op::PulseTrain => {
+                    let end = m.pop(stack);
+                    let interval = m.pop(stack);
+                    let width = m.pop(stack);
+                    m.top =
+                        lanes(|l| pulse_train(m.top[l], width[l], interval[l], end[l], time, dt));
+                }
+            }
+        }
+    }
+}
+
 /// An operand for a message: scientific notation when it is very large or very small.
 fn fmt(v: Option<f64>) -> String {
     match v {
