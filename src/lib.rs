@@ -18,6 +18,7 @@ pub mod scenario;
 pub mod simulate;
 pub mod units;
 pub mod vm;
+pub mod xmile;
 
 use std::path::Path;
 
@@ -49,6 +50,23 @@ impl Failure {
     }
 }
 
+/// Read a model file into its flat declaration (TOML, or XMILE by extension or content), with
+/// the warnings met while reading it.
+pub fn load_decl(
+    path: &Path,
+    sources: Sources,
+) -> Result<(model::ModelDecl, Vec<Diagnostic>), Failure> {
+    if xmile::is_xmile(path) {
+        xmile::import::load(path, sources)
+    } else {
+        model::load_model_with(path, sources).map(|decl| (decl, Vec::new()))
+    }
+    .map_err(|(diagnostics, sources)| Failure {
+        diagnostics,
+        sources,
+    })
+}
+
 impl Model {
     /// Read, parse and compile a model file (and its modules).
     pub fn load(path: &Path) -> Result<Model, Failure> {
@@ -57,11 +75,7 @@ impl Model {
 
     /// Like [`Model::load`], adding the files read to `sources`.
     pub fn load_with(path: &Path, sources: Sources) -> Result<Model, Failure> {
-        let decl =
-            model::load_model_with(path, sources).map_err(|(diagnostics, sources)| Failure {
-                diagnostics,
-                sources,
-            })?;
+        let (decl, import_warnings) = load_decl(path, sources)?;
         // The model's own time settings must be runnable, so that `check` finds what `run`
         // would refuse (PREVIOUS with dopri5, too many steps or rows).
         let compiled = compile::compile(&decl).and_then(|(program, warnings)| {
@@ -73,7 +87,7 @@ impl Model {
                 name: decl.name,
                 program,
                 sources: decl.sources,
-                warnings,
+                warnings: import_warnings.into_iter().chain(warnings).collect(),
             }),
             Err(diagnostics) => Err(Failure {
                 diagnostics,

@@ -67,15 +67,27 @@ enum Command {
     /// time settings and prints, as the last line on standard output, a JSON object with the
     /// median run time and runs per second.
     Bench {
-        /// The model file.
+        /// The model file (TOML or XMILE).
         model: PathBuf,
         /// Number of timed runs (after one untimed warm-up run).
         #[arg(long, default_value_t = 100)]
         runs: usize,
     },
+    /// Write a model (TOML or XMILE) as an OASIS XMILE 1.0 file for Stella, PySD or Simlin.
+    ///
+    /// Modules are flattened (`frailty.onset_rate` becomes `frailty_onset_rate`), element names
+    /// that are not identifiers are renamed (`0-64` becomes `age_0_64`), and builtins are mapped
+    /// to XMILE's (docs/XMILE.md).
+    Export {
+        /// The model file.
+        model: PathBuf,
+        /// Where to write the XMILE file.
+        #[arg(long, value_name = "PATH")]
+        xmile: PathBuf,
+    },
     /// Parse, compile and unit-check a model; print a summary. Exit code 1 on errors.
     Check {
-        /// The model file (TOML).
+        /// The model file (TOML or XMILE).
         model: PathBuf,
         /// Also list every constant that can be set, with units, range and source.
         #[arg(long)]
@@ -161,6 +173,7 @@ fn main() -> ExitCode {
         }
         Command::Check { model, params } => check(&model, params),
         Command::Bench { model, runs } => bench(&model, runs),
+        Command::Export { model, xmile } => export(&model, &xmile),
         Command::Compare {
             model_a,
             model_b,
@@ -192,6 +205,35 @@ fn load(path: &Path) -> Result<Model, ExitCode> {
         );
         ExitCode::FAILURE
     })
+}
+
+fn export(path: &Path, out: &Path) -> ExitCode {
+    // Compiled first: only a model that runs is exported.
+    let model = match load(path) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    let (decl, _) = match careshift::load_decl(path, Sources::new()) {
+        Ok(d) => d,
+        Err(failure) => {
+            eprint!("{}", failure.render());
+            return ExitCode::FAILURE;
+        }
+    };
+    let exported = match careshift::xmile::export::export(&decl) {
+        Ok(e) => e,
+        Err(d) => return fail(&d, &model.sources),
+    };
+    print_warnings(&exported.notes, &model.sources);
+    if let Err(e) = output::write_atomically(out, exported.xml.as_bytes()) {
+        eprintln!(
+            "error: cannot write `{}`: {e}\n   = help: check that the directory exists and is writable",
+            out.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    eprintln!("wrote {}", out.display());
+    ExitCode::SUCCESS
 }
 
 fn print_warnings(warnings: &[Diagnostic], sources: &Sources) {

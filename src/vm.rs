@@ -64,6 +64,8 @@ pub enum F1 {
     Log10,
     Sqrt,
     Int,
+    /// Toward zero (Vensim INTEGER).
+    Integer,
     Round,
     Sin,
     Cos,
@@ -78,6 +80,8 @@ pub enum F2 {
     Min,
     Max,
     Modulo,
+    /// a − b·trunc(a/b): the sign of a (Vensim MODULO, C fmod).
+    Remainder,
     Zidz,
     Step,
     Ramp,
@@ -107,6 +111,8 @@ pub struct StockSlot {
     pub inflows: (u32, u32),
     pub outflows: (u32, u32),
     pub non_negative: bool,
+    /// Clamped at zero after each step, flows unchanged (XMILE non-negative stocks).
+    pub clamp_at_zero: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -738,6 +744,7 @@ fn f1(f: F1, a: f64) -> f64 {
         F1::Log10 => a.log10(),
         F1::Sqrt => a.sqrt(),
         F1::Int => a.floor(),
+        F1::Integer => a.trunc(),
         F1::Round => a.round(),
         F1::Sin => a.sin(),
         F1::Cos => a.cos(),
@@ -759,6 +766,7 @@ fn f2(f: F2, a: f64, b: f64, time: f64, dt: f64) -> f64 {
         F2::Min => a.min(b),
         F2::Max => a.max(b),
         F2::Modulo => a - b * (a / b).floor(),
+        F2::Remainder => a % b,
         F2::Zidz => {
             if b == 0.0 {
                 0.0
@@ -885,5 +893,8 @@ mod tests {
         assert_eq!(f2(F2::Step, 5.0, 2.0, 1.75, 0.25), 0.0);
         assert_eq!(f2(F2::Step, 5.0, 2.0, 2.0, 0.25), 5.0);
         assert_eq!(f2(F2::Modulo, -7.0, 3.0, 0.0, 1.0), 2.0);
+        assert_eq!(f2(F2::Remainder, -7.0, 3.0, 0.0, 1.0), -1.0);
+        assert_eq!(f1(F1::Integer, -9.9), -9.0);
+        assert_eq!(f1(F1::Int, -9.9), -10.0);
     }
 }

@@ -51,6 +51,7 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
                 inflows: (i0, i1),
                 outflows: (i1, i2),
                 non_negative: s.non_negative,
+                clamp_at_zero: s.clamp_at_zero,
             }
         })
         .collect();
@@ -302,6 +303,7 @@ impl Gen {
             Func::Log10 => f1(F1::Log10),
             Func::Sqrt => f1(F1::Sqrt),
             Func::Int => f1(F1::Int),
+            Func::Integer => f1(F1::Integer),
             Func::Round => f1(F1::Round),
             Func::Sin => f1(F1::Sin),
             Func::Cos => f1(F1::Cos),
@@ -310,6 +312,7 @@ impl Gen {
             Func::Arccos => f1(F1::Arccos),
             Func::Arctan => f1(F1::Arctan),
             Func::Modulo => (Op::F2(F2::Modulo), -1),
+            Func::Remainder => (Op::F2(F2::Remainder), -1),
             Func::Zidz => (Op::F2(F2::Zidz), -1),
             Func::Step => (Op::F2(F2::Step), -1),
             Func::Xidz => (Op::F3(F3::Xidz), -2),

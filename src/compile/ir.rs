@@ -15,6 +15,7 @@ pub enum Func {
     Log10,
     Sqrt,
     Int,
+    Integer,
     Round,
     Sin,
     Cos,
@@ -23,6 +24,7 @@ pub enum Func {
     Arccos,
     Arctan,
     Modulo,
+    Remainder,
     /// Two or more arguments (n-ary min/max are chained).
     Min,
     Max,

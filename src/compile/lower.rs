@@ -50,6 +50,7 @@ pub(crate) const BUILTINS: &[&str] = &[
     "log10",
     "sqrt",
     "int",
+    "integer",
     "round",
     "sin",
     "cos",
@@ -58,6 +59,7 @@ pub(crate) const BUILTINS: &[&str] = &[
     "arccos",
     "arctan",
     "modulo",
+    "remainder",
     "min",
     "max",
     "sum",
@@ -329,6 +331,7 @@ impl Builder<'_> {
             "log10" => simple(Func::Log10),
             "sqrt" => simple(Func::Sqrt),
             "int" => simple(Func::Int),
+            "integer" => simple(Func::Integer),
             "round" => simple(Func::Round),
             "sin" => simple(Func::Sin),
             "cos" => simple(Func::Cos),
@@ -350,6 +353,14 @@ impl Builder<'_> {
                     "modulo(a, b) — the remainder of a / b, with the sign of b",
                 )?;
                 self.pure_call(Func::Modulo, args, ctx)
+            }
+            "remainder" => {
+                arity(
+                    2,
+                    2,
+                    "remainder(a, b) — the remainder of a / b, with the sign of a",
+                )?;
+                self.pure_call(Func::Remainder, args, ctx)
             }
             "xidz" => {
                 arity(3, 3, "xidz(a, b, x) — a / b, or x when b is 0")?;

@@ -103,6 +103,8 @@ pub(crate) struct StockElem {
     pub inflows: Vec<u32>,
     pub outflows: Vec<u32>,
     pub non_negative: bool,
+    /// Kept at zero or above by clamping the level after each step (XMILE stocks).
+    pub clamp_at_zero: bool,
 }
 
 pub(crate) struct Table {
@@ -253,7 +255,8 @@ impl<'m> Builder<'m> {
                     _ => SlotKind::Aux,
                 };
                 for e in 0..size {
-                    let name = element_name(&decl.name, &dims, e, &self.dims);
+                    let label = self.model.dialect.labels.get(&decl.name);
+                    let name = element_name(label.unwrap_or(&decl.name), &dims, e, &self.dims);
                     self.slots.push(SlotInfo {
                         name,
                         kind,
@@ -284,7 +287,10 @@ impl<'m> Builder<'m> {
             if let Err(d) = self.define(var_id) {
                 self.diags.push(d);
             }
-            if decl.units.is_none() && decl.kind != VarKind::Lookup {
+            if decl.units.is_none()
+                && decl.kind != VarKind::Lookup
+                && !self.model.dialect.units_unchecked
+            {
                 self.diags.push(
                     Diagnostic::warning(format!(
                         "`{}` has no units; unit checking skips it",
@@ -430,8 +436,13 @@ impl<'m> Builder<'m> {
             _ => self.runtime.push(Assignment { slot, ir, loc }),
         }
         if v.kind == VarKind::Stock {
-            let non_negative = self.model.vars[v.decl].non_negative;
+            let decl = &self.model.vars[v.decl];
+            let clamped = self.model.dialect.clamped_stocks.contains(&decl.name);
+            let non_negative = decl.non_negative;
             self.add_stock(slot, non_negative);
+            if clamped && let Some(s) = self.stocks.last_mut() {
+                s.clamp_at_zero = true;
+            }
         }
     }
 
@@ -591,6 +602,7 @@ impl<'m> Builder<'m> {
             inflows: Vec::new(),
             outflows: Vec::new(),
             non_negative,
+            clamp_at_zero: false,
         });
     }
 

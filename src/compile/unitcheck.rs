@@ -231,7 +231,9 @@ impl Builder<'_> {
         let arg = |i: usize| units.get(i).cloned().unwrap_or(Inferred::Any);
         let dimless = Inferred::Known(one.clone());
         match name {
-            "abs" | "int" | "round" | "sum" | "mean" | "prod" if args.len() == 1 => Ok(arg(0)),
+            "abs" | "int" | "integer" | "round" | "sum" | "mean" | "prod" if args.len() == 1 => {
+                Ok(arg(0))
+            }
             "exp" | "ln" | "log10" | "sin" | "cos" | "tan" | "arcsin" | "arccos" | "arctan"
                 if args.len() == 1 =>
             {
@@ -248,7 +250,7 @@ impl Builder<'_> {
                 }),
                 Inferred::Any => Ok(Inferred::Any),
             },
-            "min" | "max" | "modulo" | "mod" if !args.is_empty() => {
+            "min" | "max" | "modulo" | "mod" | "remainder" if !args.is_empty() => {
                 let mut acc = arg(0);
                 for (i, a) in args.iter().enumerate().skip(1) {
                     acc = self.same(e, name, (&args[0], acc), (a, arg(i)), ctx)?;

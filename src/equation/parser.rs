@@ -11,7 +11,8 @@
 //! comparison     := additive (cmp_op additive)?              non-associative
 //! cmp_op         := "=" | "==" | "<>" | "!=" | "<" | "<=" | ">" | ">="
 //! additive       := multiplicative (("+" | "-") multiplicative)*
-//! multiplicative := unary (("*" | "/") unary)*
+//! multiplicative := unary (("*" | "/" | "mod" | "rem") unary)*
+//!                   `a mod b` = modulo(a, b) (XMILE), `a rem b` = remainder(a, b)
 //! unary          := ("-" | "+") unary | power
 //! power          := primary ("^" unary)?                     right-associative
 //! primary        := number | variable | call | "(" expr ")" | if_expr
@@ -110,6 +111,28 @@ fn binary(op: BinaryOp, lhs: Parsed, rhs: Parsed) -> Parsed {
             op,
             lhs: lhs.expr,
             rhs: rhs.expr,
+        },
+        span,
+    )
+}
+
+/// An infix operator: one of the AST's binary operators, or a word parsed as a call of the
+/// named builtin (`mod`, `rem`).
+#[derive(Debug, Clone, Copy, PartialEq)]
+enum Infix {
+    Op(BinaryOp),
+    Call(&'static str),
+}
+
+/// `a mod b` as the call `modulo(a, b)`.
+fn infix_call(f: &str, op_span: Span, lhs: Parsed, rhs: Parsed) -> Parsed {
+    let span = lhs.outer.to(rhs.outer);
+    Parsed::new(
+        ExprKind::Call {
+            name: f.into(),
+            raw_name: f.into(),
+            name_span: op_span,
+            args: vec![*lhs.expr, *rhs.expr],
         },
         span,
     )
@@ -270,6 +293,22 @@ impl Parser<'_> {
         Ok(())
     }
 
+    /// The infix operator at the current token: a symbol or keyword, or the word `mod`
+    /// (XMILE's infix modulo) or `rem`, which are operators only where an operand has just
+    /// ended (elsewhere they are ordinary names).
+    fn infix_here(&self) -> Option<(Infix, u8)> {
+        let token = self.peek();
+        if token.kind == TokenKind::Ident {
+            let word = self.slice(token.span);
+            for (w, f) in [("mod", "modulo"), ("rem", "remainder")] {
+                if word.eq_ignore_ascii_case(w) {
+                    return Some((Infix::Call(f), prec::MULTIPLICATIVE));
+                }
+            }
+        }
+        infix_op(&token.kind).map(|(op, level)| (Infix::Op(op), level))
+    }
+
     // ----- expressions ---------------------------------------------------------------------
     //
     // Binary operators use precedence climbing rather than one function per level: it keeps
@@ -285,7 +324,7 @@ impl Parser<'_> {
         let saved_depth = self.tree_depth;
         let mut lhs = self.parse_prefix(min)?;
         let mut after_comparison = false;
-        while let Some((op, level)) = infix_op(self.peek_kind()) {
+        while let Some((op, level)) = self.infix_here() {
             if level < min {
                 break;
             }
@@ -294,13 +333,16 @@ impl Parser<'_> {
             }
             let op_token = self.advance();
             self.deepen(op_token.span)?;
-            let rhs = if op == BinaryOp::Pow {
+            let rhs = if op == Infix::Op(BinaryOp::Pow) {
                 // Right-associative, and the exponent may carry a sign: `2^-1`, `2^3^2`.
                 self.nested(op_token.span, |p| p.parse_binary(prec::POWER))?
             } else {
                 self.parse_binary(level + 1)?
             };
-            lhs = binary(op, lhs, rhs);
+            lhs = match op {
+                Infix::Op(op) => binary(op, lhs, rhs),
+                Infix::Call(f) => infix_call(f, op_token.span, lhs, rhs),
+            };
             after_comparison = level == prec::COMPARISON;
         }
         self.tree_depth = saved_depth;
@@ -1137,6 +1179,15 @@ mod tests {
     }
 
     // ----- calls ---------------------------------------------------------------------------
+
+    #[test]
+    fn infix_mod() {
+        assert_eq!(sexpr(&p("a + b mod 3 * c")), "(+ a (* (modulo b 3) c))");
+        assert_eq!(sexpr(&p("x MOD 2")), "(modulo x 2)");
+        assert_eq!(sexpr(&p("x rem 2 + 1")), "(+ (remainder x 2) 1)");
+        // `mod` where an operand is expected is an ordinary name.
+        assert_eq!(sexpr(&p("mod + 1")), "(+ mod 1)");
+    }
 
     #[test]
     fn calls() {

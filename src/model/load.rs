@@ -99,6 +99,7 @@ impl Loader {
             dimensions: flat.dimensions,
             vars: flat.vars,
             sources: Sources::new(),
+            dialect: Default::default(),
         })
     }
 

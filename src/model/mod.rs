@@ -171,4 +171,22 @@ pub struct ModelDecl {
     pub dimensions: Vec<Dimension>,
     pub vars: Vec<VarDecl>,
     pub sources: Sources,
+    /// What differs for models read from another format (XMILE); default for TOML models.
+    pub dialect: Dialect,
+}
+
+/// Settings of a model imported from another format (see docs/XMILE.md). The default is the
+/// TOML model format's behaviour.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Dialect {
+    /// Output name of a variable when it differs from its internal name (XMILE names may hold
+    /// spaces and any characters): internal name → name as the modeller wrote it.
+    pub labels: std::collections::HashMap<String, String>,
+    /// Units are free text in the source format and are not checked (no "has no units"
+    /// warnings either).
+    pub units_unchecked: bool,
+    /// Stocks that are kept non-negative by clamping the level at zero after each step,
+    /// without changing their flows (XMILE `<non_negative/>` stocks, as the community's
+    /// reference outputs require); TOML `non_negative` scales outflows instead.
+    pub clamped_stocks: std::collections::HashSet<String>,
 }

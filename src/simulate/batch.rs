@@ -208,7 +208,7 @@ impl<'p> Batch<'p> {
     fn check_stocks(&mut self) {
         for s in &self.p.stocks {
             for (l, v) in self.state.slots[s.slot as usize].iter_mut().enumerate() {
-                if s.non_negative && *v < 0.0 {
+                if (s.non_negative || s.clamp_at_zero) && *v < 0.0 {
                     *v = 0.0;
                 }
                 if !v.is_finite() {

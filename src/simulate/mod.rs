@@ -335,11 +335,12 @@ impl<'p> Sim<'p> {
         }
     }
 
-    /// After a step: clamp non-negative stocks (against round-off) and reject non-finite ones.
+    /// After a step: clamp non-negative stocks (against round-off; for XMILE stocks, this is
+    /// how they are kept non-negative) and reject non-finite ones.
     pub fn check_stocks(&mut self, t: f64) -> Result<(), Diagnostic> {
         for s in &self.p.stocks {
             let v = &mut self.state.slots[s.slot as usize];
-            if s.non_negative && *v < 0.0 {
+            if (s.non_negative || s.clamp_at_zero) && *v < 0.0 {
                 *v = 0.0;
             }
             if !v.is_finite() {
