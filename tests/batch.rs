@@ -150,3 +150,41 @@ value = 20
     assert!(results[0].is_ok() && results[2].is_ok());
     assert_batch_matches_single_runs(&model, Method::Euler, &overrides, &ScheduleSet::default());
 }
+
+/// Every model of the XMILE conformance corpus that careshift runs (IFs, lookups, builtins,
+/// arrays from another tool's hand), batch against single runs.
+#[test]
+fn batch_runs_equal_single_runs_on_the_xmile_corpus() {
+    let Some(root) = std::env::var_os("CARESHIFT_TEST_MODELS").map(std::path::PathBuf::from) else {
+        println!("SKIPPED (not passed): CARESHIFT_TEST_MODELS is not set");
+        return;
+    };
+    let mut stack = vec![root];
+    let mut checked = 0;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "xmile")
+                && let Ok(model) = Model::load(&path)
+            {
+                let method = model.time().method;
+                if method == Method::Dopri5 {
+                    continue;
+                }
+                let overrides = lane_overrides(&model, LANES);
+                assert_batch_matches_single_runs(
+                    &model,
+                    method,
+                    &overrides,
+                    &ScheduleSet::default(),
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} corpus models ran");
+}
