@@ -329,6 +329,14 @@ impl<'p> Sim<'p> {
         }
     }
 
+    /// `stock += dt · rate` for every stock (an Euler step).
+    pub fn euler_step(&mut self, dt: f64, rates: &[f64]) {
+        for (k, s) in rates.iter().zip(&self.p.stocks) {
+            let v = &mut self.state.slots[s.slot as usize];
+            *v += dt * k;
+        }
+    }
+
     pub fn set_stocks(&mut self, values: &[f64]) {
         for (v, s) in values.iter().zip(&self.p.stocks) {
             self.state.slots[s.slot as usize] = *v;
