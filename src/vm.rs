@@ -489,7 +489,7 @@ impl Program {
 
 /// Runs evaluated together by [`Program::eval_batch`]: wide enough for the compiler to use
 /// vector instructions on every op, small enough that a batch's slots stay in cache.
-pub const LANES: usize = 8;
+pub const LANES: usize = 16;
 
 /// One value per lane.
 pub type Lanes = [f64; LANES];
