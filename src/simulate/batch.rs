@@ -10,27 +10,10 @@
 //! exactly the scalar error. Batch runs report no warnings (the scalar run of the same inputs
 //! has them: a scenario takes its warnings from run 0, which runs on its own).
 
-use super::{Results, ScheduleSet, Sim, SlotValues, derivatives, simulate_with, validate_time};
+use super::{Results, ScheduleSet, Sim, simulate_with, validate_time};
 use crate::diagnostics::Diagnostic;
 use crate::model::{Method, TimeSettings};
 use crate::vm::{BatchState, LANES, Lanes, Program};
-
-/// One lane of a batch's slots.
-struct Lane<'a> {
-    slots: &'a mut [Lanes],
-    lane: usize,
-}
-
-impl SlotValues for Lane<'_> {
-    #[inline(always)]
-    fn get(&self, slot: u32) -> f64 {
-        self.slots[slot as usize][self.lane]
-    }
-    #[inline(always)]
-    fn set(&mut self, slot: u32, v: f64) {
-        self.slots[slot as usize][self.lane] = v;
-    }
-}
 
 /// Run `program` once per entry of `overrides` (at most [`LANES`]), all with `time` and
 /// `schedules`. Returns one result per entry, in order.
@@ -159,20 +142,41 @@ impl<'p> Batch<'p> {
         self.failed |= self.p.eval_batch(&self.p.flows, &mut self.state, t, dt);
     }
 
-    /// Net rates of every stock, per lane: `out[lane][stock]`.
-    fn derivatives(&mut self, out: &mut [Vec<f64>]) {
-        for (lane, o) in out.iter_mut().enumerate() {
-            let mut view = Lane {
-                slots: &mut self.state.slots,
-                lane,
-            };
-            derivatives(
-                self.p,
-                &mut view,
-                Some(self.time.dt),
-                self.has_non_negative,
-                o,
-            );
+    /// `simulate::derivatives` over lanes: `out[stock][lane]`. Per lane, the same operations
+    /// in the same order (sums folded from the same neutral value), so the same bits.
+    fn derivatives(&mut self, out: &mut [Lanes]) {
+        let p = self.p;
+        let slots = &mut self.state.slots;
+        let neutral: f64 = std::iter::empty::<f64>().sum();
+        let sum = |slots: &[Lanes], range: (u32, u32)| -> Lanes {
+            let mut acc = [neutral; LANES];
+            for &f in &p.flow_slots[range.0 as usize..range.1 as usize] {
+                for (a, v) in acc.iter_mut().zip(&slots[f as usize]) {
+                    *a += v;
+                }
+            }
+            acc
+        };
+        if self.has_non_negative {
+            let h = self.time.dt;
+            for s in p.stocks.iter().filter(|s| s.non_negative) {
+                let level = slots[s.slot as usize];
+                let inflow = sum(slots, s.inflows);
+                let outflow = sum(slots, s.outflows);
+                for l in 0..LANES {
+                    let available = level[l].max(0.0) / h + inflow[l];
+                    if outflow[l] > available && outflow[l] > 0.0 {
+                        let factor = available.max(0.0) / outflow[l];
+                        for &f in &p.flow_slots[s.outflows.0 as usize..s.outflows.1 as usize] {
+                            slots[f as usize][l] *= factor;
+                        }
+                    }
+                }
+            }
+        }
+        for (o, s) in out.iter_mut().zip(&p.stocks) {
+            let (inflow, outflow) = (sum(slots, s.inflows), sum(slots, s.outflows));
+            *o = std::array::from_fn(|l| inflow[l] - outflow[l]);
         }
     }
 
@@ -187,19 +191,15 @@ impl<'p> Batch<'p> {
         }
     }
 
-    fn stock_values(&self, out: &mut [Vec<f64>]) {
-        for (l, o) in out.iter_mut().enumerate() {
-            for (v, s) in o.iter_mut().zip(&self.p.stocks) {
-                *v = self.state.slots[s.slot as usize][l];
-            }
+    fn stock_values(&self, out: &mut [Lanes]) {
+        for (v, s) in out.iter_mut().zip(&self.p.stocks) {
+            *v = self.state.slots[s.slot as usize];
         }
     }
 
-    fn set_stocks(&mut self, values: &[Vec<f64>]) {
-        for (l, vals) in values.iter().enumerate() {
-            for (v, s) in vals.iter().zip(&self.p.stocks) {
-                self.state.slots[s.slot as usize][l] = *v;
-            }
+    fn set_stocks(&mut self, values: &[Lanes]) {
+        for (v, s) in values.iter().zip(&self.p.stocks) {
+            self.state.slots[s.slot as usize] = *v;
         }
     }
 
@@ -226,7 +226,7 @@ impl<'p> Batch<'p> {
         let save_every = (self.time.save_step / dt).round().max(1.0) as u64;
         let rk4 = self.time.method == Method::Rk4;
         let n = self.p.stocks.len();
-        let per_lane = || vec![vec![0.0; n]; LANES];
+        let per_lane = || vec![[0.0; LANES]; n];
         let (mut y0, mut k1, mut k2, mut k3, mut k4, mut stage) = (
             per_lane(),
             per_lane(),
@@ -272,11 +272,11 @@ impl<'p> Batch<'p> {
                 self.set_stocks(&stage);
                 self.eval_flows(t + dt);
                 self.derivatives(&mut k4);
-                for l in 0..LANES {
-                    for i in 0..n {
-                        stage[l][i] = y0[l][i]
-                            + dt / 6.0 * (k1[l][i] + 2.0 * k2[l][i] + 2.0 * k3[l][i] + k4[l][i]);
-                    }
+                for i in 0..n {
+                    stage[i] = std::array::from_fn(|l| {
+                        y0[i][l]
+                            + dt / 6.0 * (k1[i][l] + 2.0 * k2[i][l] + 2.0 * k3[i][l] + k4[i][l])
+                    });
                 }
             } else {
                 axpy(&mut stage, &y0, dt, &k1);
@@ -290,9 +290,9 @@ impl<'p> Batch<'p> {
     }
 }
 
-/// `out = y + h·k`, per lane.
-fn axpy(out: &mut [Vec<f64>], y: &[Vec<f64>], h: f64, k: &[Vec<f64>]) {
+/// `out = y + h·k`, per stock and lane.
+fn axpy(out: &mut [Lanes], y: &[Lanes], h: f64, k: &[Lanes]) {
     for ((o, y), k) in out.iter_mut().zip(y).zip(k) {
-        super::fixed::axpy(o, y, h, k);
+        *o = std::array::from_fn(|l| y[l] + h * k[l]);
     }
 }

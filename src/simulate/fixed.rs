@@ -75,7 +75,7 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
 
 /// `out = y + h·k`
 #[inline]
-pub(super) fn axpy(out: &mut [f64], y: &[f64], h: f64, k: &[f64]) {
+fn axpy(out: &mut [f64], y: &[f64], h: f64, k: &[f64]) {
     for ((o, &y), &k) in out.iter_mut().zip(y).zip(k) {
         *o = y + h * k;
     }

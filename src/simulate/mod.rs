@@ -381,43 +381,25 @@ pub(crate) fn apply_schedules(
     p.eval_all(&set.dependents, state, t, dt)
 }
 
-/// Slot values as [`derivatives`] reads and writes them: one run's slots, or one lane of a
-/// batch ([`batch`]), so that both compute the same numbers with the same code.
-pub(crate) trait SlotValues {
-    fn get(&self, slot: u32) -> f64;
-    fn set(&mut self, slot: u32, v: f64);
-}
-
-impl SlotValues for [f64] {
-    #[inline(always)]
-    fn get(&self, slot: u32) -> f64 {
-        self[slot as usize]
-    }
-    #[inline(always)]
-    fn set(&mut self, slot: u32, v: f64) {
-        self[slot as usize] = v;
-    }
-}
-
 /// Net rate of change of every stock. With non-negative stocks, outflows are first scaled so
 /// that no stock loses more than it holds plus its inflow over `step` (or, without a step, more
 /// than its inflow once it is empty).
-pub(crate) fn derivatives<S: SlotValues + ?Sized>(
+pub(crate) fn derivatives(
     p: &Program,
-    slots: &mut S,
+    slots: &mut [f64],
     step: Option<f64>,
     non_negative: bool,
     out: &mut [f64],
 ) {
-    let sum = |slots: &S, range: (u32, u32)| -> f64 {
+    let sum = |slots: &[f64], range: (u32, u32)| -> f64 {
         p.flow_slots[range.0 as usize..range.1 as usize]
             .iter()
-            .map(|&f| slots.get(f))
+            .map(|&f| slots[f as usize])
             .sum()
     };
     if non_negative {
         for s in p.stocks.iter().filter(|s| s.non_negative) {
-            let level = slots.get(s.slot).max(0.0);
+            let level = slots[s.slot as usize].max(0.0);
             let inflow = sum(slots, s.inflows);
             let outflow = sum(slots, s.outflows);
             let available = match step {
@@ -428,7 +410,7 @@ pub(crate) fn derivatives<S: SlotValues + ?Sized>(
             if outflow > available && outflow > 0.0 {
                 let factor = available.max(0.0) / outflow;
                 for &f in &p.flow_slots[s.outflows.0 as usize..s.outflows.1 as usize] {
-                    slots.set(f, slots.get(f) * factor);
+                    slots[f as usize] *= factor;
                 }
             }
         }
