@@ -142,26 +142,41 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     };
     absorb(0, first)?;
     // Rounds of work for the pool: groups of LANES runs (each simulated as one batch), a few
-    // groups per thread; folded in run order after each round.
+    // groups per thread. Each round is folded in run order while the next one is computed, so
+    // the (serial) fold does not leave the other threads waiting.
     let round = threads * 4 * LANES;
+    type Computed = Vec<Result<Vec<RunOutput>, Diagnostic>>;
+    let mut computed: Option<(usize, Computed)> = None;
     let mut next = 1;
-    while next < runs {
+    loop {
         let end = (next + round).min(runs);
-        let groups: Vec<usize> = (next..end).step_by(LANES).collect();
-        let outputs: Vec<Result<Vec<RunOutput>, Diagnostic>> = pool.install(|| {
-            groups
+        let compute = || -> Computed {
+            (next..end)
+                .step_by(LANES)
+                .collect::<Vec<usize>>()
                 .into_par_iter()
                 .map(|first| plan.run_batch(scenario, first, LANES.min(end - first)))
                 .collect()
-        });
-        let mut i = next;
-        for group in outputs {
-            for out in group? {
-                absorb(i, out)?;
-                i += 1;
+        };
+        let fold = || -> Result<(), Diagnostic> {
+            let Some((mut i, outputs)) = computed.take() else {
+                return Ok(());
+            };
+            for group in outputs {
+                for out in group? {
+                    absorb(i, out)?;
+                    i += 1;
+                }
             }
+            progress.set(i as u64, started);
+            Ok(())
+        };
+        let (outputs, folded) = pool.install(|| rayon::join(compute, fold));
+        folded?;
+        if next >= runs {
+            break;
         }
-        progress.set(end as u64, started);
+        computed = Some((next, outputs));
         next = end;
     }
     progress.finish();
