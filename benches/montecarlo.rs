@@ -5,6 +5,8 @@
 //! hand-written care model (benches/handwritten/care.rs) runs the same two arms per run over
 //! varied parameters, on one thread: the speed-of-light reference for Monte Carlo throughput.
 
+// Shared with tests/handwritten_care.rs, which uses the parts the benches do not.
+#[allow(dead_code)]
 #[path = "handwritten/care.rs"]
 mod care;
 

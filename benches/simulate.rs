@@ -5,6 +5,8 @@
 //! `cargo bench --bench simulate`. For deterministic instruction counts on a noisy machine use
 //! callgrind (see docs/design/engine-performance.md).
 
+// Shared with tests/handwritten_care.rs, which uses the parts the benches do not.
+#[allow(dead_code)]
 #[path = "handwritten/care.rs"]
 mod care;
 

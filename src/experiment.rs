@@ -211,6 +211,9 @@ fn per_run<T>(runs: usize) -> Result<Vec<T>, Diagnostic> {
     Ok(v)
 }
 
+/// One run's sampled values and the overrides they make.
+type Sample = (Vec<f64>, Vec<(u32, f64)>);
+
 /// What every run needs, prepared once.
 struct Plan {
     sampler: Sampler,
@@ -277,7 +280,7 @@ impl Plan {
     }
 
     /// Run i's sampled values (one per uncertain parameter) and the overrides they make.
-    fn sample(&self, s: &Scenario, i: usize) -> (Vec<f64>, Vec<(u32, f64)>) {
+    fn sample(&self, s: &Scenario, i: usize) -> Sample {
         let u = &s.uncertainty;
         let mut point = vec![0.0; u.parameters.len()];
         self.sampler.point(i, &mut point);
@@ -394,8 +397,7 @@ impl Plan {
         count: usize,
     ) -> Result<Vec<RunOutput>, Diagnostic> {
         let program = &s.model.program;
-        let samples: Vec<(Vec<f64>, Vec<(u32, f64)>)> =
-            (first..first + count).map(|i| self.sample(s, i)).collect();
+        let samples: Vec<Sample> = (first..first + count).map(|i| self.sample(s, i)).collect();
         let run_arm = |arm: Arm, option: usize, sched: &ScheduleSet| {
             let overrides: Vec<Vec<(u32, f64)>> = samples
                 .iter()

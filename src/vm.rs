@@ -282,8 +282,10 @@ impl Machine {
 
     /// Apply one op; `next` is the index of the op after it. Returns the index of the op to run
     /// next (a jump's target, or `next`). One `match` for every op, jumps included: the
-    /// dispatch is a single indirect branch.
+    /// dispatch is a single indirect branch. (Inlined into the loop: the arguments are
+    /// registers, not worth a struct.)
     #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
     fn exec(
         &mut self,
         p: &Program,
@@ -623,7 +625,7 @@ impl Program {
                     let else_start = else_start as usize;
                     if cond.iter().all(|&c| c == 0.0) {
                         pc = else_start;
-                    } else if cond.iter().any(|&c| c == 0.0) {
+                    } else if cond.contains(&0.0) {
                         // Lanes disagree: both branches, then select. The then-branch ends
                         // with `Jump(join)` just before the else-branch.
                         let Op::Jump(join) = code[else_start - 1] else {

@@ -3,7 +3,6 @@
 //! methods, schedules, IFs that go different ways in different lanes, partial batches, and a
 //! failing run.
 
-#[allow(dead_code)]
 mod common;
 
 use careshift::Model;

@@ -5,7 +5,6 @@
 
 #[path = "../benches/handwritten/care.rs"]
 mod care;
-#[allow(dead_code)]
 mod common;
 
 use care::{CareParams, OUTPUT_COLUMNS};

@@ -9,6 +9,9 @@
 //! state_fit, at_risk...) become indexing, and only the reported outputs are stored.
 //! tests/handwritten_care.rs checks that every output it reports equals the engine's.
 
+// Index loops over age × frailty read like the model's equations.
+#![allow(clippy::needless_range_loop)]
+
 /// Age bands: 0-64, 65-74, 75-84, 85+.
 const AGES: usize = 4;
 /// Frailty states: fit, mild, moderate, severe.
