@@ -54,6 +54,13 @@ pub enum Op {
     MulNum(f64),
     /// Divide by a non-zero literal.
     DivNum(f64),
+    /// Push `slots[a] × slots[b]` (from `Load(a), MulLoad(b)`).
+    MulLoads(u32, u32),
+    /// `top + slots[a] × slots[b]` (from `MulLoads(a, b), Add`; the product is rounded first,
+    /// as before: no fused multiply-add).
+    AddMulLoads(u32, u32),
+    /// `top − slots[a] × slots[b]`.
+    SubMulLoads(u32, u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -315,6 +322,9 @@ impl Machine {
             Op::SubNum(x) => self.top -= x,
             Op::MulNum(x) => self.top *= x,
             Op::DivNum(x) => self.top /= x,
+            Op::MulLoads(a, b) => self.push(stack, slots[a as usize] * slots[b as usize]),
+            Op::AddMulLoads(a, b) => self.top += slots[a as usize] * slots[b as usize],
+            Op::SubMulLoads(a, b) => self.top -= slots[a as usize] * slots[b as usize],
             Op::Neg => self.top = -self.top,
             Op::Not => self.top = bool_f(self.top == 0.0),
             Op::F1(f) => self.top = f1(f, self.top),
@@ -432,6 +442,10 @@ impl Program {
                 Op::AddNum(v) | Op::SubNum(v) | Op::MulNum(v) | Op::DivNum(v) => {
                     (Some(m.top), Some(v))
                 }
+                Op::MulLoads(a, b) => (Some(slots[a as usize]), Some(slots[b as usize])),
+                Op::AddMulLoads(a, b) | Op::SubMulLoads(a, b) => {
+                    (Some(m.top), Some(slots[a as usize] * slots[b as usize]))
+                }
                 _ => (m.second(stack), Some(m.top)),
             };
             pc = m.exec(self, op, pc + 1, slots, stack, time, dt);
@@ -465,10 +479,13 @@ impl Program {
                 | Op::MulLoad(_)
                 | Op::AddNum(_)
                 | Op::SubNum(_)
-                | Op::MulNum(_) => {
+                | Op::MulNum(_)
+                | Op::MulLoads(..)
+                | Op::AddMulLoads(..)
+                | Op::SubMulLoads(..) => {
                     let symbol = match op {
-                        Op::Add | Op::AddLoad(_) | Op::AddNum(_) => "+",
-                        Op::Sub | Op::SubLoad(_) | Op::SubNum(_) => "-",
+                        Op::Add | Op::AddLoad(_) | Op::AddNum(_) | Op::AddMulLoads(..) => "+",
+                        Op::Sub | Op::SubLoad(_) | Op::SubNum(_) | Op::SubMulLoads(..) => "-",
                         _ => "*",
                     };
                     format!("{} {symbol} {} overflowed", fmt(x), fmt(y))
@@ -663,6 +680,22 @@ impl Program {
                 Op::SubNum(x) => m.unary(|a| a - x),
                 Op::MulNum(x) => m.unary(|a| a * x),
                 Op::DivNum(x) => m.unary(|a| a / x),
+                Op::MulLoads(a, b) => {
+                    let (a, b) = (&slots[a as usize], &slots[b as usize]);
+                    m.push(stack, lanes(|l| a[l] * b[l]))
+                }
+                Op::AddMulLoads(a, b) => {
+                    let (a, b) = (&slots[a as usize], &slots[b as usize]);
+                    for (l, v) in m.top.iter_mut().enumerate() {
+                        *v += a[l] * b[l];
+                    }
+                }
+                Op::SubMulLoads(a, b) => {
+                    let (a, b) = (&slots[a as usize], &slots[b as usize]);
+                    for (l, v) in m.top.iter_mut().enumerate() {
+                        *v -= a[l] * b[l];
+                    }
+                }
                 Op::Neg => m.unary(|a| -a),
                 Op::Not => m.unary(|a| bool_f(a == 0.0)),
                 Op::F1(f) => m.unary(|a| f1(f, a)),

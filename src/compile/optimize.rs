@@ -12,7 +12,9 @@
 //!    and PREVIOUS sources are left alone (their values must be current at every step).
 //! 3. **superinstructions**: `Load(s)` or `Num(x)` followed by `+ − × ÷` becomes one op that
 //!    combines the top of the stack with the slot or literal (`MulLoad(s)`...), which halves the
-//!    dispatches of typical SD equations (sums of products of variables).
+//!    dispatches of typical SD equations (sums of products of variables); then a product of two
+//!    slots `Load(a), MulLoad(b)` becomes `MulLoads(a, b)`, and adding or subtracting it from the
+//!    value below becomes `AddMulLoads(a, b)` / `SubMulLoads(a, b)`.
 //!
 //! Only `Program::flows` changes; the initial phase keeps the generated code. Results are
 //! bit-identical: every pass keeps each operation and its operand order.
@@ -131,7 +133,7 @@ fn fuse_superinstructions(p: &mut Program) {
             {
                 return a; // absolute jump targets: left as generated
             }
-            let fused = fuse(code);
+            let fused = fuse_products(&fuse(code));
             let start = p.ops.len() as u32;
             p.ops.extend(fused);
             Assign {
@@ -174,9 +176,73 @@ fn fuse(code: &[Op]) -> Vec<Op> {
     out
 }
 
+/// Fuse products of two slots, and their addition to (subtraction from) the value below.
+fn fuse_products(code: &[Op]) -> Vec<Op> {
+    let mut products = Vec::with_capacity(code.len());
+    let mut i = 0;
+    while i < code.len() {
+        match (code[i], code.get(i + 1)) {
+            (Op::Load(a), Some(Op::MulLoad(b))) => {
+                products.push(Op::MulLoads(a, *b));
+                i += 2;
+            }
+            (op, _) => {
+                products.push(op);
+                i += 1;
+            }
+        }
+    }
+    let mut out = Vec::with_capacity(products.len());
+    let mut i = 0;
+    while i < products.len() {
+        match (products[i], products.get(i + 1)) {
+            // Needs a value below the product: not at the start.
+            (Op::MulLoads(a, b), Some(Op::Add)) if i > 0 => {
+                out.push(Op::AddMulLoads(a, b));
+                i += 2;
+            }
+            (Op::MulLoads(a, b), Some(Op::Sub)) if i > 0 => {
+                out.push(Op::SubMulLoads(a, b));
+                i += 2;
+            }
+            (op, _) => {
+                out.push(op);
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fuses_products_of_slots_and_their_sums() {
+        // a·b + c·d − e·f
+        let code = fuse(&[
+            Op::Load(1),
+            Op::Load(2),
+            Op::Mul,
+            Op::Load(3),
+            Op::Load(4),
+            Op::Mul,
+            Op::Add,
+            Op::Load(5),
+            Op::Load(6),
+            Op::Mul,
+            Op::Sub,
+        ]);
+        assert_eq!(
+            fuse_products(&code),
+            [
+                Op::MulLoads(1, 2),
+                Op::AddMulLoads(3, 4),
+                Op::SubMulLoads(5, 6)
+            ]
+        );
+    }
 
     #[test]
     fn fuses_loads_and_literals_into_the_following_op() {
