@@ -4,7 +4,8 @@ For each file and engine: load once (not timed), run once (warm-up, not timed), 
 single runs until at least MIN_SECONDS have passed (at least MIN_RUNS, at most MAX_RUNS runs).
 Simlin: sim.reset() + sim.run_to_end() on one Sim. PySD: model.run() (it re-initialises).
 Prints one JSON object per line: {"engine", "file", "runs", "median_run_s"} or {"engine",
-"file", "error"}.
+"file", "error"}. An argument `FILE=PYSD_FILE` gives PySD its own flavour of the same model
+(`careshift export --for pysd`); results are reported under FILE.
 """
 
 import json
@@ -54,10 +55,12 @@ def pysd_runner(path):
 
 def main():
     engines = {"simlin": simlin_runner, "pysd": pysd_runner}
-    for path in sys.argv[1:]:
+    for arg in sys.argv[1:]:
+        path, _, pysd_path = arg.partition("=")
         for engine, make in engines.items():
+            source = pysd_path if engine == "pysd" and pysd_path else path
             try:
-                runs, median = timed(make(path))
+                runs, median = timed(make(source))
                 out = {"engine": engine, "file": path, "runs": runs, "median_run_s": median}
             except Exception as e:  # an engine that cannot read or run the file
                 out = {"engine": engine, "file": path, "error": f"{type(e).__name__}: {e}"[:300]}

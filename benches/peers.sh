@@ -27,6 +27,7 @@ done
 cargo build --release --quiet
 careshift=target/release/careshift
 "$careshift" export models/care_system.toml --xmile "$work/care_system.xmile" 2>/dev/null
+"$careshift" export models/care_system.toml --xmile "$work/care_system_pysd.xmile" --for pysd 2>/dev/null
 
 files=(
     "$models/samples/teacup/teacup.xmile"
@@ -42,7 +43,9 @@ for f in "${files[@]}"; do
         echo "{\"engine\": \"careshift\", \"file\": \"$f\", \"error\": \"careshift bench failed\"}" >>"$work/results.jsonl"
     fi
 done
-"$venv/bin/python" benches/peers.py "${files[@]}" >>"$work/results.jsonl"
+# PySD reads the care model from its own export flavour (`--for pysd`).
+"$venv/bin/python" benches/peers.py "${files[@]:0:2}" \
+    "$work/care_system.xmile=$work/care_system_pysd.xmile" >>"$work/results.jsonl"
 
 "$venv/bin/python" - "$work/results.jsonl" <<'PY'
 import json, os, sys

@@ -8,6 +8,7 @@ use clap::{Parser, Subcommand};
 
 use careshift::diagnostics::{Diagnostic, Sources};
 use careshift::model::Method;
+use careshift::xmile::export::Flavor;
 use careshift::{Model, output};
 
 #[derive(Parser)]
@@ -76,7 +77,7 @@ enum Command {
     /// Write a model (TOML or XMILE) as an OASIS XMILE 1.0 file for Stella, PySD or Simlin.
     ///
     /// Modules are flattened (`frailty.onset_rate` becomes `frailty_onset_rate`), element names
-    /// that are not identifiers are renamed (`0-64` becomes `age_0_64`), and builtins are mapped
+    /// that are not identifiers are renamed (`0-64` becomes `age 0 64`, written `age_0_64` in equations), and builtins are mapped
     /// to XMILE's (docs/XMILE.md).
     Export {
         /// The model file.
@@ -84,6 +85,10 @@ enum Command {
         /// Where to write the XMILE file.
         #[arg(long, value_name = "PATH")]
         xmile: PathBuf,
+        /// The reader: `xmile` (XMILE 1.0 as Stella and Simlin read it; the default) or `pysd`
+        /// (PySD's reader, which wants `Dim!` where XMILE writes `*`).
+        #[arg(long = "for", value_name = "READER", default_value = "xmile", value_parser = parse_flavor)]
+        reader: Flavor,
     },
     /// Parse, compile and unit-check a model; print a summary. Exit code 1 on errors.
     Check {
@@ -173,7 +178,11 @@ fn main() -> ExitCode {
         }
         Command::Check { model, params } => check(&model, params),
         Command::Bench { model, runs } => bench(&model, runs),
-        Command::Export { model, xmile } => export(&model, &xmile),
+        Command::Export {
+            model,
+            xmile,
+            reader,
+        } => export(&model, &xmile, reader),
         Command::Compare {
             model_a,
             model_b,
@@ -207,7 +216,15 @@ fn load(path: &Path) -> Result<Model, ExitCode> {
     })
 }
 
-fn export(path: &Path, out: &Path) -> ExitCode {
+fn parse_flavor(s: &str) -> Result<Flavor, String> {
+    match s.to_ascii_lowercase().as_str() {
+        "xmile" | "stella" | "simlin" => Ok(Flavor::Standard),
+        "pysd" => Ok(Flavor::Pysd),
+        _ => Err(format!("unknown reader `{s}`: use xmile or pysd")),
+    }
+}
+
+fn export(path: &Path, out: &Path, reader: Flavor) -> ExitCode {
     // Compiled first: only a model that runs is exported.
     let model = match load(path) {
         Ok(m) => m,
@@ -220,7 +237,7 @@ fn export(path: &Path, out: &Path) -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let exported = match careshift::xmile::export::export(&decl) {
+    let exported = match careshift::xmile::export::export_for(&decl, reader) {
         Ok(e) => e,
         Err(d) => return fail(&d, &model.sources),
     };

@@ -30,6 +30,7 @@ pub struct Names {
 }
 
 pub struct VarInfo {
+    /// The full identifier, module-qualified (`m.port`).
     pub ident: String,
     /// Canonical dimension names.
     pub dims: Vec<String>,
@@ -188,16 +189,19 @@ impl Output {
     }
 }
 
-/// Translate one equation. `dims` are the canonical dimensions of the variable it defines.
+/// Translate one equation. `dims` are the canonical dimensions of the variable it defines;
+/// `scope` is the canonical module path its names are resolved in (`""` or `"m."`).
 pub fn translate(
     eqn: &Located,
     file: FileId,
     names: &Names,
     dims: &[String],
+    scope: &str,
 ) -> Result<Output, Diagnostic> {
     let tokens = lex(eqn, file)?;
     let mut t = Translator {
         names,
+        scope,
         dims,
         src: eqn,
         file,
@@ -419,6 +423,8 @@ pub fn canonical_path(name: &str) -> String {
 
 struct Translator<'a> {
     names: &'a Names,
+    /// Canonical module path the names are resolved in.
+    scope: &'a str,
     /// Dimensions of the variable being defined.
     dims: &'a [String],
     src: &'a Located,
@@ -429,6 +435,24 @@ struct Translator<'a> {
 }
 
 impl Translator<'_> {
+    /// The variable a canonical name means in this scope.
+    fn lookup_var(&self, canon: &str) -> Option<&VarInfo> {
+        self.names.vars.get(&format!("{}{canon}", self.scope))
+    }
+
+    /// A full identifier as written inside this scope (the compiler adds the scope back).
+    fn relative(&self, full_ident: &str) -> String {
+        let prefix: String = self
+            .scope
+            .split_terminator('.')
+            .map(|p| format!("{}.", ident(p)))
+            .collect();
+        full_ident
+            .strip_prefix(&prefix)
+            .unwrap_or(full_ident)
+            .to_string()
+    }
+
     fn loc_err(&self, msg: impl Into<String>, t: &Token) -> Diagnostic {
         Diagnostic::error(msg).at(self.src.location(self.file, t.start, t.end))
     }
@@ -515,7 +539,7 @@ impl Translator<'_> {
             out.push(")", b, b);
             return Ok(());
         }
-        let Some(var) = self.names.vars.get(&canon) else {
+        let Some(var) = self.lookup_var(&canon) else {
             if subs.is_none() {
                 let builtin = match canon.as_str() {
                     "time" => Some("time".to_string()),
@@ -543,7 +567,7 @@ impl Translator<'_> {
             }
             return Ok(());
         };
-        self.emit(out, &var.ident, t);
+        self.emit(out, &self.relative(&var.ident), t);
         if let Some(subs) = subs {
             let dims = var.dims.clone();
             self.subscripts(subs, &dims, agg, out)?;
@@ -578,6 +602,13 @@ impl Translator<'_> {
             let dim = dims.get(k).and_then(|d| self.names.dims.get(d));
             match part {
                 [t] if t.kind == Kind::Op("*") => self.emit(out, "*", t),
+                // `Dim!`: every element of Dim (Vensim's notation, which PySD writes in XMILE).
+                [t, bang]
+                    if bang.kind == Kind::Op("!")
+                        && matches!(&t.kind, Kind::Name { text, .. } if self.names.dims.contains_key(&canonical(text))) =>
+                {
+                    self.emit(out, "*", t)
+                }
                 [t] if t.kind == Kind::Number => {
                     let text = &self.src.text[t.start..t.end];
                     let pos = text
@@ -698,10 +729,10 @@ impl Translator<'_> {
                 .loc_err(format!("an argument of `{name}` is empty"), name_tok)
                 .help("remove the extra `,` or write the missing argument"));
         }
-        if let Some(var) = self.names.vars.get(&f)
+        if let Some(var) = self.lookup_var(&f)
             && let Some(lookup) = &var.lookup
         {
-            let lookup = lookup.clone();
+            let lookup = self.relative(lookup);
             return self.emit_call(name_tok, &lookup, &parts, close, false, out);
         }
         if let Some(m) = self.names.macros.get(&f) {
@@ -724,10 +755,9 @@ impl Translator<'_> {
                 let gf = match parts.first() {
                     Some([t]) => match &t.kind {
                         Kind::Name { text, .. } => self
-                            .names
-                            .vars
-                            .get(&canonical_path(text))
-                            .and_then(|v| v.lookup.clone()),
+                            .lookup_var(&canonical_path(text))
+                            .and_then(|v| v.lookup.as_deref())
+                            .map(|l| self.relative(l)),
                         _ => None,
                     },
                     _ => None,
@@ -784,7 +814,7 @@ impl Translator<'_> {
     fn size_of(&self, t: &Token, parts: &[&[Token]]) -> Result<usize, Diagnostic> {
         if let [[first, ..]] = parts
             && let Kind::Name { text, .. } = &first.kind
-            && let Some(v) = self.names.vars.get(&canonical_path(text))
+            && let Some(v) = self.lookup_var(&canonical_path(text))
         {
             return Ok(v
                 .dims
@@ -831,6 +861,7 @@ impl Translator<'_> {
         let tokens = lex(&m.body, m.file)?;
         let mut inner = Translator {
             names: self.names,
+            scope: self.scope,
             dims: self.dims,
             src: &m.body,
             file: m.file,

@@ -29,7 +29,17 @@ pub struct Export {
     pub notes: Vec<Diagnostic>,
 }
 
+/// Which readers the file is written for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Flavor {
+    /// XMILE 1.0 as the specification, Stella and Simlin read it.
+    Standard,
+    /// PySD's XMILE reader, which writes "every element of Dim" as `Dim!` instead of `*`.
+    Pysd,
+}
+
 struct Exporter<'m> {
+    flavor: Flavor,
     model: &'m ModelDecl,
     /// Full careshift name → XMILE name.
     names: HashMap<String, String>,
@@ -40,6 +50,11 @@ struct Exporter<'m> {
 
 /// Write `model` as XMILE.
 pub fn export(model: &ModelDecl) -> Result<Export, Diagnostic> {
+    export_for(model, Flavor::Standard)
+}
+
+/// [`export`] for a given reader.
+pub fn export_for(model: &ModelDecl, flavor: Flavor) -> Result<Export, Diagnostic> {
     let mut names = HashMap::new();
     let mut taken: HashSet<String> = HashSet::new();
     for v in &model.vars {
@@ -66,7 +81,7 @@ pub fn export(model: &ModelDecl) -> Result<Export, Diagnostic> {
             let mut x = safe.clone();
             let mut n = 2;
             while !seen.insert(canonical(&x)) {
-                x = format!("{safe}_{n}");
+                x = format!("{safe} {n}");
                 n += 1;
             }
             list.push((e.clone(), x));
@@ -86,6 +101,7 @@ pub fn export(model: &ModelDecl) -> Result<Export, Diagnostic> {
         elements.insert(d.name.clone(), list);
     }
     let ex = Exporter {
+        flavor,
         model,
         names,
         vars: model.vars.iter().map(|v| (v.name.as_str(), v)).collect(),
@@ -100,12 +116,15 @@ pub fn export(model: &ModelDecl) -> Result<Export, Diagnostic> {
     })
 }
 
-/// An element name usable unquoted in XMILE equations: kept if it is an identifier, else
-/// `{dim}_{name}` with `+` as `plus` and other characters as `_`.
+/// An element name that XMILE equations can refer to unquoted: kept if it is letters, digits,
+/// spaces and `_` starting with a letter or `_`; else `{dim} {name}` with `+` as `plus` and other
+/// characters as spaces (`85+` → `age 85plus`). Equations write spaces as `_` (XMILE treats them
+/// alike; PySD reads elements that way).
 fn safe_element(dim: &str, e: &str) -> String {
-    let is_ident = e.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
-        && e.chars().all(|c| c.is_ascii_alphanumeric() || c == '_');
-    if is_ident {
+    let usable = e.starts_with(|c: char| c.is_ascii_alphabetic() || c == '_')
+        && e.chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ' ');
+    if usable {
         return e.to_string();
     }
     let mut s = String::new();
@@ -113,10 +132,11 @@ fn safe_element(dim: &str, e: &str) -> String {
         match c {
             '+' => s.push_str("plus"),
             c if c.is_ascii_alphanumeric() => s.push(c),
-            _ => s.push('_'),
+            _ => s.push(' '),
         }
     }
-    format!("{dim}_{}", s.trim_matches('_'))
+    let words: Vec<&str> = s.split_whitespace().collect();
+    format!("{dim} {}", words.join(" "))
 }
 
 fn escape(s: &str) -> String {
@@ -309,7 +329,7 @@ impl Exporter<'_> {
                     let xkey: Vec<String> = key
                         .iter()
                         .zip(&v.dims)
-                        .map(|(e, d)| self.element(d, e))
+                        .map(|(e, d)| self.element_name(d, e))
                         .collect();
                     let _ = writeln!(
                         x,
@@ -368,11 +388,26 @@ impl Exporter<'_> {
         }
     }
 
-    fn element(&self, dim: &str, e: &str) -> String {
+    /// Every element of `dim`, iterated by an aggregate: `*` in XMILE 1.0 (Stella, Simlin);
+    /// `Dim!` for PySD, whose XMILE reader takes Vensim's notation.
+    fn all_of(&self, dim: &str) -> String {
+        match self.flavor {
+            Flavor::Standard => "*".into(),
+            Flavor::Pysd => format!("{dim}!"),
+        }
+    }
+
+    /// The XMILE name of element `e` of `dim`.
+    fn element_name(&self, dim: &str, e: &str) -> String {
         self.elements
             .get(dim)
             .and_then(|l| l.iter().find(|(a, _)| a == e))
             .map_or_else(|| e.to_string(), |(_, b)| b.clone())
+    }
+
+    /// Element `e` of `dim` as written in an equation.
+    fn element(&self, dim: &str, e: &str) -> String {
+        self.element_name(dim, e).replace(' ', "_")
     }
 
     fn equation(&self, text: &str, v: &VarDecl) -> Result<String, Diagnostic> {
@@ -463,10 +498,16 @@ impl Exporter<'_> {
                     }
                     let dim = target.dims.get(k).map(String::as_str).unwrap_or("");
                     match s {
-                        Subscript::Wildcard { .. } => out.push('*'),
+                        Subscript::Wildcard { .. } => out.push_str(&self.all_of(dim)),
                         Subscript::Name { name, quoted, .. } => {
                             if !quoted && self.elements.contains_key(name) {
-                                out.push_str(name);
+                                // Inside an aggregate, a dimension the defined variable lacks
+                                // is iterated over: XMILE writes that `*`.
+                                if agg && !v.dims.contains(name) {
+                                    out.push_str(&self.all_of(name));
+                                } else {
+                                    out.push_str(name);
+                                }
                             } else {
                                 out.push_str(&self.element(dim, name));
                             }
@@ -480,13 +521,20 @@ impl Exporter<'_> {
                 }
                 out.push(']');
             }
-            // Inside an aggregate, an arrayed variable without subscripts iterates over the
-            // dimensions the defined variable lacks: spell that out.
-            None if agg && !target.dims.is_empty() => {
-                let subs: Vec<&str> = target
+            // An arrayed variable without subscripts: its subscripts spelt out. Outside an
+            // aggregate every dimension is one of the defined variable's (matched by name);
+            // inside, the others are iterated over: `*` (XMILE 1.0, as Stella and Simlin read it).
+            None if !target.dims.is_empty() => {
+                let subs: Vec<String> = target
                     .dims
                     .iter()
-                    .map(|d| if v.dims.contains(d) { d.as_str() } else { "*" })
+                    .map(|d| {
+                        if !agg || v.dims.contains(d) {
+                            d.clone()
+                        } else {
+                            self.all_of(d)
+                        }
+                    })
                     .collect();
                 let _ = write!(out, "[{}]", subs.join(", "));
             }

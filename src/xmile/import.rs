@@ -79,9 +79,16 @@ struct Importer<'t> {
 /// One variable as read from the file, before translation.
 struct RawVar<'a, 'input> {
     kind: VarKind,
+    /// As written, with its module path (`Sub.Port`).
     name: String,
+    /// Canonical, module-qualified (`sub.port`).
     canon: String,
+    /// Identifier, module-qualified (`sub.port`).
     ident: String,
+    /// Canonical module path its equations are resolved in (`""`, `"sub."`).
+    scope: String,
+    /// A module input bound by `<connect>`: the parent's expression, its scope and where.
+    binding: Option<(Located, String, Location)>,
     loc: Location,
     eqn: Option<(Located, Node<'a, 'input>)>,
     dims: Vec<String>,
@@ -94,6 +101,51 @@ struct RawVar<'a, 'input> {
     gf: Option<Node<'a, 'input>>,
     doc: Option<String>,
 }
+
+/// Where a model's variables go when it is read as a module.
+#[derive(Default)]
+struct ModulePath {
+    /// Canonical (`sub.`).
+    scope: String,
+    /// As written (`Sub.`).
+    label: String,
+    /// Identifiers (`sub.`).
+    ident_scope: String,
+}
+
+/// What flattening modules collects.
+struct Flattening<'m, 'a, 'i> {
+    models: &'m HashMap<String, Node<'a, 'i>>,
+    /// Models being read (to refuse a module that contains itself).
+    stack: Vec<String>,
+    raws: Vec<RawVar<'a, 'i>>,
+    /// (port's canonical name, the parent's expression, parent scope, location).
+    bindings: Vec<(String, Located, String, Location)>,
+}
+
+/// sim_specs, dimensions and behavior, as read.
+struct Settings {
+    time: TimeSettings,
+    dimensions: Vec<Dimension>,
+    /// Default non-negativity of (stocks, flows).
+    behavior: (bool, bool),
+}
+
+/// How one equation is translated.
+#[derive(Clone, Copy)]
+struct EqnContext<'c> {
+    /// Canonical dimensions of the variable.
+    dims: &'c [String],
+    /// Canonical module path names are resolved in.
+    scope: &'c str,
+    /// Wrap in `max(0, ...)`.
+    uniflow: bool,
+    /// Wrap in a call of this graphical function.
+    gf: Option<&'c str>,
+}
+
+/// Deepest module nesting.
+const MAX_MODULE_DEPTH: usize = 16;
 
 /// Elements of the XMILE namespace that carry nothing careshift uses.
 const IGNORED: &[&str] = &[
@@ -211,7 +263,12 @@ impl<'t> Importer<'t> {
                         .descendants()
                         .filter(|n| matches!(n.tag_name().name(), "vendor" | "product"))
                         .filter_map(|n| n.text())
-                        .any(|t| t.to_ascii_lowercase().contains("vensim"));
+                        .any(|t| {
+                            let t = t.to_ascii_lowercase();
+                            ["vensim", "ventana", "xmutil"]
+                                .iter()
+                                .any(|w| t.contains(w))
+                        });
                     if let Some(n) = self.child(c, "name") {
                         let t = element_text_trimmed(n);
                         if !t.is_empty() {
@@ -242,7 +299,16 @@ impl<'t> Importer<'t> {
             return None;
         };
         let macros = self.macros(&macros);
-        self.model(model, name, time, dimensions, behavior, macros)
+        let by_name: HashMap<String, Node> = models
+            .iter()
+            .filter_map(|m| m.attribute("name").map(|n| (canonical(n), *m)))
+            .collect();
+        let settings = Settings {
+            time,
+            dimensions,
+            behavior,
+        };
+        self.model(model, &by_name, name, settings, macros)
     }
 
     /// `<behavior>`: default non-negativity of (stocks, flows).
@@ -473,26 +539,172 @@ impl<'t> Importer<'t> {
         out
     }
 
+    /// Read the variables of `model` under module path `path`, and, recursively, of the
+    /// models its `<module>`s instantiate, into `flat`.
+    fn collect<'a, 'i>(
+        &mut self,
+        model: Node<'a, 'i>,
+        path: &ModulePath,
+        flat: &mut Flattening<'_, 'a, 'i>,
+    ) {
+        let ModulePath {
+            scope,
+            label,
+            ident_scope,
+        } = path;
+        for c in self.xmile_children(model) {
+            if c.tag_name().name() != "variables" {
+                self.unknown(c, "model");
+                continue;
+            }
+            for v in c.children().filter(|v| v.is_element()) {
+                if v.tag_name().name() == "module" && self.is_xmile(v) {
+                    self.module(v, path, flat);
+                    continue;
+                }
+                if let Some(mut raw) = self.variable(v) {
+                    raw.name = format!("{label}{}", raw.name);
+                    raw.canon = format!("{scope}{}", raw.canon);
+                    raw.ident = format!("{ident_scope}{}", raw.ident);
+                    raw.scope = scope.to_string();
+                    flat.raws.push(raw);
+                }
+            }
+        }
+    }
+
+    fn module<'a, 'i>(
+        &mut self,
+        m: Node<'a, 'i>,
+        path: &ModulePath,
+        flat: &mut Flattening<'_, 'a, 'i>,
+    ) {
+        let ModulePath {
+            scope,
+            label,
+            ident_scope,
+        } = path;
+        let Some(name) = m.attribute("name") else {
+            self.error(Diagnostic::error("<module> without a name").at(self.loc(m)));
+            return;
+        };
+        if let Some(r) = m.attribute("resource") {
+            self.error(
+                Diagnostic::error(format!("module `{name}` is in another file (resource=\"{r}\"): modules in other files are not supported yet"))
+                    .at(self.loc(m))
+                    .help("put the module's <model> into this file"),
+            );
+            return;
+        }
+        // The model it instantiates: `model_name` (in any namespace, as Simlin writes it), else
+        // the module's own name.
+        let model_name = m
+            .attributes()
+            .find(|a| a.name() == "model_name")
+            .map_or(name, |a| a.value());
+        let key = canonical(model_name);
+        let Some(&sub) = flat.models.get(&key) else {
+            self.error(
+                Diagnostic::error(format!(
+                    "module `{name}` refers to model `{model_name}`, which the file does not define"
+                ))
+                .at(self.loc(m))
+                .help("add <model name=\"...\"> with its variables"),
+            );
+            return;
+        };
+        if flat.stack.contains(&key) || flat.stack.len() >= MAX_MODULE_DEPTH {
+            self.error(
+                Diagnostic::error(format!("module `{name}` contains itself (or modules nest more than {MAX_MODULE_DEPTH} deep)"))
+                    .at(self.loc(m)),
+            );
+            return;
+        }
+        let inner_scope = format!("{scope}{}.", canonical(name));
+        let inner_label = format!("{label}{}.", name.trim());
+        let inner_ident = format!("{ident_scope}{}.", ident(&canonical(name)));
+        for c in self.xmile_children(m) {
+            if !matches!(c.tag_name().name(), "connect" | "connect2") {
+                self.unknown(c, "module");
+                continue;
+            }
+            if c.tag_name().name() == "connect2" {
+                continue;
+            }
+            let (Some(to), Some(from)) = (c.attribute_node("to"), c.attribute_node("from")) else {
+                self.error(Diagnostic::error("<connect> needs `to` and `from`").at(self.loc(c)));
+                continue;
+            };
+            // `to` names the port inside the module, with or without the module's name.
+            let to_canon = equation::canonical_path(to.value());
+            let own = format!("{}.", canonical(name));
+            let port = to_canon.strip_prefix(&own).unwrap_or(&to_canon).to_string();
+            let range = from.range_value();
+            let value = from.value().trim_start_matches('.');
+            let skipped = from.value().len() - value.len();
+            let start = self.shift.orig(range.start) + skipped;
+            let offsets = if range.end - range.start == from.value().len() {
+                (0..=value.len()).map(|i| start + i).collect()
+            } else {
+                vec![start; value.len() + 1]
+            };
+            let at = Location::new(
+                self.file,
+                self.shift.orig(range.start),
+                self.shift.orig(range.end),
+            );
+            flat.bindings.push((
+                format!("{inner_scope}{port}"),
+                Located {
+                    text: value.to_string(),
+                    offsets,
+                },
+                scope.to_string(),
+                at,
+            ));
+        }
+        flat.stack.push(key);
+        let inner = ModulePath {
+            scope: inner_scope,
+            label: inner_label,
+            ident_scope: inner_ident,
+        };
+        self.collect(sub, &inner, flat);
+        flat.stack.pop();
+    }
+
     fn model(
         &mut self,
         model: Node,
+        models: &HashMap<String, Node>,
         name: String,
-        time: TimeSettings,
-        dimensions: Vec<Dimension>,
-        behavior: (bool, bool),
+        settings: Settings,
         macros: HashMap<String, Macro>,
     ) -> Option<ModelDecl> {
-        let mut raws = Vec::new();
-        for c in self.xmile_children(model) {
-            match c.tag_name().name() {
-                "variables" => {
-                    for v in c.children().filter(|v| v.is_element()) {
-                        if let Some(raw) = self.variable(v) {
-                            raws.push(raw);
-                        }
-                    }
-                }
-                _ => self.unknown(c, "model"),
+        let Settings {
+            time,
+            dimensions,
+            behavior,
+        } = settings;
+        let mut flat = Flattening {
+            models,
+            stack: Vec::new(),
+            raws: Vec::new(),
+            bindings: Vec::new(),
+        };
+        self.collect(model, &ModulePath::default(), &mut flat);
+        let Flattening {
+            mut raws, bindings, ..
+        } = flat;
+        for (to, from, parent_scope, at) in bindings {
+            match raws.iter_mut().find(|r| r.canon == to) {
+                Some(r) => r.binding = Some((from, parent_scope, at)),
+                None => self.error(
+                    Diagnostic::error(format!(
+                        "<connect to=\"...\">: the module has no variable `{to}`"
+                    ))
+                    .at(at),
+                ),
             }
         }
         let dim_names: HashMap<String, DimInfo> = dimensions
@@ -628,14 +840,7 @@ impl<'t> Importer<'t> {
             "flow" => VarKind::Flow,
             "aux" => VarKind::Auxiliary,
             "gf" => VarKind::Lookup,
-            "module" => {
-                self.error(
-                    Diagnostic::error("<module> is not supported yet: careshift reads single-model XMILE files")
-                        .at(self.loc(v))
-                        .help("flatten the module into the main model (Stella: File > Export; or copy its variables)"),
-                );
-                return None;
-            }
+            "module" => return None,
             "group" => return None,
             _ => {
                 self.unknown(v, "variables");
@@ -668,6 +873,8 @@ impl<'t> Importer<'t> {
             ident: ident(&canon),
             canon,
             name,
+            scope: String::new(),
+            binding: None,
             loc,
             eqn: None,
             dims: Vec::new(),
@@ -735,6 +942,14 @@ impl<'t> Importer<'t> {
                         raw.outflows.push((t, at));
                     }
                 }
+                ("conveyor" | "queue" | "oven", VarKind::Stock) => self.error(
+                    Diagnostic::error(format!(
+                        "stock `{}` is a {}: conveyors, queues and ovens are not supported yet",
+                        raw.name,
+                        c.tag_name().name()
+                    ))
+                    .at(self.loc(c)),
+                ),
                 ("non_negative", VarKind::Stock | VarKind::Flow) => {
                     raw.non_negative = Some(self.flag(c))
                 }
@@ -767,9 +982,38 @@ impl<'t> Importer<'t> {
             inflows: Vec::new(),
             outflows: Vec::new(),
             non_negative: false,
-            scope: String::new(),
+            scope: r
+                .ident
+                .rsplit_once('.')
+                .map_or(String::new(), |(s, _)| format!("{s}.")),
             loc: r.loc,
         };
+        if let Some((from, parent_scope, at)) = &r.binding {
+            // A module input: its value is the parent's expression, in the parent's scope.
+            let parent_ident: String = parent_scope
+                .split_terminator('.')
+                .map(|p| format!("{}.", ident(p)))
+                .collect();
+            let text = self.equation(
+                from,
+                names,
+                &EqnContext {
+                    dims: &r.dims,
+                    scope: parent_scope,
+                    uniflow: false,
+                    gf: None,
+                },
+                *at,
+            )?;
+            decl.scope = parent_ident;
+            decl.kind = if r.kind == VarKind::Flow {
+                VarKind::Flow
+            } else {
+                VarKind::Auxiliary
+            };
+            decl.def = Definition::Equation(text);
+            return Some(decl);
+        }
         if let Some(gf) = r.gf {
             let data = self.graphical_function(gf)?;
             if r.kind == VarKind::Lookup {
@@ -796,7 +1040,7 @@ impl<'t> Importer<'t> {
                 (&r.outflows, &mut decl.outflows),
             ] {
                 for (f, at) in list {
-                    let c = canonical_path(f);
+                    let c = format!("{}{}", r.scope, canonical_path(f));
                     match names.vars.get(&c) {
                         Some(info) => out.push((info.ident.clone(), *at)),
                         None => {
@@ -813,11 +1057,17 @@ impl<'t> Importer<'t> {
             }
         }
         let gf_call = r.gf.map(|_| format!("{}__gf", r.ident));
+        let own = EqnContext {
+            dims: &r.dims,
+            scope: &r.scope,
+            uniflow,
+            gf: gf_call.as_deref(),
+        };
         if !r.elements.is_empty() {
             let mut defs = Vec::new();
             for (sub, at, eqn) in &r.elements {
                 let key = self.element_key(sub, &r.dims, names, *at)?;
-                let text = self.equation(eqn, names, &r.dims, uniflow, gf_call.as_deref(), *at)?;
+                let text = self.equation(eqn, names, &own, *at)?;
                 defs.push((key, *at, text));
             }
             decl.def = Definition::PerElement(defs);
@@ -854,7 +1104,7 @@ impl<'t> Importer<'t> {
                 }
             }
         }
-        let text = self.equation(eqn, names, &r.dims, uniflow, gf_call.as_deref(), at)?;
+        let text = self.equation(eqn, names, &own, at)?;
         decl.def = Definition::Equation(text);
         Some(decl)
     }
@@ -865,11 +1115,15 @@ impl<'t> Importer<'t> {
         &mut self,
         eqn: &Located,
         names: &Names,
-        dims: &[String],
-        uniflow: bool,
-        gf: Option<&str>,
+        ctx: &EqnContext,
         at: Location,
     ) -> Option<Text> {
+        let EqnContext {
+            dims,
+            scope,
+            uniflow,
+            gf,
+        } = *ctx;
         let trimmed = eqn.text.trim();
         if trimmed.is_empty() {
             self.error(
@@ -888,7 +1142,7 @@ impl<'t> Importer<'t> {
             );
             return None;
         }
-        let out = match equation::translate(eqn, self.file, names, dims) {
+        let out = match equation::translate(eqn, self.file, names, dims, scope) {
             Ok(o) => o,
             Err(d) => {
                 self.error(d);
