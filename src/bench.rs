@@ -4,6 +4,9 @@
 //! own time settings; each run is timed on its own, so the median is robust to a noisy machine.
 //! The result is one JSON object (see [`BenchReport`]) that scripts such as benches/peers.sh
 //! read from the last line of standard output.
+//!
+//! A scenario file is timed as a whole Monte Carlo (every run, option and arm, metrics and
+//! streaming statistics, no report files) with a given number of threads: [`ScenarioBench`].
 
 use std::time::Instant;
 
@@ -11,6 +14,8 @@ use serde::Serialize;
 
 use crate::Model;
 use crate::diagnostics::Diagnostic;
+use crate::experiment::{RunSettings, run};
+use crate::scenario::Scenario;
 
 /// What `careshift bench` prints (as JSON, on one line).
 #[derive(Debug, Clone, Serialize)]
@@ -57,6 +62,47 @@ pub fn bench(model: &Model, runs: usize) -> Result<BenchReport, Diagnostic> {
         median_run_s: median(&mut times),
         min_run_s: times.iter().copied().fold(f64::INFINITY, f64::min),
         runs_per_s: runs as f64 / total,
+    })
+}
+
+/// What `careshift bench SCENARIO` prints (as JSON, on one line).
+#[derive(Debug, Clone, Serialize)]
+pub struct ScenarioBench {
+    pub scenario: String,
+    pub model: String,
+    /// Monte Carlo runs (each: every option's intervention and the baseline).
+    pub runs: usize,
+    pub options: usize,
+    pub threads: usize,
+    /// Integration steps per simulation.
+    pub steps: u64,
+    pub elapsed_s: f64,
+    pub runs_per_s: f64,
+}
+
+/// Run `scenario`'s Monte Carlo with `threads` worker threads (None: every core) and time it.
+pub fn bench_scenario(
+    scenario: &Scenario,
+    threads: Option<usize>,
+) -> Result<ScenarioBench, Diagnostic> {
+    let settings = RunSettings {
+        threads,
+        progress: false,
+        per_run_series: None,
+    };
+    let started = Instant::now();
+    let outcome = run(scenario, &settings)?;
+    let elapsed = started.elapsed().as_secs_f64();
+    let time = &scenario.time;
+    Ok(ScenarioBench {
+        scenario: scenario.name.clone(),
+        model: scenario.model.name.clone(),
+        runs: scenario.uncertainty.runs,
+        options: outcome.options.len(),
+        threads: outcome.threads,
+        steps: ((time.stop - time.start) / time.dt).round() as u64,
+        elapsed_s: elapsed,
+        runs_per_s: scenario.uncertainty.runs as f64 / elapsed,
     })
 }
 

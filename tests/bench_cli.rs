@@ -1,5 +1,6 @@
 //! `careshift bench`: the JSON summary on the last line of standard output, for TOML and XMILE
-//! models, and a clear error for a bad `--runs` or a missing file. (No timing is asserted.)
+//! models and for a scenario's Monte Carlo, and clear errors for bad flags or a missing file.
+//! (No timing is asserted.)
 
 mod common;
 
@@ -61,7 +62,31 @@ fn bench_runs_an_xmile_model() {
 }
 
 #[test]
-fn bench_rejects_zero_runs_and_missing_files() {
+fn bench_times_a_scenario_monte_carlo() {
+    let (ok, json, stderr) = bench(&[
+        "scenarios/care_investment_options.toml",
+        "--runs",
+        "3",
+        "--threads",
+        "2",
+    ]);
+    assert!(ok, "{stderr}");
+    assert_eq!(json["scenario"], "care_investment_options", "{json}");
+    assert_eq!(json["runs"], 3, "{json}");
+    assert_eq!(json["threads"], 2, "{json}");
+    assert_eq!(json["steps"], 320, "{json}");
+    // Investment level × start year (scenarios/care_investment_options.toml).
+    assert!(json["options"].as_u64().unwrap() > 1, "{json}");
+    assert!(json["runs_per_s"].as_f64().unwrap() > 0.0, "{json}");
+}
+
+#[test]
+fn bench_rejects_zero_runs_missing_files_and_threads_for_a_model() {
+    let (ok, _, stderr) = bench(&["models/care_system.toml", "--threads", "2"]);
+    assert!(
+        !ok && stderr.contains("--threads applies to scenario files"),
+        "{stderr}"
+    );
     let (ok, _, stderr) = bench(&["models/care_system.toml", "--runs", "0"]);
     assert!(
         !ok && stderr.contains("--runs must be at least 1"),
