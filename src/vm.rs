@@ -127,6 +127,8 @@ pub struct Table {
     pub xs: Vec<f64>,
     pub ys: Vec<f64>,
     pub extrapolate: bool,
+    /// Step function: the y of the last point at or before x.
+    pub discrete: bool,
 }
 
 impl Table {
@@ -137,6 +139,9 @@ impl Table {
         let n = xs.len();
         if x.is_nan() {
             return f64::NAN;
+        }
+        if self.discrete {
+            return ys[xs.partition_point(|&v| v <= x).saturating_sub(1)];
         }
         let seg = if x <= xs[0] {
             if !self.extrapolate {
@@ -887,11 +892,27 @@ mod tests {
     }
 
     #[test]
+    fn discrete_table_steps() {
+        let t = Table {
+            xs: vec![0.0, 1.0, 2.0],
+            ys: vec![5.0, 10.0, 20.0],
+            extrapolate: false,
+            discrete: true,
+        };
+        let at: Vec<f64> = [-1.0, 0.0, 0.5, 1.0, 1.99, 2.0, 9.0]
+            .iter()
+            .map(|&x| t.eval(x))
+            .collect();
+        assert_eq!(at, [5.0, 5.0, 5.0, 10.0, 10.0, 20.0, 20.0]);
+    }
+
+    #[test]
     fn table_clamps_and_extrapolates() {
         let mut t = Table {
             xs: vec![0.0, 1.0, 2.0],
             ys: vec![0.0, 10.0, 0.0],
             extrapolate: false,
+            discrete: false,
         };
         assert_eq!(t.eval(0.5), 5.0);
         assert_eq!(t.eval(1.5), 5.0);

@@ -196,3 +196,88 @@ fn unknown_elements_are_warnings_with_locations() {
     }
     assert!(String::from_utf8_lossy(&out.stdout).starts_with("time,a,"));
 }
+
+/// Damaged copies of a real XMILE file (the care model's export): truncated, with bytes
+/// deleted or replaced, with tags and equations garbled. Loading never panics; every failure
+/// is a diagnostic.
+#[test]
+fn no_panic_on_mutated_xmile() {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+    let (decl, _) = careshift::load_decl(
+        &root.join("models/care_system.toml"),
+        careshift::diagnostics::Sources::new(),
+    )
+    .unwrap_or_else(|f| panic!("{}", f.render()));
+    let xml = careshift::xmile::export::export(&decl).unwrap().xml;
+    let bytes = xml.as_bytes();
+    let tmp = common::temp_dir("mutated-xmile");
+    let path = tmp.join("m.xmile");
+    let replacements: &[&[u8]] = &[
+        b"", b"<", b">", b"\"", b"&", b"(", b"[", b"]", b",", b"?", b"\xff", b"*", b"!", b".", b"{",
+    ];
+    let mut tried = 0;
+    // A simple deterministic generator (no dependency on rand's stream for a test input).
+    let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = |n: usize| {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        (state % n as u64) as usize
+    };
+    for k in 0..400 {
+        let at = next(bytes.len());
+        let mut m = bytes.to_vec();
+        match k % 3 {
+            0 => m.truncate(at),
+            1 => {
+                let r = replacements[next(replacements.len())];
+                let len = 1 + next(8);
+                m.splice(at..(at + len).min(m.len()), r.iter().copied());
+            }
+            _ => {
+                // Swap two stretches: garbles tags and equations alike.
+                let other = next(bytes.len());
+                let (a, b) = (at.min(other), at.max(other));
+                let len = (1 + next(40)).min(b - a);
+                let first: Vec<u8> = m[a..a + len].to_vec();
+                let second: Vec<u8> = m[b..(b + len).min(m.len())].to_vec();
+                m.splice(b..(b + second.len()), first);
+                m.splice(a..a + len, second);
+            }
+        }
+        std::fs::write(&path, &m).unwrap();
+        let outcome = std::panic::catch_unwind(|| {
+            careshift::Model::load(&path).map(|model| {
+                let _ = model.run(model.time(), &[]);
+            })
+        });
+        assert!(outcome.is_ok(), "panic on mutation {k} at byte {at}");
+        tried += 1;
+    }
+    assert_eq!(tried, 400);
+    // Inside equations only, so the translator and compiler see the damage.
+    let eqns: Vec<usize> = xml.match_indices("<eqn>").map(|(i, _)| i + 5).collect();
+    let tokens: &[&str] = &[
+        "", "(", ")", "[", "]", ",", "*", "!", ":", ".", "\"", "IF", "THEN", "MOD", "SUM(", "a[1]",
+        "{", "1e999", "??? ", "-", "^",
+    ];
+    for k in 0..400 {
+        let at = eqns[next(eqns.len())] + next(6);
+        let mut m = bytes.to_vec();
+        let t = tokens[next(tokens.len())].as_bytes();
+        let len = next(4);
+        if at + len < m.len() && m[at..at + len].iter().all(|&b| b != b'<') {
+            m.splice(at..at + len, t.iter().copied());
+        }
+        std::fs::write(&path, &m).unwrap();
+        let outcome = std::panic::catch_unwind(|| {
+            careshift::Model::load(&path).map(|model| {
+                let _ = model.run(model.time(), &[]);
+            })
+        });
+        assert!(
+            outcome.is_ok(),
+            "panic on equation mutation {k} at byte {at}"
+        );
+    }
+}

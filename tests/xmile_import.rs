@@ -39,6 +39,7 @@ fn builtins_match_careshift_builtins() {
 <aux name="input"><eqn>10 + STEP(5, 2) + RAMP(1, 4) + PULSE(3, 1, 2)</eqn></aux>
 <aux name="s1"><eqn>SMTH1(input, 2)</eqn></aux>
 <aux name="s3"><eqn>SMTH3(input, 3, 7)</eqn></aux>
+<aux name="sn3"><eqn>SMTHN(input, 3, 3, 7)</eqn></aux>
 <aux name="d1"><eqn>DELAY1(input, 2)</eqn></aux>
 <aux name="d3"><eqn>DELAY3(input, 2)</eqn></aux>
 <aux name="dn"><eqn>DELAYN(input, 2, 4)</eqn></aux>
@@ -98,6 +99,8 @@ equation = "abs(-time) + sqrt(time) + exp(-time) + ln(time + 1) + int(time / 3) 
     ] {
         assert_eq!(common::column(&x, name), common::column(&t, name), "{name}");
     }
+    // SMTHN of order 3 is SMTH3.
+    assert_eq!(common::column(&x, "sn3"), common::column(&t, "s3"));
 }
 
 #[test]
@@ -150,6 +153,8 @@ fn graphical_functions_all_forms() {
 <aux name="looked up"><eqn>LOOKUP(table, TIME / 2)</eqn></aux>
 <aux name="extended"><eqn>steep(TIME)</eqn></aux>
 <aux name="own gf"><eqn>TIME</eqn><gf><xpts>0,4</xpts><ypts>100,0</ypts></gf></aux>
+<gf name="steps" type="discrete"><xpts>0,1,3</xpts><ypts>1,2,3</ypts></gf>
+<aux name="stepped"><eqn>steps(TIME)</eqn></aux>
 </variables></model>"#,
     ));
     assert_eq!(
@@ -161,6 +166,10 @@ fn graphical_functions_all_forms() {
     assert_eq!(
         common::column(&r, "own gf"),
         vec![100.0, 87.5, 75.0, 62.5, 50.0, 37.5, 25.0, 12.5, 0.0]
+    );
+    assert_eq!(
+        common::column(&r, "stepped"),
+        vec![1.0, 1.0, 2.0, 2.0, 2.0, 2.0, 3.0, 3.0, 3.0]
     );
 }
 
@@ -224,6 +233,31 @@ fn expression_macros_expand_per_call_with_their_own_state() {
     assert_eq!(common::column(&r, "a"), vec![10.0; 5]);
     assert_eq!(common::column(&r, "b"), vec![0.0, 0.0, 10.0, 10.0, 10.0]);
     assert_eq!(common::column(&r, "c"), vec![2.0, 6.0, 10.0, 14.0, 18.0]);
+}
+
+/// A macro with its own variables (a stock): every call is an instance with its own state.
+#[test]
+fn macros_with_variables_have_state_per_call() {
+    let r = run_xmile(&xmile(
+        r#"<sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+<macro name="accum"><parm>rate</parm><eqn>level</eqn>
+  <variables>
+    <stock name="level"><eqn>0</eqn><inflow>in_flow</inflow></stock>
+    <flow name="in_flow"><eqn>rate</eqn></flow>
+  </variables>
+</macro>"#,
+        r#"<model><variables>
+<aux name="a"><eqn>accum(1)</eqn></aux>
+<aux name="b"><eqn>accum(TIME) + accum(2 * a)</eqn></aux>
+</variables></model>"#,
+    ));
+    // a = Σ 1 = t; b = Σ_{k<t} k + Σ_{k<t} 2k = 3·t(t−1)/2.
+    assert_eq!(common::column(&r, "a"), vec![0.0, 1.0, 2.0, 3.0, 4.0]);
+    assert_eq!(common::column(&r, "b"), vec![0.0, 0.0, 3.0, 9.0, 18.0]);
+    assert_eq!(
+        common::column(&r, "accum_3.level"),
+        vec![0.0, 0.0, 2.0, 6.0, 12.0]
+    );
 }
 
 /// XMILE non-negative stocks are clamped at zero; their flows are not changed (the reference

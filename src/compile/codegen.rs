@@ -139,6 +139,7 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
             xs: t.xs.clone(),
             ys: t.ys.clone(),
             extrapolate: t.extrapolate,
+            discrete: t.discrete,
         })
         .collect();
 

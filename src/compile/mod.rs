@@ -111,6 +111,8 @@ pub(crate) struct Table {
     pub xs: Vec<f64>,
     pub ys: Vec<f64>,
     pub extrapolate: bool,
+    /// Step function: the y of the last point at or before x.
+    pub discrete: bool,
 }
 
 pub(crate) struct Builder<'m> {
@@ -241,6 +243,7 @@ impl<'m> Builder<'m> {
                         xs: data.xs.clone(),
                         ys: data.ys.clone(),
                         extrapolate: data.extrapolate,
+                        discrete: data.discrete,
                     });
                 }
                 Some(self.tables.len() as u32 - 1)

@@ -509,6 +509,7 @@ impl Loader {
                 xs: xs.clone(),
                 ys: ys.clone(),
                 extrapolate: l.extrapolate,
+                discrete: false,
                 x_units,
             });
             let var = VarDecl {

@@ -131,6 +131,8 @@ pub struct LookupData {
     pub xs: Vec<f64>,
     pub ys: Vec<f64>,
     pub extrapolate: bool,
+    /// A step function: the y of the last point at or before x (XMILE `type="discrete"`).
+    pub discrete: bool,
     pub x_units: Option<Text>,
 }
 

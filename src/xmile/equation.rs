@@ -24,6 +24,8 @@ pub struct Names {
     pub macros: HashMap<String, Macro>,
     pub start: f64,
     pub stop: f64,
+    /// Calls of macros with their own variables met while translating (see [`Instance`]).
+    pub instances: std::cell::RefCell<Vec<Instance>>,
     /// The file was converted from Vensim (its header names Vensim): INT truncates toward
     /// zero and MOD keeps the sign of the dividend, as Vensim's INTEGER and MODULO do.
     pub vensim: bool,
@@ -55,7 +57,28 @@ pub struct Macro {
     pub params: Vec<String>,
     pub body: Located,
     pub file: FileId,
+    /// The macro has its own `<variables>` (stocks...): each call is an instance of them.
+    pub stateful: bool,
 }
+
+/// One call of a macro with its own variables: its variables live under the module path
+/// `{caller scope}{name}.`, its parameters take the call's arguments (translated in the
+/// caller's scope), and the call's value is the variable `{name}._value`.
+pub struct Instance {
+    /// Canonical macro name.
+    pub macro_name: String,
+    /// Instance name (canonical; unique in the model).
+    pub name: String,
+    /// Canonical module path of the caller.
+    pub caller_scope: String,
+    /// (canonical parameter, translated argument).
+    pub args: Vec<(String, Output)>,
+    /// Where the call is (file offset range).
+    pub at: (usize, usize),
+}
+
+/// The variable holding a stateful macro instance's value.
+pub const MACRO_VALUE: &str = "_value";
 
 /// Builtins whose name and arguments are the same in both languages.
 const SAME: &[&str] = &[
@@ -102,7 +125,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "delay",
         "DELAY (the fixed, pipeline delay) is not supported yet; DELAY1, DELAY3 and DELAYN (material delays) are",
     ),
-    ("smthn", "SMTHN is not supported yet; use SMTH1 or SMTH3"),
     ("forcst", "FORCST is not supported yet"),
     ("stddev", "STDDEV is not supported yet"),
     ("rank", "RANK is not supported yet"),
@@ -161,7 +183,7 @@ struct Token {
 }
 
 /// The translated text and each byte's file offset (plus one for the end).
-#[derive(Debug, Default, Clone)]
+#[derive(Debug, Default, Clone, PartialEq)]
 pub struct Output {
     pub text: String,
     pub offsets: Vec<usize>,
@@ -738,6 +760,9 @@ impl Translator<'_> {
         if let Some(m) = self.names.macros.get(&f) {
             return self.expand_macro(name_tok, name, m, &parts, out);
         }
+        if f == "smthn" {
+            return self.smooth_n(name_tok, &parts, out);
+        }
         if let Some((_, why)) = UNSUPPORTED.iter().find(|(n, _)| *n == f) {
             return Err(self.loc_err(
                 format!("unsupported XMILE builtin `{name}`: {why}"),
@@ -811,6 +836,61 @@ impl Translator<'_> {
         Ok(())
     }
 
+    /// `SMTHN(x, T, n [, init])`: n first-order smooths of T/n each in series (as SMTH3 is
+    /// three); n must be a whole number written in the equation.
+    fn smooth_n(
+        &mut self,
+        t: &Token,
+        parts: &[&[Token]],
+        out: &mut Output,
+    ) -> Result<(), Diagnostic> {
+        if !(3..=4).contains(&parts.len()) {
+            return Err(self.loc_err(
+                "SMTHN takes 3 or 4 arguments: SMTHN(input, time, order [, initial])",
+                t,
+            ));
+        }
+        let order = match parts[2] {
+            [n] if n.kind == Kind::Number => self.src.text[n.start..n.end].parse::<f64>().ok(),
+            _ => None,
+        }
+        .filter(|n| n.fract() == 0.0 && (1.0..=100.0).contains(n));
+        let Some(order) = order else {
+            return Err(self.loc_err(
+                "SMTHN's order must be a whole number from 1 to 100 written in the equation",
+                t,
+            ));
+        };
+        let translate = |me: &mut Self, part: &[Token]| -> Result<Output, Diagnostic> {
+            let mut o = Output::default();
+            me.expr(part, false, &mut o)?;
+            Ok(o)
+        };
+        let input = translate(self, parts[0])?;
+        let time = translate(self, parts[1])?;
+        let init = match parts.get(3) {
+            Some(p) => Some(translate(self, p)?),
+            None => None,
+        };
+        let (a, b) = self.at(t);
+        let n = order as usize;
+        for _ in 0..n {
+            out.push("smooth(", a, a);
+        }
+        out.append(&input);
+        for _ in 0..n {
+            out.push(",(", a, a);
+            out.append(&time);
+            out.push(&format!(")/{}", number(order)), b, b);
+            if let Some(init) = &init {
+                out.push(",", b, b);
+                out.append(init);
+            }
+            out.push(")", b, b);
+        }
+        Ok(())
+    }
+
     fn size_of(&self, t: &Token, parts: &[&[Token]]) -> Result<usize, Diagnostic> {
         if let [[first, ..]] = parts
             && let Kind::Name { text, .. } = &first.kind
@@ -856,7 +936,34 @@ impl Translator<'_> {
         for (p, part) in m.params.iter().zip(parts) {
             let mut o = Output::default();
             self.expr(part, false, &mut o)?;
-            args.push((p.clone(), o));
+            let end = o.offsets.last().copied().unwrap_or(0);
+            args.push((p.clone(), o.finish(end)));
+        }
+        if m.stateful {
+            if !self.dims.is_empty() {
+                return Err(self.loc_err(
+                    format!("macro `{name}` has its own variables: calling it from an arrayed equation is not supported yet"),
+                    t,
+                ));
+            }
+            let (a, b) = self.at(t);
+            let mut instances = self.names.instances.borrow_mut();
+            let instance = format!("{}_{}", canonical(name), instances.len() + 1);
+            let reference = format!("{}.{MACRO_VALUE}", ident(&instance));
+            instances.push(Instance {
+                macro_name: canonical(name),
+                name: instance,
+                caller_scope: self.scope.to_string(),
+                args,
+                at: (a, b),
+            });
+            drop(instances);
+            self.emit(out, &reference, t);
+            return Ok(());
+        }
+        // Inline expansion: the arguments' closing offset is not part of the text.
+        for (_, o) in &mut args {
+            o.offsets.pop();
         }
         let tokens = lex(&m.body, m.file)?;
         let mut inner = Translator {

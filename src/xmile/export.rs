@@ -59,8 +59,9 @@ pub fn export_for(model: &ModelDecl, flavor: Flavor) -> Result<Export, Diagnosti
     let mut taken: HashSet<String> = HashSet::new();
     for v in &model.vars {
         // A name imported from XMILE keeps the modeller's spelling.
+        // (Flattened: a `.` would mean a module in XMILE.)
         let base = match model.dialect.labels.get(&v.name) {
-            Some(label) => label.clone(),
+            Some(label) => label.replace('.', "_"),
             None => v.name.replace('.', "_"),
         };
         let mut name = base.clone();
@@ -265,7 +266,9 @@ impl Exporter<'_> {
         let name = escape(&self.names[&v.name]);
         let ind = "            ";
         if let Definition::Lookup(l) = &v.def {
-            let kind = if l.extrapolate {
+            let kind = if l.discrete {
+                "discrete"
+            } else if l.extrapolate {
                 "extrapolate"
             } else {
                 "continuous"
@@ -355,7 +358,9 @@ impl Exporter<'_> {
                 escape(&self.flow_name(f, v))
             );
         }
-        if v.kind == VarKind::Stock && v.non_negative {
+        // careshift's own non-negative stocks (marked above) and XMILE ones read from a file.
+        let clamped = self.model.dialect.clamped_stocks.contains(&v.name);
+        if v.kind == VarKind::Stock && (v.non_negative || clamped) {
             let _ = writeln!(x, "{ind}    <non_negative/>");
         }
         let _ = writeln!(x, "{ind}</{tag}>");

@@ -3,7 +3,7 @@
 //! Reads sim_specs, dimensions, behavior, the root model's variables (stocks, flows, auxiliaries,
 //! graphical functions, arrays with apply-to-all or per-element equations) and expression
 //! macros; equations are translated by [`super::equation`]. Unknown elements are warnings;
-//! unsupported features (modules, discrete graphical functions, ...) are errors that name them.
+//! unsupported features (macros with variables, pipeline DELAY, ...) are errors that name them.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -143,6 +143,9 @@ struct EqnContext<'c> {
     /// Wrap in a call of this graphical function.
     gf: Option<&'c str>,
 }
+
+/// Most calls of macros with their own variables in one model.
+const MAX_MACRO_INSTANCES: usize = 10_000;
 
 /// Deepest module nesting.
 const MAX_MODULE_DEPTH: usize = 16;
@@ -298,6 +301,10 @@ impl<'t> Importer<'t> {
             );
             return None;
         };
+        let macro_nodes: HashMap<String, Node> = macros
+            .iter()
+            .filter_map(|m| m.attribute("name").map(|n| (canonical(n), *m)))
+            .collect();
         let macros = self.macros(&macros);
         let by_name: HashMap<String, Node> = models
             .iter()
@@ -308,7 +315,7 @@ impl<'t> Importer<'t> {
             dimensions,
             behavior,
         };
-        self.model(model, &by_name, name, settings, macros)
+        self.model(model, &by_name, &macro_nodes, name, settings, macros)
     }
 
     /// `<behavior>`: default non-negativity of (stocks, flows).
@@ -506,16 +513,6 @@ impl<'t> Importer<'t> {
                 self.error(Diagnostic::error("<macro> without a name").at(self.loc(*m)));
                 continue;
             };
-            if self.child(*m, "variables").is_some() {
-                self.error(
-                    Diagnostic::error(format!(
-                        "macro `{name}` has its own variables: macros with stocks or other variables inside are not supported yet"
-                    ))
-                    .at(self.loc(*m))
-                    .help("only expression macros (<parm>s and one <eqn>) are supported"),
-                );
-                continue;
-            }
             let params = m
                 .children()
                 .filter(|c| c.is_element() && c.tag_name().name() == "parm")
@@ -533,6 +530,7 @@ impl<'t> Importer<'t> {
                     params,
                     body: xml::element_text(eqn, self.text, self.shift),
                     file: self.file,
+                    stateful: self.child(*m, "variables").is_some(),
                 },
             );
         }
@@ -677,6 +675,7 @@ impl<'t> Importer<'t> {
         &mut self,
         model: Node,
         models: &HashMap<String, Node>,
+        macro_nodes: &HashMap<String, Node>,
         name: String,
         settings: Settings,
         macros: HashMap<String, Macro>,
@@ -726,6 +725,7 @@ impl<'t> Importer<'t> {
             macros,
             start: time.start,
             stop: time.stop,
+            instances: Default::default(),
             vensim: self.vensim,
         };
         let mut first_at: HashMap<String, Location> = HashMap::new();
@@ -785,6 +785,7 @@ impl<'t> Importer<'t> {
                 vars.push(v);
             }
         }
+        self.macro_instances(macro_nodes, &mut names, behavior, &mut vars, &mut dialect);
         // Vensim's control variables, which converted models and reference outputs use.
         let control = [
             ("INITIAL TIME", time.start),
@@ -830,6 +831,155 @@ impl<'t> Importer<'t> {
             sources: Sources::new(),
             dialect,
         })
+    }
+
+    /// Declare the variables of every call of a macro with its own variables (instances are
+    /// found while translating, also inside instances, so this runs until none is left).
+    fn macro_instances(
+        &mut self,
+        macro_nodes: &HashMap<String, Node>,
+        names: &mut Names,
+        behavior: (bool, bool),
+        vars: &mut Vec<VarDecl>,
+        dialect: &mut Dialect,
+    ) {
+        let mut next = 0;
+        while next < names.instances.borrow().len() {
+            if next >= MAX_MACRO_INSTANCES {
+                self.error(Diagnostic::error(format!(
+                    "more than {MAX_MACRO_INSTANCES} calls of macros with their own variables"
+                )));
+                return;
+            }
+            let (macro_name, instance, caller_scope, args, at) = {
+                let list = names.instances.borrow();
+                let i = &list[next];
+                (
+                    i.macro_name.clone(),
+                    i.name.clone(),
+                    i.caller_scope.clone(),
+                    i.args.clone(),
+                    i.at,
+                )
+            };
+            next += 1;
+            let Some(&node) = macro_nodes.get(&macro_name) else {
+                continue;
+            };
+            let ident_path = |scope: &str| -> String {
+                scope
+                    .split_terminator('.')
+                    .map(|p| format!("{}.", ident(p)))
+                    .collect()
+            };
+            let caller_ident = ident_path(&caller_scope);
+            let path = ModulePath {
+                scope: format!("{caller_scope}{instance}."),
+                label: format!("{caller_ident}{}.", ident(&instance)),
+                ident_scope: format!("{caller_ident}{}.", ident(&instance)),
+            };
+            let call_loc = Location::new(self.file, at.0, at.1.max(at.0));
+            let mut raws = Vec::new();
+            for c in self.xmile_children(node) {
+                if c.tag_name().name() != "variables" {
+                    continue;
+                }
+                for v in c.children().filter(|v| v.is_element()) {
+                    if let Some(mut raw) = self.variable(v) {
+                        raw.name = format!("{}{}", path.label, raw.name);
+                        raw.canon = format!("{}{}", path.scope, raw.canon);
+                        raw.ident = format!("{}{}", path.ident_scope, raw.ident);
+                        raw.scope = path.scope.clone();
+                        raws.push(raw);
+                    }
+                }
+            }
+            for r in &raws {
+                let lookup = r.gf.map(|_| {
+                    if r.kind == VarKind::Lookup {
+                        r.ident.clone()
+                    } else {
+                        format!("{}__gf", r.ident)
+                    }
+                });
+                names.vars.insert(
+                    r.canon.clone(),
+                    VarInfo {
+                        ident: r.ident.clone(),
+                        dims: r.dims.clone(),
+                        lookup,
+                    },
+                );
+            }
+            let scalar = |name: String, def: Definition, scope: String, loc: Location| VarDecl {
+                name,
+                kind: VarKind::Auxiliary,
+                dims: Vec::new(),
+                def,
+                units: None,
+                doc: None,
+                source: None,
+                range: None,
+                inflows: Vec::new(),
+                outflows: Vec::new(),
+                non_negative: false,
+                scope,
+                loc,
+            };
+            // Parameters: the call's arguments, in the caller's scope.
+            for (param, out) in args {
+                let key = format!("{}{param}", path.scope);
+                if names.vars.contains_key(&key) {
+                    continue;
+                }
+                let name = format!("{}{}", path.ident_scope, ident(&param));
+                names.vars.insert(
+                    key,
+                    VarInfo {
+                        ident: name.clone(),
+                        dims: Vec::new(),
+                        lookup: None,
+                    },
+                );
+                let first = out.offsets.first().copied().unwrap_or(at.0);
+                let last = out.offsets.last().copied().unwrap_or(first);
+                let text = Text {
+                    text: out.text,
+                    loc: Location::new(self.file, first, last.max(first)),
+                    offsets: out.offsets,
+                };
+                vars.push(scalar(
+                    name,
+                    Definition::Equation(text),
+                    caller_ident.clone(),
+                    call_loc,
+                ));
+            }
+            // The call's value: the macro's equation, among its variables.
+            if let Some(eqn) = self.child(node, "eqn") {
+                let body = xml::element_text(eqn, self.text, self.shift);
+                let ctx = EqnContext {
+                    dims: &[],
+                    scope: &path.scope,
+                    uniflow: false,
+                    gf: None,
+                };
+                if let Some(text) = self.equation(&body, names, &ctx, self.loc(eqn)) {
+                    let name = format!("{}{}", path.ident_scope, equation::MACRO_VALUE);
+                    vars.push(scalar(
+                        name,
+                        Definition::Equation(text),
+                        path.ident_scope.clone(),
+                        call_loc,
+                    ));
+                }
+            }
+            for r in &raws {
+                if let Some(v) = self.declare(r, names, behavior, vars, dialect) {
+                    vars.push(v);
+                }
+            }
+        }
     }
 
     /// Read one child of `<variables>`.
@@ -1204,19 +1354,10 @@ impl<'t> Importer<'t> {
             .unwrap_or("continuous")
             .trim()
             .to_ascii_lowercase();
-        let extrapolate = match kind.as_str() {
-            "continuous" | "" => false,
-            "extrapolate" => true,
-            "discrete" => {
-                self.error(
-                    Diagnostic::error(
-                        "discrete graphical functions (type=\"discrete\") are not supported yet",
-                    )
-                    .at(self.loc(gf))
-                    .help("use type=\"continuous\" or \"extrapolate\""),
-                );
-                return None;
-            }
+        let (extrapolate, discrete) = match kind.as_str() {
+            "continuous" | "" => (false, false),
+            "extrapolate" => (true, false),
+            "discrete" => (false, true),
             other => {
                 self.error(
                     Diagnostic::error(format!("unknown graphical function type `{other}`"))
@@ -1278,17 +1419,19 @@ impl<'t> Importer<'t> {
             );
             return None;
         }
-        if xs.windows(2).any(|w| w[1] < w[0]) {
+        if xs.windows(2).any(|w| w[1] <= w[0]) {
             self.error(
-                Diagnostic::error("graphical function: the x values must not decrease")
+                Diagnostic::error("graphical function: the x values must increase")
                     .at(self.loc(gf)),
             );
             return None;
         }
         Some(LookupData {
+            // One point: a constant (there is no segment to extend).
+            extrapolate: extrapolate && xs.len() > 1,
+            discrete,
             xs,
             ys,
-            extrapolate,
             x_units: None,
         })
     }
