@@ -1,7 +1,14 @@
-//! Single-run simulation speed on the bundled example models.
+//! Single-run simulation speed on the bundled example models, and on the care model against
+//! its hand-written Rust transcription (benches/handwritten/care.rs, the speed-of-light
+//! reference; tests/handwritten_care.rs checks that it computes the engine's numbers).
 //!
 //! `cargo bench --bench simulate`. For deterministic instruction counts on a noisy machine use
-//! callgrind (see docs/ARCHITECTURE.md, "Measuring speed").
+//! callgrind (see docs/design/engine-performance.md).
+
+// Shared with tests/handwritten_care.rs, which uses the parts the benches do not.
+#[allow(dead_code)]
+#[path = "handwritten/care.rs"]
+mod care;
 
 use std::hint::black_box;
 use std::path::Path;
@@ -36,5 +43,21 @@ fn bench_runs(c: &mut Criterion) {
     });
 }
 
-criterion_group!(benches, bench_runs);
+/// The engine and the hand-written code in one group, so that criterion reports them side by
+/// side from one run (compare their ratio, not absolute times).
+fn bench_care(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("models/care_system.toml");
+    let model = Model::load(&path).unwrap_or_else(|f| panic!("{}", f.render()));
+    let params = care::CareParams::default();
+    let mut group = c.benchmark_group("care model single run");
+    group.bench_function("engine", |b| {
+        b.iter(|| black_box(model.run(black_box(model.time()), &[]).unwrap()))
+    });
+    group.bench_function("hand-written", |b| {
+        b.iter(|| black_box(care::run(black_box(&params))))
+    });
+    group.finish();
+}
+
+criterion_group!(benches, bench_runs, bench_care);
 criterion_main!(benches);

@@ -19,7 +19,9 @@ use crate::analysis::quantiles::StreamStats;
 use crate::diagnostics::Diagnostic;
 use crate::montecarlo::Sampler;
 use crate::scenario::{Arm, LeverTarget, MetricKind, Scenario};
+use crate::simulate::batch::simulate_batch;
 use crate::simulate::{Results, ScheduleSet, simulate_with};
+use crate::vm::LANES;
 
 /// How to run (not what: that is the scenario).
 #[derive(Debug, Clone, Default)]
@@ -160,20 +162,42 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         Ok(())
     };
     absorb(0, first)?;
-    let batch = (threads * 16).max(16);
+    // Rounds of work for the pool: groups of LANES runs (each simulated as one batch), a few
+    // groups per thread. Each round is folded in run order while the next one is computed, so
+    // the (serial) fold does not leave the other threads waiting.
+    let round = threads * 4 * LANES;
+    type Computed = Vec<Result<Vec<RunOutput>, Diagnostic>>;
+    let mut computed: Option<(usize, Computed)> = None;
     let mut next = 1;
-    while next < runs {
-        let end = (next + batch).min(runs);
-        let outputs: Vec<Result<RunOutput, Diagnostic>> = pool.install(|| {
+    loop {
+        let end = (next + round).min(runs);
+        let compute = || -> Computed {
             (next..end)
+                .step_by(LANES)
+                .collect::<Vec<usize>>()
                 .into_par_iter()
-                .map(|i| plan.run_one(scenario, i).map(|r| r.0))
+                .map(|first| plan.run_batch(scenario, first, LANES.min(end - first)))
                 .collect()
-        });
-        for (i, out) in (next..end).zip(outputs) {
-            absorb(i, out?)?;
+        };
+        let fold = || -> Result<(), Diagnostic> {
+            let Some((mut i, outputs)) = computed.take() else {
+                return Ok(());
+            };
+            for group in outputs {
+                for out in group? {
+                    absorb(i, out)?;
+                    i += 1;
+                }
+            }
+            progress.set(i as u64, started);
+            Ok(())
+        };
+        let (outputs, folded) = pool.install(|| rayon::join(compute, fold));
+        folded?;
+        if next >= runs {
+            break;
         }
-        progress.set(end as u64, started);
+        computed = Some((next, outputs));
         next = end;
     }
     progress.finish();
@@ -215,8 +239,9 @@ pub fn evaluate_points(
             .par_iter()
             .enumerate()
             .map(|(i, p)| {
+                let overrides = Plan::sample_overrides(scenario, p);
                 let (mut out, _, _) =
-                    plan.run_sampled(scenario, i, p.clone(), option..option + 1)?;
+                    plan.run_sampled(scenario, i, p.clone(), &overrides, option..option + 1)?;
                 Ok(out.options.swap_remove(0).metrics)
             })
             .collect()
@@ -236,6 +261,9 @@ fn per_run<T>(runs: usize) -> Result<Vec<T>, Diagnostic> {
     })?;
     Ok(v)
 }
+
+/// One run's sampled values and the overrides they make.
+type Sample = (Vec<f64>, Vec<(u32, f64)>);
 
 /// What every run needs, prepared once.
 struct Plan {
@@ -302,12 +330,8 @@ impl Plan {
         })
     }
 
-    /// Run i for every option. Also returns the time grid and the first run's warnings.
-    fn run_one(
-        &self,
-        s: &Scenario,
-        i: usize,
-    ) -> Result<(RunOutput, Vec<f64>, Vec<Diagnostic>), Diagnostic> {
+    /// Run i's sampled values (one per uncertain parameter) and the overrides they make.
+    fn sample(&self, s: &Scenario, i: usize) -> Sample {
         let u = &s.uncertainty;
         let mut point = vec![0.0; u.parameters.len()];
         self.sampler.point(i, &mut point);
@@ -317,56 +341,100 @@ impl Plan {
             .zip(&point)
             .map(|(p, &x)| p.distribution.quantile(x))
             .collect();
-        self.run_sampled(s, i, sampled, 0..self.option_schedules.len())
+        let overrides = Self::sample_overrides(s, &sampled);
+        (sampled, overrides)
     }
 
-    /// Run `i` with the uncertain parameters at `sampled`, for the given options.
+    /// The overrides that sampled values (one per uncertain parameter) make.
+    fn sample_overrides(s: &Scenario, sampled: &[f64]) -> Vec<(u32, f64)> {
+        s.uncertainty
+            .parameters
+            .iter()
+            .zip(sampled)
+            .flat_map(|(p, &v)| p.slots.iter().map(move |&slot| (slot, v)))
+            .collect()
+    }
+
+    /// The overrides of one arm of run i for option `option`.
+    fn arm_overrides(
+        &self,
+        s: &Scenario,
+        arm: Arm,
+        option: usize,
+        sample: &[(u32, f64)],
+    ) -> Vec<(u32, f64)> {
+        let fixed = if arm == Arm::Baseline && s.baseline.label != "model" {
+            &s.baseline.fixed
+        } else {
+            &s.fixed
+        };
+        let mut overrides = fixed.to_vec();
+        overrides.extend_from_slice(sample);
+        overrides.extend_from_slice(&self.option_overrides[option]);
+        overrides
+    }
+
+    /// A failed run's error, saying which run, option and arm, with its sampled values.
+    fn describe(
+        s: &Scenario,
+        i: usize,
+        sampled: &[f64],
+        e: Diagnostic,
+        arm: &str,
+        o: usize,
+    ) -> Diagnostic {
+        let mut what = format!("run {i}");
+        if s.option_count() > 1 {
+            what.push_str(&format!(", option {o}"));
+        }
+        if !sampled.is_empty() {
+            let vals: Vec<String> = s
+                .uncertainty
+                .parameters
+                .iter()
+                .zip(sampled)
+                .map(|(p, v)| format!("{} = {v}", p.name))
+                .collect();
+            what.push_str(&format!(" with {}", vals.join(", ")));
+        }
+        Diagnostic {
+            message: format!("{} ({arm} arm, {what})", e.message),
+            ..e
+        }
+    }
+
+    /// Run i for every option. Also returns the time grid and the first run's warnings.
+    fn run_one(
+        &self,
+        s: &Scenario,
+        i: usize,
+    ) -> Result<(RunOutput, Vec<f64>, Vec<Diagnostic>), Diagnostic> {
+        let (sampled, sample_overrides) = self.sample(s, i);
+        self.run_sampled(
+            s,
+            i,
+            sampled,
+            &sample_overrides,
+            0..self.option_schedules.len(),
+        )
+    }
+
+    /// Run `i` with the uncertain parameters at `sampled` (making `sample_overrides`), for the
+    /// given options.
     fn run_sampled(
         &self,
         s: &Scenario,
         i: usize,
         sampled: Vec<f64>,
+        sample_overrides: &[(u32, f64)],
         option_range: std::ops::Range<usize>,
     ) -> Result<(RunOutput, Vec<f64>, Vec<Diagnostic>), Diagnostic> {
-        let u = &s.uncertainty;
-        let sample_overrides: Vec<(u32, f64)> = u
-            .parameters
-            .iter()
-            .zip(&sampled)
-            .flat_map(|(p, &v)| p.slots.iter().map(move |&slot| (slot, v)))
-            .collect();
-        let baseline_fixed = if s.baseline.label == "model" {
-            &s.fixed
-        } else {
-            &s.baseline.fixed
-        };
-        let describe = |e: Diagnostic, arm: &str, o: usize| {
-            let mut what = format!("run {i}");
-            if s.option_count() > 1 {
-                what.push_str(&format!(", option {o}"));
-            }
-            if !sampled.is_empty() {
-                let vals: Vec<String> = u
-                    .parameters
-                    .iter()
-                    .zip(&sampled)
-                    .map(|(p, v)| format!("{} = {v}", p.name))
-                    .collect();
-                what.push_str(&format!(" with {}", vals.join(", ")));
-            }
-            Diagnostic {
-                message: format!("{} ({arm} arm, {what})", e.message),
-                ..e
-            }
-        };
         let program = &s.model.program;
         let mut warnings = Vec::new();
-        let mut run_arm = |fixed: &[(u32, f64)], option: usize, sched: &ScheduleSet, arm: &str| {
-            let mut overrides = fixed.to_vec();
-            overrides.extend_from_slice(&sample_overrides);
-            overrides.extend_from_slice(&self.option_overrides[option]);
+        let mut run_arm = |arm: Arm, option: usize, sched: &ScheduleSet| {
+            let overrides = self.arm_overrides(s, arm, option, sample_overrides);
             let r = simulate_with(program, &s.time, &overrides, sched)
-                .map_err(|e| describe(e, arm, option))?;
+                .map_err(|e| Self::describe(s, i, &sampled, e, arm.name(), option))?;
             if i == 0 {
                 warnings.extend(r.warnings.iter().cloned());
             }
@@ -379,9 +447,9 @@ impl Plan {
             let sched = &self.option_schedules[o];
             let baseline = match shared.take() {
                 Some(b) if self.shared_baseline => b,
-                _ => run_arm(baseline_fixed, o, &self.baseline_schedules, "baseline")?,
+                _ => run_arm(Arm::Baseline, o, &self.baseline_schedules)?,
             };
-            let intervention = run_arm(&s.fixed, o, sched, "intervention")?;
+            let intervention = run_arm(Arm::Intervention, o, sched)?;
             times.clone_from(&intervention.times);
             options.push(evaluate(s, &intervention, &baseline));
             shared = Some(baseline);
@@ -394,6 +462,64 @@ impl Plan {
             times,
             warnings,
         ))
+    }
+
+    /// Runs `first..first + count` (at most [`LANES`]) for every option, each arm simulated for
+    /// all of them at once ([`simulate_batch`]); the same outputs as [`Plan::run_one`] on each.
+    fn run_batch(
+        &self,
+        s: &Scenario,
+        first: usize,
+        count: usize,
+    ) -> Result<Vec<RunOutput>, Diagnostic> {
+        let program = &s.model.program;
+        let samples: Vec<Sample> = (first..first + count).map(|i| self.sample(s, i)).collect();
+        let run_arm = |arm: Arm, option: usize, sched: &ScheduleSet| {
+            let overrides: Vec<Vec<(u32, f64)>> = samples
+                .iter()
+                .map(|(_, sample)| self.arm_overrides(s, arm, option, sample))
+                .collect();
+            simulate_batch(program, &s.time, &overrides, sched)
+        };
+        // arms[option] = (baselines, interventions), one result per run.
+        type Arms = (
+            Vec<Result<Results, Diagnostic>>,
+            Vec<Result<Results, Diagnostic>>,
+        );
+        let mut arms: Vec<Arms> = Vec::with_capacity(self.option_schedules.len());
+        for (o, sched) in self.option_schedules.iter().enumerate() {
+            let baselines = if self.shared_baseline && o > 0 {
+                Vec::new() // option 0's
+            } else {
+                run_arm(Arm::Baseline, o, &self.baseline_schedules)
+            };
+            arms.push((baselines, run_arm(Arm::Intervention, o, sched)));
+        }
+        // In run order, then option and arm order: the error a run-by-run loop meets first.
+        let mut outputs = Vec::with_capacity(count);
+        for (l, (sampled, _)) in samples.into_iter().enumerate() {
+            let mut options = Vec::with_capacity(arms.len());
+            for (o, (baselines, interventions)) in arms.iter().enumerate() {
+                let baseline = if baselines.is_empty() {
+                    &arms[0].0[l]
+                } else {
+                    &baselines[l]
+                };
+                let fail = |e: &Diagnostic, arm: Arm| {
+                    Self::describe(s, first + l, &sampled, e.clone(), arm.name(), o)
+                };
+                let b = baseline.as_ref().map_err(|e| fail(e, Arm::Baseline))?;
+                let a = interventions[l]
+                    .as_ref()
+                    .map_err(|e| fail(e, Arm::Intervention))?;
+                options.push(evaluate(s, a, b));
+            }
+            outputs.push(RunOutput {
+                samples: sampled,
+                options,
+            });
+        }
+        Ok(outputs)
     }
 }
 

@@ -5,6 +5,7 @@
 //! docs/ARCHITECTURE.md for the map and the invariants.
 
 pub mod analysis;
+pub mod bench;
 pub mod charts;
 pub mod compile;
 pub mod diagnostics;

@@ -70,6 +70,22 @@ enum Command {
     /// Prints a table (parameter, importance, 95 % interval) and, with --out, writes the chart
     /// as SVG and PNG and the table as CSV. Same seed → same numbers, whatever --threads.
     Sensitivity(SensitivityArgs),
+    /// Time a model's runs in-process (no output files): runs it --runs times with its own
+    /// time settings and prints, as the last line on standard output, a JSON object with the
+    /// median run time and runs per second.
+    ///
+    /// Given a scenario file, times its whole Monte Carlo instead (--runs runs, default the
+    /// scenario's; --threads) without writing reports, and prints runs per second.
+    Bench {
+        /// The model file (TOML or XMILE), or a scenario file.
+        model: PathBuf,
+        /// Number of timed runs (model: after one untimed warm-up run; default 100).
+        #[arg(long)]
+        runs: Option<usize>,
+        /// Scenario: worker threads (default: every core).
+        #[arg(long)]
+        threads: Option<usize>,
+    },
     /// Write a model (TOML or XMILE) as an OASIS XMILE 1.0 file for Stella, PySD or Simlin.
     ///
     /// Modules are flattened (`frailty.onset_rate` becomes `frailty_onset_rate`), element names
@@ -179,6 +195,11 @@ fn main() -> ExitCode {
         }
         Command::Check { model, params } => check(&model, params),
         Command::Sensitivity(args) => sensitivity(&args),
+        Command::Bench {
+            model,
+            runs,
+            threads,
+        } => bench(&model, runs, threads),
         Command::Export {
             model,
             xmile,
@@ -352,6 +373,69 @@ fn run_model(args: &RunArgs) -> ExitCode {
         return ExitCode::FAILURE;
     }
     ExitCode::SUCCESS
+}
+
+fn bench(path: &Path, runs: Option<usize>, threads: Option<usize>) -> ExitCode {
+    for (value, flag) in [(threads, "--threads"), (runs, "--runs")] {
+        if value == Some(0) {
+            eprintln!("error: {flag} must be at least 1");
+            return ExitCode::FAILURE;
+        }
+    }
+    if careshift::scenario::is_scenario_file(path) {
+        return bench_scenario(path, runs, threads);
+    }
+    if threads.is_some() {
+        eprintln!(
+            "error: --threads applies to scenario files, but `{}` is a model\n   = help: a model's runs are timed one after another on one thread",
+            path.display()
+        );
+        return ExitCode::FAILURE;
+    }
+    let model = match load(path) {
+        Ok(m) => m,
+        Err(code) => return code,
+    };
+    match careshift::bench::bench(&model, runs.unwrap_or(100)) {
+        Ok(report) => {
+            eprintln!(
+                "{}: {} runs of {} {} steps, median {:.3e} s per run",
+                path.display(),
+                report.runs,
+                report.steps,
+                report.method,
+                report.median_run_s
+            );
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(d) => fail(&d, &model.sources),
+    }
+}
+
+fn bench_scenario(path: &Path, runs: Option<usize>, threads: Option<usize>) -> ExitCode {
+    let mut scenario = match load_scenario(path) {
+        Ok(s) => s,
+        Err(code) => return code,
+    };
+    if let Some(runs) = runs {
+        scenario.uncertainty.runs = runs;
+    }
+    match careshift::bench::bench_scenario(&scenario, threads) {
+        Ok(report) => {
+            eprintln!(
+                "{}: {} Monte Carlo runs × {} option(s) on {} thread(s) in {:.3} s",
+                path.display(),
+                report.runs,
+                report.options,
+                report.threads,
+                report.elapsed_s
+            );
+            println!("{}", serde_json::to_string(&report).unwrap_or_default());
+            ExitCode::SUCCESS
+        }
+        Err(d) => fail(&d, &scenario.model.sources),
+    }
 }
 
 fn check(path: &Path, list_params: bool) -> ExitCode {

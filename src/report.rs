@@ -2,6 +2,7 @@
 //! docs/OUTPUTS.md) and the short terminal summary. Every file is written atomically.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -11,8 +12,11 @@ use crate::analysis::assumptions::{drivers, verdict, wilson_interval};
 use crate::analysis::quantiles::{Summary, exact_summary};
 use crate::diagnostics::Diagnostic;
 use crate::experiment::{ARMS, OptionOutcome, Outcome};
-use crate::output::{csv_field, push_number, write_atomically};
+use crate::output::{csv_field, push_number, write_atomically, write_atomically_with};
 use crate::scenario::{MetricKind, Scenario};
+
+/// A report file being written (buffered, under a temporary name until complete).
+type OutputFile = std::io::BufWriter<std::fs::File>;
 
 /// How many uncertain parameters to list as drivers of each assumption test.
 const TOP_DRIVERS: usize = 5;
@@ -33,19 +37,26 @@ pub fn write_reports(
         ))
         .help("choose a writable location for --out")
     })?;
-    let files: [(&str, Vec<u8>); 4] = [
-        ("summary.json", summary_json(scenario, outcome).into_bytes()),
-        ("series.csv", series_csv(scenario, outcome).into_bytes()),
-        ("runs.csv", runs_csv(scenario, outcome).into_bytes()),
-        ("runs.parquet", runs_parquet(scenario, outcome)?),
-    ];
     let mut written = Vec::new();
-    for (name, bytes) in files {
+    let mut write = |name: &str, what: &dyn Fn(&mut OutputFile) -> std::io::Result<()>| {
         let path = dir.join(name);
-        write_atomically(&path, &bytes)
+        write_atomically_with(&path, |w| what(w))
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
         written.push(path);
-    }
+        Ok::<(), Diagnostic>(())
+    };
+    // runs.csv and runs.parquet grow with the runs: they are streamed to the file, row by row
+    // and in record batches, never held whole in memory.
+    write("summary.json", &|w| {
+        w.write_all(summary_json(scenario, outcome).as_bytes())
+    })?;
+    write("series.csv", &|w| {
+        w.write_all(series_csv(scenario, outcome).as_bytes())
+    })?;
+    write("runs.csv", &|w| write_runs_csv(w, scenario, outcome))?;
+    write("runs.parquet", &|w| {
+        write_runs_parquet(w, scenario, outcome)
+    })?;
     let charts = crate::report_charts::scenario_charts(scenario, outcome, tornado)?;
     written.extend(write_charts(&dir.join("charts"), &charts, true)?);
     let html = crate::report_html::report_html(scenario, outcome, &charts, tornado);
@@ -318,8 +329,8 @@ fn series_csv(s: &Scenario, out: &Outcome) -> String {
     text
 }
 
-fn runs_csv(s: &Scenario, out: &Outcome) -> String {
-    let mut text = String::from("run,option");
+fn write_runs_csv(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::io::Result<()> {
+    let mut line = String::from("run,option");
     let names = s
         .levers
         .iter()
@@ -328,89 +339,104 @@ fn runs_csv(s: &Scenario, out: &Outcome) -> String {
         .chain(s.metrics.iter().map(|m| m.name.as_str()))
         .chain(s.assumptions.iter().map(|a| a.name.as_str()));
     for n in names {
-        text.push(',');
-        text.push_str(&csv_field(n));
+        line.push(',');
+        line.push_str(&csv_field(n));
     }
-    text.push('\n');
+    line.push('\n');
+    w.write_all(line.as_bytes())?;
     for (o, opt) in out.options.iter().enumerate() {
         for (run, sample) in out.samples.iter().enumerate() {
-            let _ = write!(text, "{run},{o}");
+            line.clear();
+            let _ = write!(line, "{run},{o}");
             for v in opt.lever_values.iter().chain(sample) {
-                text.push(',');
-                push_number(&mut text, *v);
+                line.push(',');
+                push_number(&mut line, *v);
             }
             for m in &opt.metrics {
-                text.push(',');
-                push_number(&mut text, m[run]);
+                line.push(',');
+                push_number(&mut line, m[run]);
             }
             for t in &opt.tests {
-                text.push_str(if t[run] { ",1" } else { ",0" });
+                line.push_str(if t[run] { ",1" } else { ",0" });
             }
-            text.push('\n');
+            line.push('\n');
+            w.write_all(line.as_bytes())?;
         }
     }
-    text
+    Ok(())
 }
 
-fn runs_parquet(s: &Scenario, out: &Outcome) -> Result<Vec<u8>, Diagnostic> {
+/// Rows per record batch of runs.parquet (and so the most rows built in memory at once).
+const PARQUET_BATCH_ROWS: usize = 8192;
+
+fn write_runs_parquet(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::io::Result<()> {
     use arrow::array::{ArrayRef, BooleanArray, Float64Array, UInt32Array, UInt64Array};
     use arrow::datatypes::{DataType, Field, Schema};
     use arrow::record_batch::RecordBatch;
 
-    let n_runs = out.samples.len();
-    let total = n_runs * out.options.len();
     let mut fields = vec![
         Field::new("run", DataType::UInt64, false),
         Field::new("option", DataType::UInt32, false),
     ];
-    let mut columns: Vec<ArrayRef> = vec![
-        Arc::new(UInt64Array::from_iter_values(
-            (0..out.options.len()).flat_map(|_| 0..n_runs as u64),
-        )),
-        Arc::new(UInt32Array::from_iter_values(
-            (0..out.options.len() as u32).flat_map(|o| std::iter::repeat_n(o, n_runs)),
-        )),
-    ];
-    let float_column = |f: &dyn Fn(&OptionOutcome, usize) -> f64| -> ArrayRef {
-        let mut v = Vec::with_capacity(total);
-        for opt in &out.options {
-            for run in 0..n_runs {
-                v.push(f(opt, run));
-            }
-        }
-        Arc::new(Float64Array::from(v))
-    };
-    for (k, l) in s.levers.iter().enumerate() {
+    for l in &s.levers {
         fields.push(Field::new(&l.name, DataType::Float64, false));
-        columns.push(float_column(&|opt, _| opt.lever_values[k]));
     }
-    for (k, p) in s.uncertainty.parameters.iter().enumerate() {
+    for p in &s.uncertainty.parameters {
         fields.push(Field::new(&p.name, DataType::Float64, false));
-        columns.push(float_column(&|_, run| out.samples[run][k]));
     }
-    for (k, m) in s.metrics.iter().enumerate() {
+    for m in &s.metrics {
         fields.push(Field::new(&m.name, DataType::Float64, false));
-        columns.push(float_column(&|opt, run| opt.metrics[k][run]));
     }
-    for (k, a) in s.assumptions.iter().enumerate() {
+    for a in &s.assumptions {
         fields.push(Field::new(&a.name, DataType::Boolean, false));
-        let v: Vec<bool> = out
-            .options
-            .iter()
-            .flat_map(|opt| opt.tests[k].iter().copied())
-            .collect();
-        columns.push(Arc::new(BooleanArray::from(v)));
     }
     let schema = Arc::new(Schema::new(fields));
-    let fail =
-        |e: &dyn std::fmt::Display| Diagnostic::error(format!("cannot build runs.parquet: {e}"));
-    let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| fail(&e))?;
-    let mut bytes = Vec::new();
+    let fail = |e: &dyn std::fmt::Display| {
+        std::io::Error::other(format!("cannot build runs.parquet: {e}"))
+    };
     let mut writer =
-        parquet::arrow::ArrowWriter::try_new(&mut bytes, schema, None).map_err(|e| fail(&e))?;
-    writer.write(&batch).map_err(|e| fail(&e))?;
+        parquet::arrow::ArrowWriter::try_new(w, schema.clone(), None).map_err(|e| fail(&e))?;
+    let n_runs = out.samples.len();
+    // Rows are (option, run) in option-major order, like runs.csv.
+    let total = n_runs * out.options.len();
+    let mut start = 0;
+    while start < total {
+        let end = (start + PARQUET_BATCH_ROWS).min(total);
+        let rows = || (start..end).map(|r| (r / n_runs, r % n_runs));
+        let float_column = |f: &dyn Fn(&OptionOutcome, usize) -> f64| -> ArrayRef {
+            Arc::new(Float64Array::from_iter_values(
+                rows().map(|(o, run)| f(&out.options[o], run)),
+            ))
+        };
+        let mut columns: Vec<ArrayRef> = vec![
+            Arc::new(UInt64Array::from_iter_values(
+                rows().map(|(_, run)| run as u64),
+            )),
+            Arc::new(UInt32Array::from_iter_values(rows().map(|(o, _)| o as u32))),
+        ];
+        for k in 0..s.levers.len() {
+            columns.push(float_column(&|opt, _| opt.lever_values[k]));
+        }
+        for k in 0..s.uncertainty.parameters.len() {
+            columns.push(float_column(&|_, run| out.samples[run][k]));
+        }
+        for k in 0..s.metrics.len() {
+            columns.push(float_column(&|opt, run| opt.metrics[k][run]));
+        }
+        for k in 0..s.assumptions.len() {
+            let v: Vec<bool> = rows()
+                .map(|(o, run)| out.options[o].tests[k][run])
+                .collect();
+            columns.push(Arc::new(BooleanArray::from(v)));
+        }
+        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| fail(&e))?;
+        writer.write(&batch).map_err(|e| fail(&e))?;
+        // Each batch becomes its own row group, so the writer holds at most one in memory.
+        writer.flush().map_err(|e| fail(&e))?;
+        start = end;
+    }
     writer.close().map_err(|e| fail(&e))?;
-    Ok(bytes)
+    Ok(())
 }
 
 /// The short summary printed on the terminal: headline metrics (median and 90 % interval) and

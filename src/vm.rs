@@ -42,6 +42,25 @@ pub enum Op {
     F3(F3),
     PulseTrain,
     Lookup(u32),
+    // Superinstructions (made by `compile::optimize` from `Load`/`Num` followed by an
+    // arithmetic op): the top of the stack combined with a slot or a literal, with no push.
+    AddLoad(u32),
+    SubLoad(u32),
+    MulLoad(u32),
+    /// Divide by a slot; the second operand is as in `Div`.
+    DivLoad(u32, u32),
+    AddNum(f64),
+    SubNum(f64),
+    MulNum(f64),
+    /// Divide by a non-zero literal.
+    DivNum(f64),
+    /// Push `slots[a] × slots[b]` (from `Load(a), MulLoad(b)`).
+    MulLoads(u32, u32),
+    /// `top + slots[a] × slots[b]` (from `MulLoads(a, b), Add`; the product is rounded first,
+    /// as before: no fused multiply-add).
+    AddMulLoads(u32, u32),
+    /// `top − slots[a] × slots[b]`.
+    SubMulLoads(u32, u32),
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -217,6 +236,13 @@ pub struct Program {
     pub flow_slots: Vec<u32>,
     /// (PREVIOUS slot, its source slot): after each step, `prev = source`.
     pub previous: Vec<(u32, u32)>,
+    /// (slot, source): per-step copies removed from `flows` by `compile::optimize` (readers
+    /// load the source instead); made only when a row is saved, so the columns stay complete.
+    pub copies: Vec<(u32, u32)>,
+    /// Auxiliaries that only read constants: `compile::optimize` moved them out of `flows`, so
+    /// they are computed in the initial phase only (and again by a schedule that changes one
+    /// of their inputs, see `simulate::schedule`).
+    pub hoisted: Vec<u32>,
     pub tables: Vec<Table>,
     /// Initial contents of every slot (literal constants; 0 elsewhere).
     pub defaults: Vec<f64>,
@@ -234,7 +260,120 @@ pub struct Program {
 #[derive(Debug, Clone)]
 pub struct State {
     pub slots: Vec<f64>,
+    /// The operand stack below its top value (which [`Machine`] keeps in a register); its
+    /// length is the deepest the program's code goes, computed at compile time.
     stack: Vec<f64>,
+}
+
+/// The evaluator's registers: the top of the operand stack and how many values are below it
+/// (in `State::stack`).
+struct Machine {
+    top: f64,
+    below: usize,
+}
+
+impl Machine {
+    const EMPTY: Machine = Machine {
+        top: f64::NAN,
+        below: 0,
+    };
+
+    #[inline(always)]
+    fn push(&mut self, stack: &mut [f64], v: f64) {
+        stack[self.below] = self.top;
+        self.below += 1;
+        self.top = v;
+    }
+
+    #[inline(always)]
+    fn pop(&mut self, stack: &[f64]) -> f64 {
+        let v = self.top;
+        self.below -= 1;
+        self.top = stack[self.below];
+        v
+    }
+
+    /// The value below the top (for messages).
+    fn second(&self, stack: &[f64]) -> Option<f64> {
+        self.below.checked_sub(1).map(|i| stack[i])
+    }
+
+    /// Apply one op; `next` is the index of the op after it. Returns the index of the op to run
+    /// next (a jump's target, or `next`). One `match` for every op, jumps included: the
+    /// dispatch is a single indirect branch. (Inlined into the loop: the arguments are
+    /// registers, not worth a struct.)
+    #[inline(always)]
+    #[allow(clippy::too_many_arguments)]
+    fn exec(
+        &mut self,
+        p: &Program,
+        op: Op,
+        next: usize,
+        slots: &[f64],
+        stack: &mut [f64],
+        time: f64,
+        dt: f64,
+    ) -> usize {
+        match op {
+            Op::JumpIfFalse(target) => {
+                if self.pop(stack) == 0.0 {
+                    return target as usize;
+                }
+            }
+            Op::Jump(target) => return target as usize,
+            Op::Num(x) => self.push(stack, x),
+            Op::Load(s) => self.push(stack, slots[s as usize]),
+            Op::Time => self.push(stack, time),
+            Op::Dt => self.push(stack, dt),
+            Op::AddLoad(s) => self.top += slots[s as usize],
+            Op::SubLoad(s) => self.top -= slots[s as usize],
+            Op::MulLoad(s) => self.top *= slots[s as usize],
+            Op::DivLoad(s, _) => self.top /= slots[s as usize],
+            Op::AddNum(x) => self.top += x,
+            Op::SubNum(x) => self.top -= x,
+            Op::MulNum(x) => self.top *= x,
+            Op::DivNum(x) => self.top /= x,
+            Op::MulLoads(a, b) => self.push(stack, slots[a as usize] * slots[b as usize]),
+            Op::AddMulLoads(a, b) => self.top += slots[a as usize] * slots[b as usize],
+            Op::SubMulLoads(a, b) => self.top -= slots[a as usize] * slots[b as usize],
+            Op::Neg => self.top = -self.top,
+            Op::Not => self.top = bool_f(self.top == 0.0),
+            Op::F1(f) => self.top = f1(f, self.top),
+            Op::Lookup(t) => self.top = p.tables[t as usize].eval(self.top),
+            Op::Add => self.binary(stack, |a, b| a + b),
+            Op::Sub => self.binary(stack, |a, b| a - b),
+            Op::Mul => self.binary(stack, |a, b| a * b),
+            Op::Div(_) => self.binary(stack, |a, b| a / b),
+            Op::Pow => self.binary(stack, f64::powf),
+            Op::Eq => self.binary(stack, |a, b| bool_f(a == b)),
+            Op::Ne => self.binary(stack, |a, b| bool_f(a != b)),
+            Op::Lt => self.binary(stack, |a, b| bool_f(a < b)),
+            Op::Le => self.binary(stack, |a, b| bool_f(a <= b)),
+            Op::Gt => self.binary(stack, |a, b| bool_f(a > b)),
+            Op::Ge => self.binary(stack, |a, b| bool_f(a >= b)),
+            Op::And => self.binary(stack, |a, b| bool_f(a != 0.0 && b != 0.0)),
+            Op::Or => self.binary(stack, |a, b| bool_f(a != 0.0 || b != 0.0)),
+            Op::F2(f) => self.binary(stack, |a, b| f2(f, a, b, time, dt)),
+            Op::F3(f) => {
+                let c = self.pop(stack);
+                self.binary(stack, |a, b| f3(f, a, b, c, time, dt))
+            }
+            Op::PulseTrain => {
+                let end = self.pop(stack);
+                let interval = self.pop(stack);
+                let width = self.pop(stack);
+                let start = self.top;
+                self.top = pulse_train(start, width, interval, end, time, dt);
+            }
+        }
+        next
+    }
+
+    #[inline(always)]
+    fn binary(&mut self, stack: &[f64], f: impl FnOnce(f64, f64) -> f64) {
+        self.below -= 1;
+        self.top = f(stack[self.below], self.top);
+    }
 }
 
 /// A run-time failure: which assignment produced a bad value, and why.
@@ -250,7 +389,7 @@ impl Program {
     pub fn new_state(&self) -> State {
         State {
             slots: self.defaults.clone(),
-            stack: Vec::with_capacity(self.stack_size.max(1)),
+            stack: vec![0.0; self.stack_size + 1],
         }
     }
 
@@ -284,100 +423,49 @@ impl Program {
         dt: f64,
     ) -> f64 {
         let State { slots, stack } = state;
-        stack.clear();
+        let mut m = Machine::EMPTY;
+        // `code.len() == end`, so indexing inside the loop needs no bounds check.
+        let code = &self.ops[..end];
         let mut pc = start;
-        while pc < end {
-            let op = self.ops[pc];
-            pc += 1;
-            match op {
-                Op::JumpIfFalse(target) => {
-                    if pop(stack) == 0.0 {
-                        pc = target as usize;
-                    }
-                }
-                Op::Jump(target) => pc = target as usize,
-                _ => self.exec(op, slots, stack, time, dt),
-            }
+        while pc < code.len() {
+            pc = m.exec(self, code[pc], pc + 1, slots, stack, time, dt);
         }
-        pop(stack)
-    }
-
-    /// Apply one non-jump op to the stack.
-    #[inline(always)]
-    fn exec(&self, op: Op, slots: &[f64], stack: &mut Vec<f64>, time: f64, dt: f64) {
-        match op {
-            Op::Num(x) => stack.push(x),
-            Op::Load(s) => stack.push(slots[s as usize]),
-            Op::Time => stack.push(time),
-            Op::Dt => stack.push(dt),
-            Op::Neg => unary(stack, |a| -a),
-            Op::Not => unary(stack, |a| bool_f(a == 0.0)),
-            Op::F1(f) => unary(stack, |a| f1(f, a)),
-            Op::Lookup(t) => {
-                let table = &self.tables[t as usize];
-                unary(stack, |a| table.eval(a))
-            }
-            Op::Add => binary(stack, |a, b| a + b),
-            Op::Sub => binary(stack, |a, b| a - b),
-            Op::Mul => binary(stack, |a, b| a * b),
-            Op::Div(_) => binary(stack, |a, b| a / b),
-            Op::Pow => binary(stack, f64::powf),
-            Op::Eq => binary(stack, |a, b| bool_f(a == b)),
-            Op::Ne => binary(stack, |a, b| bool_f(a != b)),
-            Op::Lt => binary(stack, |a, b| bool_f(a < b)),
-            Op::Le => binary(stack, |a, b| bool_f(a <= b)),
-            Op::Gt => binary(stack, |a, b| bool_f(a > b)),
-            Op::Ge => binary(stack, |a, b| bool_f(a >= b)),
-            Op::And => binary(stack, |a, b| bool_f(a != 0.0 && b != 0.0)),
-            Op::Or => binary(stack, |a, b| bool_f(a != 0.0 || b != 0.0)),
-            Op::F2(f) => binary(stack, |a, b| f2(f, a, b, time, dt)),
-            Op::F3(f) => {
-                let c = pop(stack);
-                binary(stack, |a, b| f3(f, a, b, c, time, dt))
-            }
-            Op::PulseTrain => {
-                let end = pop(stack);
-                let interval = pop(stack);
-                let width = pop(stack);
-                let start = pop(stack);
-                stack.push(pulse_train(start, width, interval, end, time, dt));
-            }
-            Op::JumpIfFalse(_) | Op::Jump(_) => {}
-        }
+        m.top
     }
 
     /// Re-run a failed assignment op by op to find the first operation that produced a
     /// non-finite value. Runs once, on failure, so it may be slow.
     fn diagnose(&self, a: &Assign, state: &mut State, time: f64, dt: f64) -> EvalFault {
         let State { slots, stack } = state;
-        stack.clear();
+        let mut m = Machine::EMPTY;
         let mut pc = a.start as usize;
         while pc < a.end as usize {
             let op = self.ops[pc];
-            pc += 1;
-            match op {
-                Op::JumpIfFalse(target) => {
-                    if pop(stack) == 0.0 {
-                        pc = target as usize;
-                    }
-                    continue;
-                }
-                Op::Jump(target) => {
-                    pc = target as usize;
-                    continue;
-                }
-                _ => {}
+            if matches!(op, Op::JumpIfFalse(_) | Op::Jump(_)) {
+                pc = m.exec(self, op, pc + 1, slots, stack, time, dt);
+                continue;
             }
-            let x = stack.len().checked_sub(2).map(|i| stack[i]);
-            let y = stack.last().copied();
-            self.exec(op, slots, stack, time, dt);
-            let v = stack.last().copied().unwrap_or(f64::NAN);
-            if v.is_finite() {
+            // The operands: the two top values, or the top and the fused slot or literal.
+            let (x, y) = match op {
+                Op::AddLoad(s) | Op::SubLoad(s) | Op::MulLoad(s) | Op::DivLoad(s, _) => {
+                    (Some(m.top), Some(slots[s as usize]))
+                }
+                Op::AddNum(v) | Op::SubNum(v) | Op::MulNum(v) | Op::DivNum(v) => {
+                    (Some(m.top), Some(v))
+                }
+                Op::MulLoads(a, b) => (Some(slots[a as usize]), Some(slots[b as usize])),
+                Op::AddMulLoads(a, b) | Op::SubMulLoads(a, b) => {
+                    (Some(m.top), Some(slots[a as usize] * slots[b as usize]))
+                }
+                _ => (m.second(stack), Some(m.top)),
+            };
+            pc = m.exec(self, op, pc + 1, slots, stack, time, dt);
+            if m.top.is_finite() {
                 continue;
             }
             let mut location = None;
             let reason = match op {
-                Op::Div(loc) => {
+                Op::Div(loc) | Op::DivLoad(_, loc) => {
                     location = self.op_locations.get(loc as usize).copied();
                     if y == Some(0.0) {
                         "division by zero".to_string()
@@ -393,10 +481,22 @@ impl Program {
                     format!("inverse sine/cosine of {}", fmt(y))
                 }
                 Op::Load(s) => format!("`{}` is not finite", self.slot_meta[s as usize].name),
-                Op::Add | Op::Sub | Op::Mul => {
+                Op::DivNum(_) => format!("division overflowed ({} / {})", fmt(x), fmt(y)),
+                Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::AddLoad(_)
+                | Op::SubLoad(_)
+                | Op::MulLoad(_)
+                | Op::AddNum(_)
+                | Op::SubNum(_)
+                | Op::MulNum(_)
+                | Op::MulLoads(..)
+                | Op::AddMulLoads(..)
+                | Op::SubMulLoads(..) => {
                     let symbol = match op {
-                        Op::Add => "+",
-                        Op::Sub => "-",
+                        Op::Add | Op::AddLoad(_) | Op::AddNum(_) | Op::AddMulLoads(..) => "+",
+                        Op::Sub | Op::SubLoad(_) | Op::SubNum(_) | Op::SubMulLoads(..) => "-",
                         _ => "*",
                     };
                     format!("{} {symbol} {} overflowed", fmt(x), fmt(y))
@@ -413,6 +513,234 @@ impl Program {
             slot: a.slot,
             reason: "the result is not a finite number".into(),
             location: None,
+        }
+    }
+}
+
+/// Runs evaluated together by [`Program::eval_batch`]: wide enough for the compiler to use
+/// vector instructions on every op, small enough that a batch's slots stay in cache.
+pub const LANES: usize = 16;
+
+/// One value per lane.
+pub type Lanes = [f64; LANES];
+
+/// Mutable evaluation state of [`LANES`] runs: each slot holds one value per run (structure of
+/// arrays), so every op is a loop over lanes.
+#[derive(Debug, Clone)]
+pub struct BatchState {
+    pub slots: Vec<Lanes>,
+    stack: Vec<Lanes>,
+}
+
+/// [`Machine`] over lanes.
+#[derive(Clone, Copy)]
+struct BatchMachine {
+    top: Lanes,
+    below: usize,
+}
+
+#[inline(always)]
+fn lanes(f: impl Fn(usize) -> f64) -> Lanes {
+    std::array::from_fn(f)
+}
+
+impl BatchMachine {
+    #[inline(always)]
+    fn push(&mut self, stack: &mut [Lanes], v: Lanes) {
+        stack[self.below] = self.top;
+        self.below += 1;
+        self.top = v;
+    }
+
+    #[inline(always)]
+    fn pop(&mut self, stack: &[Lanes]) -> Lanes {
+        let v = self.top;
+        self.below -= 1;
+        self.top = stack[self.below];
+        v
+    }
+
+    #[inline(always)]
+    fn unary(&mut self, f: impl Fn(f64) -> f64) {
+        for v in &mut self.top {
+            *v = f(*v);
+        }
+    }
+
+    #[inline(always)]
+    fn with(&mut self, operand: &Lanes, f: impl Fn(f64, f64) -> f64) {
+        for (v, &b) in self.top.iter_mut().zip(operand) {
+            *v = f(*v, b);
+        }
+    }
+
+    #[inline(always)]
+    fn binary(&mut self, stack: &[Lanes], f: impl Fn(f64, f64) -> f64) {
+        self.below -= 1;
+        let a = stack[self.below];
+        for (v, &a) in self.top.iter_mut().zip(&a) {
+            *v = f(a, *v);
+        }
+    }
+}
+
+impl Program {
+    /// A batch state with every lane at the defaults.
+    pub fn new_batch_state(&self) -> BatchState {
+        BatchState {
+            slots: self.defaults.iter().map(|&v| [v; LANES]).collect(),
+            stack: vec![[0.0; LANES]; self.stack_size + 1],
+        }
+    }
+
+    /// [`Program::eval_all`] over lanes: each lane computes exactly what a scalar evaluation
+    /// would (same ops, same order; an IF whose condition differs between lanes evaluates both
+    /// branches and selects per lane). Does not stop on a non-finite value: returns the lanes
+    /// that produced one (bit `l` for lane `l`), to be re-run on their own for the message.
+    pub fn eval_batch(
+        &self,
+        assigns: &[Assign],
+        state: &mut BatchState,
+        time: f64,
+        dt: f64,
+    ) -> u32 {
+        let BatchState { slots, stack } = state;
+        let mut failed = 0;
+        for a in assigns {
+            let mut m = BatchMachine {
+                top: [f64::NAN; LANES],
+                below: 0,
+            };
+            self.exec_batch(
+                &mut m,
+                a.start as usize,
+                a.end as usize,
+                slots,
+                stack,
+                time,
+                dt,
+            );
+            for (l, v) in m.top.iter().enumerate() {
+                if !v.is_finite() {
+                    failed |= 1 << l;
+                }
+            }
+            slots[a.slot as usize] = m.top;
+        }
+        failed
+    }
+
+    /// Run `ops[start..end]` on `m`.
+    #[allow(clippy::too_many_arguments)]
+    fn exec_batch(
+        &self,
+        m: &mut BatchMachine,
+        start: usize,
+        end: usize,
+        slots: &[Lanes],
+        stack: &mut [Lanes],
+        time: f64,
+        dt: f64,
+    ) {
+        let code = &self.ops[..end];
+        let mut pc = start;
+        while pc < code.len() {
+            let op = code[pc];
+            pc += 1;
+            match op {
+                Op::JumpIfFalse(else_start) => {
+                    let cond = m.pop(stack);
+                    let else_start = else_start as usize;
+                    if cond.iter().all(|&c| c == 0.0) {
+                        pc = else_start;
+                    } else if cond.contains(&0.0) {
+                        // Lanes disagree: both branches, then select. The then-branch ends
+                        // with `Jump(join)` just before the else-branch.
+                        let Op::Jump(join) = code[else_start - 1] else {
+                            unreachable!("an IF's then-branch ends with a jump")
+                        };
+                        let mut other = *m;
+                        self.exec_batch(m, pc, else_start - 1, slots, stack, time, dt);
+                        self.exec_batch(
+                            &mut other,
+                            else_start,
+                            join as usize,
+                            slots,
+                            stack,
+                            time,
+                            dt,
+                        );
+                        for (l, v) in m.top.iter_mut().enumerate() {
+                            if cond[l] == 0.0 {
+                                *v = other.top[l];
+                            }
+                        }
+                        pc = join as usize;
+                    }
+                }
+                Op::Jump(target) => pc = target as usize,
+                Op::Num(x) => m.push(stack, [x; LANES]),
+                Op::Load(s) => m.push(stack, slots[s as usize]),
+                Op::Time => m.push(stack, [time; LANES]),
+                Op::Dt => m.push(stack, [dt; LANES]),
+                Op::AddLoad(s) => m.with(&slots[s as usize], |a, b| a + b),
+                Op::SubLoad(s) => m.with(&slots[s as usize], |a, b| a - b),
+                Op::MulLoad(s) => m.with(&slots[s as usize], |a, b| a * b),
+                Op::DivLoad(s, _) => m.with(&slots[s as usize], |a, b| a / b),
+                Op::AddNum(x) => m.unary(|a| a + x),
+                Op::SubNum(x) => m.unary(|a| a - x),
+                Op::MulNum(x) => m.unary(|a| a * x),
+                Op::DivNum(x) => m.unary(|a| a / x),
+                Op::MulLoads(a, b) => {
+                    let (a, b) = (&slots[a as usize], &slots[b as usize]);
+                    m.push(stack, lanes(|l| a[l] * b[l]))
+                }
+                Op::AddMulLoads(a, b) => {
+                    let (a, b) = (&slots[a as usize], &slots[b as usize]);
+                    for (l, v) in m.top.iter_mut().enumerate() {
+                        *v += a[l] * b[l];
+                    }
+                }
+                Op::SubMulLoads(a, b) => {
+                    let (a, b) = (&slots[a as usize], &slots[b as usize]);
+                    for (l, v) in m.top.iter_mut().enumerate() {
+                        *v -= a[l] * b[l];
+                    }
+                }
+                Op::Neg => m.unary(|a| -a),
+                Op::Not => m.unary(|a| bool_f(a == 0.0)),
+                Op::F1(f) => m.unary(|a| f1(f, a)),
+                Op::Lookup(t) => {
+                    let table = &self.tables[t as usize];
+                    m.unary(|a| table.eval(a))
+                }
+                Op::Add => m.binary(stack, |a, b| a + b),
+                Op::Sub => m.binary(stack, |a, b| a - b),
+                Op::Mul => m.binary(stack, |a, b| a * b),
+                Op::Div(_) => m.binary(stack, |a, b| a / b),
+                Op::Pow => m.binary(stack, f64::powf),
+                Op::Eq => m.binary(stack, |a, b| bool_f(a == b)),
+                Op::Ne => m.binary(stack, |a, b| bool_f(a != b)),
+                Op::Lt => m.binary(stack, |a, b| bool_f(a < b)),
+                Op::Le => m.binary(stack, |a, b| bool_f(a <= b)),
+                Op::Gt => m.binary(stack, |a, b| bool_f(a > b)),
+                Op::Ge => m.binary(stack, |a, b| bool_f(a >= b)),
+                Op::And => m.binary(stack, |a, b| bool_f(a != 0.0 && b != 0.0)),
+                Op::Or => m.binary(stack, |a, b| bool_f(a != 0.0 || b != 0.0)),
+                Op::F2(f) => m.binary(stack, |a, b| f2(f, a, b, time, dt)),
+                Op::F3(f) => {
+                    let c = m.pop(stack);
+                    let b = m.pop(stack);
+                    m.top = lanes(|l| f3(f, m.top[l], b[l], c[l], time, dt));
+                }
+                Op::PulseTrain => {
+                    let end = m.pop(stack);
+                    let interval = m.pop(stack);
+                    let width = m.pop(stack);
+                    m.top =
+                        lanes(|l| pulse_train(m.top[l], width[l], interval[l], end[l], time, dt));
+                }
+            }
         }
     }
 }
@@ -446,26 +774,6 @@ impl EvalFault {
             d = d.note(format!("`{}` is defined here", meta.name), Some(meta.loc));
         }
         d
-    }
-}
-
-#[inline(always)]
-fn pop(stack: &mut Vec<f64>) -> f64 {
-    stack.pop().unwrap_or(f64::NAN)
-}
-
-#[inline(always)]
-fn unary(stack: &mut [f64], f: impl FnOnce(f64) -> f64) {
-    if let Some(top) = stack.last_mut() {
-        *top = f(*top);
-    }
-}
-
-#[inline(always)]
-fn binary(stack: &mut Vec<f64>, f: impl FnOnce(f64, f64) -> f64) {
-    let b = pop(stack);
-    if let Some(top) = stack.last_mut() {
-        *top = f(*top, b);
     }
 }
 

@@ -157,6 +157,8 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
         stocks,
         flow_slots,
         previous: b.previous.clone(),
+        copies: Vec::new(),
+        hoisted: Vec::new(),
         tables,
         defaults,
         op_locations: g.op_locations,

@@ -13,6 +13,7 @@
 mod codegen;
 pub mod ir;
 mod lower;
+mod optimize;
 mod order;
 mod unitcheck;
 
@@ -46,7 +47,8 @@ pub fn compile(model: &ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnost
             return Err(b.diags);
         }
     };
-    let program = codegen::generate(&b, &orders);
+    let mut program = codegen::generate(&b, &orders);
+    optimize::optimize(&mut program);
     Ok((program, b.diags.items))
 }
 

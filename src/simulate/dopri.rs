@@ -46,7 +46,7 @@ impl System<f64, DVector<f64>> for Ode<'_> {
         }
         derivatives(
             self.p,
-            &mut state.slots,
+            &mut state.slots[..],
             None,
             self.non_negative,
             dy.as_mut_slice(),

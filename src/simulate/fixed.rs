@@ -42,8 +42,8 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
         for (p, &(_, src)) in pending_previous.iter_mut().zip(&sim.p.previous) {
             *p = sim.state.slots[src as usize];
         }
-        sim.stock_values(&mut y0);
         if rk4 {
+            sim.stock_values(&mut y0);
             let half = 0.5 * dt;
             axpy(&mut stage, &y0, half, &k1);
             sim.set_stocks(&stage);
@@ -60,10 +60,11 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
             for i in 0..n {
                 stage[i] = y0[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
             }
+            sim.set_stocks(&stage);
         } else {
-            axpy(&mut stage, &y0, dt, &k1);
+            // Euler, in place: the same `y + dt·k` as through the work buffers.
+            sim.euler_step(dt, &k1);
         }
-        sim.set_stocks(&stage);
         for (p, &(prev, _)) in pending_previous.iter().zip(&sim.p.previous) {
             sim.state.slots[prev as usize] = *p;
         }

@@ -11,6 +11,7 @@
 //!   flows in, its outflows are scaled down for that step (the scaled values are what the flow
 //!   columns show and what downstream stocks receive, so material is conserved).
 
+pub mod batch;
 mod dopri;
 mod fixed;
 pub mod schedule;
@@ -272,7 +273,7 @@ impl<'p> Sim<'p> {
     pub fn derivatives(&mut self, step: Option<f64>, out: &mut [f64], check: Option<(f64, f64)>) {
         derivatives(
             self.p,
-            &mut self.state.slots,
+            &mut self.state.slots[..],
             step,
             self.has_non_negative,
             out,
@@ -314,7 +315,10 @@ impl<'p> Sim<'p> {
     /// Save the current values as the row for time `t`.
     pub fn record(&mut self, t: f64) {
         self.times.push(t);
-        let slots = &self.state.slots;
+        let slots = &mut self.state.slots;
+        for &(slot, source) in &self.p.copies {
+            slots[slot as usize] = slots[source as usize];
+        }
         self.values
             .extend(self.p.columns.iter().map(|c| slots[c.slot as usize]));
     }
@@ -322,6 +326,14 @@ impl<'p> Sim<'p> {
     pub fn stock_values(&self, out: &mut [f64]) {
         for (o, s) in out.iter_mut().zip(&self.p.stocks) {
             *o = self.state.slots[s.slot as usize];
+        }
+    }
+
+    /// `stock += dt · rate` for every stock (an Euler step).
+    pub fn euler_step(&mut self, dt: f64, rates: &[f64]) {
+        for (k, s) in rates.iter().zip(&self.p.stocks) {
+            let v = &mut self.state.slots[s.slot as usize];
+            *v += dt * k;
         }
     }
 

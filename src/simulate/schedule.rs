@@ -52,7 +52,8 @@ impl Schedule {
 #[derive(Debug, Clone, Default)]
 pub struct ScheduleSet {
     pub schedules: Vec<Schedule>,
-    /// Initial-phase assignments of constants downstream of a scheduled slot, in order.
+    /// Initial-phase assignments of constants (and hoisted auxiliaries, which only read
+    /// constants) downstream of a scheduled slot, in order.
     pub dependents: Vec<Assign>,
 }
 
@@ -62,6 +63,9 @@ impl ScheduleSet {
             let mut c = vec![false; program.defaults.len()];
             for p in &program.params {
                 c[p.slot as usize] = true;
+            }
+            for &slot in &program.hoisted {
+                c[slot as usize] = true;
             }
             c
         };

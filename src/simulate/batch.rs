@@ -1,0 +1,298 @@
+//! Batch simulation: [`LANES`] runs of one program (different constants, same time settings and
+//! schedules) integrated together, every op of the bytecode evaluated over the lanes at once
+//! (structure of arrays: `slots[slot][lane]`). This is how Monte Carlo runs: the interpreter's
+//! dispatch is paid once per batch instead of once per run, and the loops over lanes vectorise.
+//!
+//! Each lane's results are bit-identical to [`simulate_with`] on the same inputs (same
+//! operations in the same order; tests/batch.rs checks it), so batching changes no output and
+//! the thread count still does not matter. Fixed-step methods only: dopri5 runs each lane on
+//! its own. A lane whose run fails (a non-finite value) is re-run on its own, which gives
+//! exactly the scalar error. Batch runs report no warnings (the scalar run of the same inputs
+//! has them: a scenario takes its warnings from run 0, which runs on its own).
+
+use super::{Results, ScheduleSet, Sim, simulate_with, validate_time};
+use crate::diagnostics::Diagnostic;
+use crate::model::{Method, TimeSettings};
+use crate::vm::{BatchState, LANES, Lanes, Program};
+
+/// Run `program` once per entry of `overrides` (at most [`LANES`]), all with `time` and
+/// `schedules`. Returns one result per entry, in order.
+pub fn simulate_batch(
+    program: &Program,
+    time: &TimeSettings,
+    overrides: &[Vec<(u32, f64)>],
+    schedules: &ScheduleSet,
+) -> Vec<Result<Results, Diagnostic>> {
+    assert!(overrides.len() <= LANES, "a batch has at most {LANES} runs");
+    let scalar = |o: &Vec<(u32, f64)>| simulate_with(program, time, o, schedules);
+    if time.method == Method::Dopri5 || overrides.len() < 2 {
+        return overrides.iter().map(scalar).collect();
+    }
+    if let Err(d) = validate_time(program, time) {
+        return overrides.iter().map(|_| Err(d.clone())).collect();
+    }
+    let mut batch = Batch::new(program, time, schedules, overrides);
+    batch.run();
+    let Batch {
+        lanes,
+        rows,
+        failed,
+        ..
+    } = batch;
+    let columns: Vec<String> = program.columns.iter().map(|c| c.name.clone()).collect();
+    overrides
+        .iter()
+        .zip(lanes.into_iter().zip(rows))
+        .enumerate()
+        .map(|(l, (o, (init, values)))| match init {
+            Err(d) => Err(d),
+            Ok(()) if failed & (1 << l) != 0 => scalar(o),
+            Ok(()) => Ok(Results {
+                columns: columns.clone(),
+                times: batch.times.clone(),
+                values,
+                warnings: Vec::new(),
+            }),
+        })
+        .collect()
+}
+
+struct Batch<'p> {
+    p: &'p Program,
+    schedules: &'p ScheduleSet,
+    time: TimeSettings,
+    state: BatchState,
+    /// Per lane: each scheduled constant's own value (see `Sim::initialize`).
+    base: Vec<Vec<f64>>,
+    /// Per lane: whether its initial phase succeeded.
+    lanes: Vec<Result<(), Diagnostic>>,
+    /// Lanes in use (bit per lane) that have not failed.
+    active: u32,
+    /// Lanes that produced a non-finite value.
+    failed: u32,
+    times: Vec<f64>,
+    /// Per lane: saved rows, row-major.
+    rows: Vec<Vec<f64>>,
+    has_non_negative: bool,
+}
+
+impl<'p> Batch<'p> {
+    /// The initial phase runs lane by lane, exactly as a single run's (it runs once per run;
+    /// the time steps are what batching is for).
+    fn new(
+        p: &'p Program,
+        time: &TimeSettings,
+        schedules: &'p ScheduleSet,
+        overrides: &[Vec<(u32, f64)>],
+    ) -> Batch<'p> {
+        let mut state = p.new_batch_state();
+        let mut base = vec![Vec::new(); LANES];
+        let mut lanes = Vec::with_capacity(overrides.len());
+        let mut active = 0;
+        for (l, o) in overrides.iter().enumerate() {
+            let mut sim = Sim::new(p, time, schedules);
+            let init = sim.initialize(o);
+            if init.is_ok() {
+                active |= 1 << l;
+                for (lanes, &v) in state.slots.iter_mut().zip(&sim.state.slots) {
+                    lanes[l] = v;
+                }
+                base[l] = sim.base;
+            }
+            lanes.push(init);
+        }
+        // Unused lanes repeat lane 0's values (their results are dropped).
+        for slot in &mut state.slots {
+            for l in overrides.len()..LANES {
+                slot[l] = slot[0];
+            }
+        }
+        for l in overrides.len()..LANES {
+            base[l] = base[0].clone();
+        }
+        Batch {
+            p,
+            schedules,
+            time: time.clone(),
+            state,
+            base,
+            lanes,
+            active,
+            failed: 0,
+            times: Vec::new(),
+            rows: vec![Vec::new(); overrides.len()],
+            has_non_negative: p.stocks.iter().any(|s| s.non_negative),
+        }
+    }
+
+    /// `Sim::eval_flows` over lanes.
+    fn eval_flows(&mut self, t: f64) {
+        let dt = self.time.dt;
+        if !self.schedules.is_empty() {
+            for (k, s) in self.schedules.schedules.iter().enumerate() {
+                let values = &mut self.state.slots[s.slot as usize];
+                for (l, v) in values.iter_mut().enumerate() {
+                    *v = s.value(t, self.base[l][k]);
+                }
+            }
+            self.failed |= self
+                .p
+                .eval_batch(&self.schedules.dependents, &mut self.state, t, dt);
+        }
+        self.failed |= self.p.eval_batch(&self.p.flows, &mut self.state, t, dt);
+    }
+
+    /// `simulate::derivatives` over lanes: `out[stock][lane]`. Per lane, the same operations
+    /// in the same order (sums folded from the same neutral value), so the same bits.
+    fn derivatives(&mut self, out: &mut [Lanes]) {
+        let p = self.p;
+        let slots = &mut self.state.slots;
+        let neutral: f64 = std::iter::empty::<f64>().sum();
+        let sum = |slots: &[Lanes], range: (u32, u32)| -> Lanes {
+            let mut acc = [neutral; LANES];
+            for &f in &p.flow_slots[range.0 as usize..range.1 as usize] {
+                for (a, v) in acc.iter_mut().zip(&slots[f as usize]) {
+                    *a += v;
+                }
+            }
+            acc
+        };
+        if self.has_non_negative {
+            let h = self.time.dt;
+            for s in p.stocks.iter().filter(|s| s.non_negative) {
+                let level = slots[s.slot as usize];
+                let inflow = sum(slots, s.inflows);
+                let outflow = sum(slots, s.outflows);
+                for l in 0..LANES {
+                    let available = level[l].max(0.0) / h + inflow[l];
+                    if outflow[l] > available && outflow[l] > 0.0 {
+                        let factor = available.max(0.0) / outflow[l];
+                        for &f in &p.flow_slots[s.outflows.0 as usize..s.outflows.1 as usize] {
+                            slots[f as usize][l] *= factor;
+                        }
+                    }
+                }
+            }
+        }
+        for (o, s) in out.iter_mut().zip(&p.stocks) {
+            let (inflow, outflow) = (sum(slots, s.inflows), sum(slots, s.outflows));
+            *o = std::array::from_fn(|l| inflow[l] - outflow[l]);
+        }
+    }
+
+    fn record(&mut self, t: f64) {
+        self.times.push(t);
+        let slots = &mut self.state.slots;
+        for &(slot, source) in &self.p.copies {
+            slots[slot as usize] = slots[source as usize];
+        }
+        for (l, row) in self.rows.iter_mut().enumerate() {
+            row.extend(self.p.columns.iter().map(|c| slots[c.slot as usize][l]));
+        }
+    }
+
+    fn stock_values(&self, out: &mut [Lanes]) {
+        for (v, s) in out.iter_mut().zip(&self.p.stocks) {
+            *v = self.state.slots[s.slot as usize];
+        }
+    }
+
+    fn set_stocks(&mut self, values: &[Lanes]) {
+        for (v, s) in values.iter().zip(&self.p.stocks) {
+            self.state.slots[s.slot as usize] = *v;
+        }
+    }
+
+    /// `Sim::check_stocks` over lanes: clamp non-negative stocks; a non-finite stock fails its
+    /// lane.
+    fn check_stocks(&mut self) {
+        for s in &self.p.stocks {
+            for (l, v) in self.state.slots[s.slot as usize].iter_mut().enumerate() {
+                if (s.non_negative || s.clamp_at_zero) && *v < 0.0 {
+                    *v = 0.0;
+                }
+                if !v.is_finite() {
+                    self.failed |= 1 << l;
+                }
+            }
+        }
+    }
+
+    /// `fixed::run` over lanes (without the stability warnings).
+    fn run(&mut self) {
+        let t0 = self.time.start;
+        let dt = self.time.dt;
+        let steps = ((self.time.stop - t0) / dt).round() as u64;
+        let save_every = (self.time.save_step / dt).round().max(1.0) as u64;
+        let rk4 = self.time.method == Method::Rk4;
+        let n = self.p.stocks.len();
+        let per_lane = || vec![[0.0; LANES]; n];
+        let (mut y0, mut k1, mut k2, mut k3, mut k4, mut stage) = (
+            per_lane(),
+            per_lane(),
+            per_lane(),
+            per_lane(),
+            per_lane(),
+            per_lane(),
+        );
+        let mut pending_previous = vec![[0.0; LANES]; self.p.previous.len()];
+        let rows = (steps / save_every + 2) as usize;
+        for row in &mut self.rows {
+            row.reserve(rows * self.p.columns.len());
+        }
+        for k in 0..=steps {
+            // Every lane has failed: nothing left to compute (they are re-run on their own).
+            if self.active & !self.failed == 0 {
+                return;
+            }
+            let t = t0 + k as f64 * dt;
+            self.eval_flows(t);
+            self.derivatives(&mut k1);
+            if k % save_every == 0 || k == steps {
+                self.record(t);
+            }
+            if k == steps {
+                break;
+            }
+            for (p, &(_, src)) in pending_previous.iter_mut().zip(&self.p.previous) {
+                *p = self.state.slots[src as usize];
+            }
+            self.stock_values(&mut y0);
+            if rk4 {
+                let half = 0.5 * dt;
+                axpy(&mut stage, &y0, half, &k1);
+                self.set_stocks(&stage);
+                self.eval_flows(t + half);
+                self.derivatives(&mut k2);
+                axpy(&mut stage, &y0, half, &k2);
+                self.set_stocks(&stage);
+                self.eval_flows(t + half);
+                self.derivatives(&mut k3);
+                axpy(&mut stage, &y0, dt, &k3);
+                self.set_stocks(&stage);
+                self.eval_flows(t + dt);
+                self.derivatives(&mut k4);
+                for i in 0..n {
+                    stage[i] = std::array::from_fn(|l| {
+                        y0[i][l]
+                            + dt / 6.0 * (k1[i][l] + 2.0 * k2[i][l] + 2.0 * k3[i][l] + k4[i][l])
+                    });
+                }
+            } else {
+                axpy(&mut stage, &y0, dt, &k1);
+            }
+            self.set_stocks(&stage);
+            for (p, &(prev, _)) in pending_previous.iter().zip(&self.p.previous) {
+                self.state.slots[prev as usize] = *p;
+            }
+            self.check_stocks();
+        }
+    }
+}
+
+/// `out = y + h·k`, per stock and lane.
+fn axpy(out: &mut [Lanes], y: &[Lanes], h: f64, k: &[Lanes]) {
+    for ((o, y), k) in out.iter_mut().zip(y).zip(k) {
+        *o = std::array::from_fn(|l| y[l] + h * k[l]);
+    }
+}

@@ -1,0 +1,189 @@
+//! Batch simulation (several runs evaluated together over lanes, as Monte Carlo runs them)
+//! gives every run exactly the numbers of a run on its own: bit for bit, with both fixed-step
+//! methods, schedules, IFs that go different ways in different lanes, partial batches, and a
+//! failing run.
+
+mod common;
+
+use careshift::Model;
+use careshift::model::Method;
+use careshift::simulate::batch::simulate_batch;
+use careshift::simulate::{Interpolation, Schedule, ScheduleSet, simulate_with};
+use careshift::vm::LANES;
+use common::{load_example, load_toml};
+
+/// Per lane, every settable literal constant scaled by a lane-dependent factor.
+fn lane_overrides(model: &Model, lanes: usize) -> Vec<Vec<(u32, f64)>> {
+    (0..lanes)
+        .map(|l| {
+            model
+                .program
+                .params
+                .iter()
+                .filter(|p| !p.fixed)
+                .filter_map(|p| Some((p.slot, p.default? * (1.0 + 0.03 * l as f64))))
+                .collect()
+        })
+        .collect()
+}
+
+fn assert_batch_matches_single_runs(
+    model: &Model,
+    method: Method,
+    overrides: &[Vec<(u32, f64)>],
+    schedules: &ScheduleSet,
+) {
+    let mut time = model.time().clone();
+    time.method = method;
+    let batch = simulate_batch(&model.program, &time, overrides, schedules);
+    assert_eq!(batch.len(), overrides.len());
+    for (l, (got, o)) in batch.iter().zip(overrides).enumerate() {
+        let want = simulate_with(&model.program, &time, o, schedules);
+        match (got, want) {
+            (Ok(got), Ok(want)) => {
+                assert_eq!(got.times, want.times, "{} lane {l}: times", model.name);
+                assert_eq!(got.columns, want.columns);
+                let bits = |r: &careshift::simulate::Results| -> Vec<u64> {
+                    r.values.iter().map(|v| v.to_bits()).collect()
+                };
+                assert!(
+                    bits(got) == bits(&want),
+                    "{} ({}) lane {l}: values differ from a single run",
+                    model.name,
+                    method.name()
+                );
+            }
+            (Err(got), Err(want)) => assert_eq!(got.message, want.message),
+            (got, want) => panic!(
+                "{} lane {l}: batch {:?} but single run {:?}",
+                model.name,
+                got.as_ref().map(|_| "ok").map_err(|e| &e.message),
+                want.as_ref().map(|_| "ok").map_err(|e| &e.message)
+            ),
+        }
+    }
+}
+
+#[test]
+fn batch_runs_equal_single_runs_on_every_bundled_model() {
+    for path in [
+        "models/examples/bathtub.toml",
+        "models/examples/ageing_chain.toml",
+        "models/examples/ageing_with_frailty.toml",
+        "models/examples/community_investment.toml",
+        "models/care_system.toml",
+    ] {
+        let model = load_example(path);
+        for method in [Method::Euler, Method::Rk4] {
+            // A full batch and a partial one.
+            for lanes in [LANES, 3] {
+                let overrides = lane_overrides(&model, lanes);
+                assert_batch_matches_single_runs(
+                    &model,
+                    method,
+                    &overrides,
+                    &ScheduleSet::default(),
+                );
+            }
+        }
+    }
+}
+
+/// The care scenario's budget ramp, with budgets that switch the community programme on in
+/// some lanes and not others (its IF(coverage > 0, ...) goes both ways within one batch).
+#[test]
+fn batch_runs_equal_single_runs_with_schedules_and_diverging_ifs() {
+    let model = load_example("models/care_system.toml");
+    let budget = model
+        .overrides(&[("community_budget".into(), 0.0)])
+        .unwrap()[0]
+        .0;
+    let ramp = Schedule {
+        slot: budget,
+        points: vec![(2030.0, 5e6), (2033.0, 15e6)],
+        interpolation: Interpolation::Linear,
+    };
+    let schedules = ScheduleSet::new(&model.program, vec![ramp]);
+    let overrides: Vec<Vec<(u32, f64)>> = (0..LANES)
+        .map(|l| vec![(budget, if l % 2 == 0 { 0.0 } else { 1e6 * l as f64 })])
+        .collect();
+    assert_batch_matches_single_runs(&model, Method::Euler, &overrides, &schedules);
+    assert_batch_matches_single_runs(&model, Method::Rk4, &overrides, &schedules);
+}
+
+/// A run that divides by zero fails with the message it has on its own; the others are
+/// unaffected.
+#[test]
+fn a_failing_lane_reports_the_single_run_error() {
+    let model = load_toml(
+        r#"
+[time]
+start = 0
+stop = 10
+dt = 0.5
+save_step = 1
+units = "year"
+[stocks.level]
+initial = 100
+outflows = ["drain"]
+[flows.drain]
+equation = "level / (drain_time - TIME)"
+[constants.drain_time]
+value = 20
+"#,
+    )
+    .unwrap_or_else(|f| panic!("{}", f.render()));
+    let slot = model.program.params[0].slot;
+    let overrides: Vec<Vec<(u32, f64)>> =
+        [20.0, 4.0, 30.0].iter().map(|&d| vec![(slot, d)]).collect();
+    let time = model.time().clone();
+    let results = simulate_batch(&model.program, &time, &overrides, &ScheduleSet::default());
+    let error = results[1]
+        .as_ref()
+        .expect_err("drain_time = 4 divides by zero at t = 4");
+    assert!(
+        error.message.contains("division by zero"),
+        "{}",
+        error.message
+    );
+    assert!(results[0].is_ok() && results[2].is_ok());
+    assert_batch_matches_single_runs(&model, Method::Euler, &overrides, &ScheduleSet::default());
+}
+
+/// Every model of the XMILE conformance corpus that careshift runs (IFs, lookups, builtins,
+/// arrays from another tool's hand), batch against single runs.
+#[test]
+fn batch_runs_equal_single_runs_on_the_xmile_corpus() {
+    let Some(root) = std::env::var_os("CARESHIFT_TEST_MODELS").map(std::path::PathBuf::from) else {
+        println!("SKIPPED (not passed): CARESHIFT_TEST_MODELS is not set");
+        return;
+    };
+    let mut stack = vec![root];
+    let mut checked = 0;
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "xmile")
+                && let Ok(model) = Model::load(&path)
+            {
+                let method = model.time().method;
+                if method == Method::Dopri5 {
+                    continue;
+                }
+                let overrides = lane_overrides(&model, LANES);
+                assert_batch_matches_single_runs(
+                    &model,
+                    method,
+                    &overrides,
+                    &ScheduleSet::default(),
+                );
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 10, "only {checked} corpus models ran");
+}
