@@ -428,3 +428,76 @@ fn graphical_functions_per_element_and_in_modules() {
     assert_eq!(common::column(&r, "per[b]"), vec![5.0, 3.0, 1.0]);
     assert_eq!(common::column(&r, "m.x"), vec![100.0, 200.0, 300.0]);
 }
+
+/// DELAY (pipeline) and FORCST against their definitions: DELAY(x, T [, init]) is x from T
+/// ago (init, or x's initial value, before); FORCST(x, T, h [, g0]) = x·(1 + TREND(x, T, g0)·h).
+#[test]
+fn pipeline_delay_and_forecast() {
+    let r = run_xmile(&xmile(
+        SPECS,
+        r#"<model><variables>
+<aux name="input"><eqn>10 + 2 * TIME</eqn></aux>
+<aux name="late"><eqn>DELAY(input, 1.5)</eqn></aux>
+<aux name="late init"><eqn>DELAY(TIME, 2, -7)</eqn></aux>
+<aux name="ahead"><eqn>FORCST(input, 2, 3)</eqn></aux>
+<aux name="ahead g"><eqn>FORCST(input, 2, 3, 0.1)</eqn></aux>
+<aux name="trend"><eqn>TREND(input, 2)</eqn></aux>
+<aux name="trend g"><eqn>TREND(input, 2, 0.1)</eqn></aux>
+</variables></model>"#,
+    ));
+    let col = |n: &str| common::column(&r, n);
+    let (input, trend, trend_g) = (col("input"), col("trend"), col("trend g"));
+    for (k, &t) in r.times.iter().enumerate() {
+        let late = if t < 1.5 {
+            10.0
+        } else {
+            10.0 + 2.0 * (t - 1.5)
+        };
+        common::assert_close(&format!("late at {t}"), col("late")[k], late, 1e-12, 1e-12);
+        let late_init = if t < 2.0 { -7.0 } else { t - 2.0 };
+        common::assert_close(
+            &format!("late init at {t}"),
+            col("late init")[k],
+            late_init,
+            1e-12,
+            0.0,
+        );
+        let ahead = input[k] * (1.0 + trend[k] * 3.0);
+        common::assert_close(
+            &format!("ahead at {t}"),
+            col("ahead")[k],
+            ahead,
+            1e-12,
+            1e-12,
+        );
+        let ahead_g = input[k] * (1.0 + trend_g[k] * 3.0);
+        common::assert_close(
+            &format!("ahead g at {t}"),
+            col("ahead g")[k],
+            ahead_g,
+            1e-12,
+            1e-12,
+        );
+    }
+    // The initial trend is the given one: FORCST starts at x·(1 + g0·h).
+    assert!((col("ahead g")[0] - 10.0 * 1.3).abs() < 1e-12);
+}
+
+/// A pipeline delay shorter than one step is an error at the start of the run, at its place.
+#[test]
+fn pipeline_delay_shorter_than_dt_is_an_error() {
+    let model = load_xmile(&xmile(
+        SPECS,
+        r#"<model><variables><aux name="late"><eqn>DELAY(TIME, 0.1)</eqn></aux></variables></model>"#,
+    ));
+    let err = model
+        .run(model.time(), &[])
+        .map(|_| ())
+        .unwrap_err()
+        .render(&model.sources);
+    assert!(
+        err.contains("the delay time of DELAY FIXED is 0.1, less than one time step (dt = 0.25)"),
+        "{err}"
+    );
+    assert!(err.contains("model.xmile:5:53"), "{err}");
+}

@@ -150,6 +150,7 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
         stocks,
         flow_slots,
         previous: b.previous.clone(),
+        fixed_delays: b.fixed_delays.clone(),
         tables,
         defaults,
         op_locations: g.op_locations,

@@ -79,6 +79,7 @@ pub(crate) const BUILTINS: &[&str] = &[
     "trend",
     "init",
     "previous",
+    "delay_fixed",
 ];
 
 impl Builder<'_> {
@@ -494,6 +495,14 @@ impl Builder<'_> {
                 self.previous.push((prev, src));
                 Ok(Ir::Slot(prev))
             }
+            "delay_fixed" => {
+                arity(
+                    2,
+                    3,
+                    "delay_fixed(input, delay_time [, initial_value]) — input from delay_time ago",
+                )?;
+                self.delay_fixed(args, ctx, ctx.loc(e.span))
+            }
             "if" | "if_then_else" => unreachable_if(e, ctx),
             _ => self.lower_lookup_call(e, raw_name, name_span, args, ctx),
         }
@@ -813,6 +822,45 @@ impl Builder<'_> {
             out = outflow;
         }
         Ok(Ir::Slot(out))
+    }
+
+    /// DELAY FIXED (XMILE's pipeline DELAY): the output is a PREVIOUS-like slot that the
+    /// simulator moves along a ring buffer of the input once per step (see
+    /// [`crate::vm::FixedDelay`]); the delay time is captured in the initial phase.
+    fn delay_fixed(&mut self, args: &[Expr], ctx: &Ctx, loc: Location) -> LResult {
+        let x = self.lower(&args[0], ctx)?;
+        let delay_time = self.lower(&args[1], ctx)?;
+        let init = match args.get(2) {
+            Some(a) => self.lower(a, ctx)?,
+            None => x.clone(),
+        };
+        let output = self.hidden_slot(
+            SlotKind::Previous,
+            format!("DELAY FIXED in {}", ctx.owner),
+            loc,
+        );
+        let input = self.hidden_aux(format!("DELAY FIXED input in {}", ctx.owner), x, loc);
+        let time_slot = self.hidden_slot(
+            SlotKind::InitValue,
+            format!("DELAY FIXED delay time in {}", ctx.owner),
+            ctx.loc(args[1].span),
+        );
+        self.init_only.push(super::Assignment {
+            slot: time_slot,
+            ir: delay_time,
+            loc: ctx.loc(args[1].span),
+        });
+        self.init_only.push(super::Assignment {
+            slot: output,
+            ir: init,
+            loc,
+        });
+        self.fixed_delays.push(crate::vm::FixedDelay {
+            output,
+            input,
+            delay_time: time_slot,
+        });
+        Ok(Ir::Slot(output))
     }
 
     /// TREND: fractional rate of change of the input relative to its exponential average.

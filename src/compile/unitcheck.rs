@@ -315,6 +315,15 @@ impl Builder<'_> {
                 }
             }
             "init" if args.len() == 1 => Ok(arg(0)),
+            "delay_fixed" if args.len() >= 2 => {
+                self.expect(&args[1], &arg(1), &time, "delay time", name, ctx)?;
+                match args.get(2) {
+                    Some(init) => {
+                        self.same(e, "DELAY FIXED", (&args[0], arg(0)), (init, arg(2)), ctx)
+                    }
+                    None => Ok(arg(0)),
+                }
+            }
             "previous" if !args.is_empty() => match args.get(1) {
                 Some(init) => self.same(e, "PREVIOUS", (&args[0], arg(0)), (init, arg(1)), ctx),
                 None => Ok(arg(0)),

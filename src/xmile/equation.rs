@@ -117,17 +117,11 @@ const SAME: &[&str] = &[
     "zidz",
     "if",
     "pulse_train",
+    "delay_fixed",
 ];
 
 /// Builtins not supported yet, with what to do instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "delay",
-        "DELAY (the fixed, pipeline delay) is not supported yet; DELAY1, DELAY3 and DELAYN (material delays) are",
-    ),
-    ("forcst", "FORCST is not supported yet"),
-    ("stddev", "STDDEV is not supported yet"),
-    ("rank", "RANK is not supported yet"),
     (
         "normal",
         "random functions (NORMAL) are not supported: uncertainty belongs in a careshift scenario",
@@ -156,7 +150,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "npv",
         "NPV inside equations is not supported: use a scenario metric",
     ),
-    ("delay_fixed", "DELAY FIXED is not supported yet"),
 ];
 
 const KEYWORDS: &[&str] = &["if", "then", "else", "and", "or", "not", "mod"];
@@ -763,6 +756,15 @@ impl Translator<'_> {
         if f == "smthn" {
             return self.smooth_n(name_tok, &parts, out);
         }
+        if f == "delay" && !(2..=3).contains(&parts.len()) {
+            return Err(self.loc_err(
+                "DELAY takes 2 or 3 arguments: DELAY(input, delay_time [, initial])",
+                name_tok,
+            ));
+        }
+        if f == "forcst" {
+            return self.forecast(name_tok, &parts, out);
+        }
         if let Some((_, why)) = UNSUPPORTED.iter().find(|(n, _)| *n == f) {
             return Err(self.loc_err(
                 format!("unsupported XMILE builtin `{name}`: {why}"),
@@ -772,6 +774,7 @@ impl Translator<'_> {
         let renamed = match f.as_str() {
             "int" if self.names.vensim => "integer",
             "smth1" => "smooth",
+            "delay" => "delay_fixed",
             "smth3" => "smooth3",
             "if_then_else" => "if",
             "safediv" if parts.len() == 2 => "zidz",
@@ -888,6 +891,44 @@ impl Translator<'_> {
             }
             out.push(")", b, b);
         }
+        Ok(())
+    }
+
+    /// `FORCST(x, T, h [, initial_trend])`: x·(1 + TREND(x, T, initial_trend)·h), the input
+    /// extrapolated `h` time units ahead along its trend over `T` (XMILE 1.0, as Vensim's
+    /// FORECAST).
+    fn forecast(
+        &mut self,
+        t: &Token,
+        parts: &[&[Token]],
+        out: &mut Output,
+    ) -> Result<(), Diagnostic> {
+        if !(3..=4).contains(&parts.len()) {
+            return Err(self.loc_err(
+                "FORCST takes 3 or 4 arguments: FORCST(input, averaging_time, horizon [, initial_trend])",
+                t,
+            ));
+        }
+        let mut args = Vec::new();
+        for part in parts {
+            let mut o = Output::default();
+            self.expr(part, false, &mut o)?;
+            args.push(o);
+        }
+        let (a, b) = self.at(t);
+        out.push("((", a, a);
+        out.append(&args[0]);
+        out.push(")*(1+trend(", a, a);
+        out.append(&args[0]);
+        out.push(",", a, a);
+        out.append(&args[1]);
+        if let Some(init) = args.get(3) {
+            out.push(",", a, a);
+            out.append(init);
+        }
+        out.push(")*(", a, a);
+        out.append(&args[2]);
+        out.push(")))", b, b);
         Ok(())
     }
 

@@ -592,6 +592,7 @@ impl Exporter<'_> {
             | "delay1" | "delay3" | "delayn" => simple(&lower.to_ascii_uppercase()),
             "smooth" | "smooth1" => simple("SMTH1"),
             "smooth3" => simple("SMTH3"),
+            "delay_fixed" => simple("DELAY"),
             "xidz" | "zidz" => simple("SAFEDIV"),
             "modulo" | "mod" => format!("(({}) MOD ({}))", a[0], a[1]),
             "remainder" => format!(
