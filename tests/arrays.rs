@@ -581,3 +581,41 @@ fn an_array_used_where_one_value_is_needed_is_an_error() {
     let msg = err("[auxiliaries.bad]\nequation = \"SUM(y[old..young])\"\n");
     assert!(msg.contains("runs backwards"), "{msg}");
 }
+
+/// A dimension whose elements are all elements of another (a subrange) stands for it: a
+/// reference is mapped element by element, by name; inside an aggregate it selects its elements.
+#[test]
+fn subranges_map_to_their_parent_by_element_name() {
+    let r = common::run_toml(
+        r#"
+[time]
+start = 0
+stop = 1
+dt = 1
+units = "year"
+
+[dimensions]
+age = ["0-64", "65-74", "75-84", "85+"]
+old = ["85+", "65-74"]
+
+[constants.pop]
+dims = ["age"]
+value = [10, 20, 30, 40]
+
+[auxiliaries.old_pop]
+dims = ["old"]
+equation = "pop[old] * 2"
+
+[auxiliaries.old_plain]
+dims = ["old"]
+equation = "pop + 1"
+
+[auxiliaries.old_total]
+equation = "sum(pop[old])"
+"#,
+    );
+    let v = |n: &str| common::column(&r, n)[0];
+    assert_eq!([v("old_pop[85+]"), v("old_pop[65-74]")], [80.0, 40.0]);
+    assert_eq!([v("old_plain[85+]"), v("old_plain[65-74]")], [41.0, 21.0]);
+    assert_eq!(v("old_total"), 60.0);
+}

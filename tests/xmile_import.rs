@@ -501,3 +501,62 @@ fn pipeline_delay_shorter_than_dt_is_an_error() {
     );
     assert!(err.contains("model.xmile:5:53"), "{err}");
 }
+
+/// Vensim-style subranges (a dimension whose elements are some of another's, in any order)
+/// stand for their parent, element by element by name; ranges by position or name; `*`.
+/// The export of the imported model gives the same values.
+#[test]
+fn subranges_ranges_and_positions() {
+    let body = xmile(
+        r#"<sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs>
+<dimensions>
+<dim name="Region"><elem name="north"/><elem name="south"/><elem name="east"/><elem name="west"/></dim>
+<dim name="Coast"><elem name="east"/><elem name="north"/></dim>
+</dimensions>"#,
+        r#"<model><variables>
+<aux name="pop"><dimensions><dim name="Region"/></dimensions><eqn>1, 2, 3, 4</eqn></aux>
+<aux name="coastal pop"><dimensions><dim name="Coast"/></dimensions><eqn>pop[Coast]</eqn></aux>
+<aux name="coastal plain"><dimensions><dim name="Coast"/></dimensions><eqn>10 * pop</eqn></aux>
+<aux name="share"><dimensions><dim name="Coast"/></dimensions><eqn>pop[Coast] / SUM(pop[Region])</eqn></aux>
+<aux name="coastal total"><eqn>SUM(pop[Coast])</eqn></aux>
+<aux name="coastal mean"><eqn>MEAN(pop[Coast] * 2)</eqn></aux>
+<aux name="coastal max"><eqn>MAX(coastal_pop[*])</eqn></aux>
+<aux name="middle"><eqn>SUM(pop[2:3])</eqn></aux>
+<aux name="middle named"><eqn>PROD(pop[south:east])</eqn></aux>
+<aux name="first"><eqn>pop[1] + pop[Region.west]</eqn></aux>
+</variables></model>"#,
+    );
+    let r = run_xmile(&body);
+    let v = |n: &str| common::column(&r, n)[0];
+    assert_eq!(
+        [v("coastal pop[east]"), v("coastal pop[north]")],
+        [3.0, 1.0]
+    );
+    assert_eq!(
+        [v("coastal plain[east]"), v("coastal plain[north]")],
+        [30.0, 10.0]
+    );
+    assert_eq!([v("share[east]"), v("share[north]")], [0.3, 0.1]);
+    assert_eq!(v("coastal total"), 4.0);
+    assert_eq!(v("coastal mean"), 4.0);
+    assert_eq!(v("coastal max"), 3.0);
+    assert_eq!(v("middle"), 5.0);
+    assert_eq!(v("middle named"), 6.0);
+    assert_eq!(v("first"), 5.0);
+
+    let path = common::temp_dir("xmile-subranges").join("model.xmile");
+    std::fs::write(&path, &body).unwrap();
+    let (decl, _) = careshift::load_decl(&path, careshift::diagnostics::Sources::new())
+        .unwrap_or_else(|f| panic!("{}", f.render()));
+    let exported =
+        careshift::xmile::export::export(&decl).unwrap_or_else(|d| panic!("export: {d:?}"));
+    let again = common::run_model(&load_xmile(&exported.xml));
+    for name in &r.columns {
+        let theirs = exported.columns.get(name).unwrap_or(name);
+        assert_eq!(
+            common::column(&r, name),
+            common::column(&again, theirs),
+            "{name} after export"
+        );
+    }
+}

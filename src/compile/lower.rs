@@ -199,7 +199,7 @@ impl Builder<'_> {
             None => {
                 let mut out = Vec::new();
                 for &d in &v.dims {
-                    match ctx.elem_of(d) {
+                    match ctx.elem_of(d).or_else(|| self.subrange_element(ctx, d)) {
                         Some(i) => out.push(vec![i]),
                         None => {
                             let dim = &self.dims[d].name;
@@ -278,7 +278,7 @@ impl Builder<'_> {
             })
         };
         match s {
-            Subscript::Name { name, quoted: false, span } if *name == dim.name => match ctx.elem_of(d) {
+            Subscript::Name { name, quoted: false, span } if *name == dim.name => match ctx.elem_of(d).or_else(|| self.subrange_element(ctx, d)) {
                 Some(i) => Ok(vec![i]),
                 None => Err(Diagnostic::error(format!(
                     "`{var}[{name}]`: `{}` is not arrayed over `{name}`, so there is no current `{name}` element",
@@ -287,6 +287,30 @@ impl Builder<'_> {
                 .at(ctx.loc(*span))
                 .help(format!("name an element, e.g. {var}[\"{}\"], or aggregate with SUM({var}[*])", dim.elements[0]))),
             },
+            Subscript::Name { name, quoted: false, span }
+                if !dim.elements.contains(name)
+                    && let Some(sub) = self.subrange_of(name, d) =>
+            {
+                match ctx.elem_of(sub) {
+                    Some(i) => Ok(vec![self.parent_position(sub, d, i)]),
+                    None => Err(Diagnostic::error(format!(
+                        "`{var}[{name}]`: `{}` is not arrayed over `{name}`, so there is no current `{name}` element",
+                        ctx.owner
+                    ))
+                    .at(ctx.loc(*span))
+                    .help(format!("aggregate over the subrange with SUM({var}[{name}])"))),
+                }
+            }
+            Subscript::Name { name, quoted: false, span }
+                if !dim.elements.contains(name) && self.dim_index.contains_key(name) =>
+            {
+                Err(Diagnostic::error(format!(
+                    "`{name}` is a dimension, but not a subrange of `{}` (subscript of `{var}`): some of its elements are not elements of `{}`",
+                    dim.name, dim.name
+                ))
+                .at(ctx.loc(*span))
+                .help(format!("dimension mappings are not supported: subscript with `{}`, one of its elements, or a dimension whose elements are all elements of `{}`", dim.name, dim.name)))
+            }
             Subscript::Name { name, span, .. } => Ok(vec![find(name, *span)?]),
             Subscript::Wildcard { .. } => Ok((0..dim.elements.len()).collect()),
             Subscript::Range { from, to, span } => {
@@ -699,6 +723,18 @@ impl Builder<'_> {
                     }
                     Some(subs) => {
                         for (s, &d) in subs.iter().zip(&v.dims) {
+                            if let Subscript::Name {
+                                name,
+                                quoted: false,
+                                ..
+                            } = s
+                                && !self.dims[d].elements.contains(name)
+                                && let Some(sub) = self.subrange_of(name, d)
+                                && ctx.elem_of(sub).is_none()
+                            {
+                                add(sub, (0..self.dims[sub].elements.len()).collect(), e.span)?;
+                                continue;
+                            }
                             if !matches!(s, Subscript::Name { .. }) {
                                 let elems = self.subscript_elements(s, d, v.display(), ctx)?;
                                 add(d, elems, e.span)?;
@@ -728,6 +764,40 @@ impl Builder<'_> {
                 args.iter().try_for_each(|a| self.free_dims(a, ctx, free))
             }
         }
+    }
+
+    /// The dimension named `name` if it is a subrange of dimension `parent`: another dimension
+    /// whose elements are all elements of `parent` (Vensim subranges, as XMILE files converted
+    /// from Vensim declare them). Its elements map to the parent's by name.
+    fn subrange_of(&self, name: &str, parent: usize) -> Option<usize> {
+        let &sub = self.dim_index.get(name)?;
+        let parent_elems = &self.dims[parent].elements;
+        (sub != parent
+            && self.dims[sub]
+                .elements
+                .iter()
+                .all(|e| parent_elems.contains(e)))
+        .then_some(sub)
+    }
+
+    /// Position in `parent` of element `i` of its subrange `sub`.
+    fn parent_position(&self, sub: usize, parent: usize, i: usize) -> usize {
+        let name = &self.dims[sub].elements[i];
+        self.dims[parent]
+            .elements
+            .iter()
+            .position(|e| e == name)
+            .unwrap_or(0)
+    }
+
+    /// For a reference without subscripts to a variable over `parent` in a context that has no
+    /// `parent` element: the element of a subrange of `parent` the context has, mapped to
+    /// `parent` (the first such subrange, innermost binding first).
+    fn subrange_element(&self, ctx: &Ctx, parent: usize) -> Option<usize> {
+        ctx.elems.iter().rev().find_map(|&(d, i)| {
+            self.subrange_of(&self.dims[d].name, parent)
+                .map(|sub| self.parent_position(sub, parent, i))
+        })
     }
 
     /// SMOOTH (order 1) and SMOOTH3: a chain of first-order exponential averages.

@@ -646,7 +646,7 @@ impl Translator<'_> {
                     let Kind::Name { text, .. } = &t.kind else {
                         unreachable!()
                     };
-                    let s = self.element_or_dim(t, text, dim, agg)?;
+                    let s = self.element_or_dim(t, text, dim, dims.get(k), agg)?;
                     self.emit(out, &s, t);
                 }
                 [a, colon, b]
@@ -659,8 +659,17 @@ impl Translator<'_> {
                             Kind::Name { text, .. } => text.clone(),
                             _ => self.src.text[t.start..t.end].to_string(),
                         };
+                        // An element name, else (a number) a 1-based position.
                         let e = dim.and_then(|d| {
-                            d.position(&canonical(&name)).map(|p| d.elements[p].clone())
+                            d.position(&canonical(&name))
+                                .or_else(|| {
+                                    (t.kind == Kind::Number)
+                                        .then(|| name.parse::<usize>().ok())
+                                        .flatten()
+                                        .filter(|p| (1..=d.elements.len()).contains(p))
+                                        .map(|p| p - 1)
+                                })
+                                .map(|p| d.elements[p].clone())
                         });
                         let Some(e) = e else {
                             return Err(self.loc_err(
@@ -691,6 +700,7 @@ impl Translator<'_> {
         t: &Token,
         text: &str,
         dim: Option<&DimInfo>,
+        dim_name: Option<&String>,
         agg: bool,
     ) -> Result<String, Diagnostic> {
         let canon = canonical_path(text);
@@ -702,8 +712,9 @@ impl Translator<'_> {
         }
         if let Some(info) = self.names.dims.get(&canon) {
             // Inside an aggregate, a dimension the defined variable does not have means
-            // "every element" (XMILE: SUM(a[Dim])).
-            if agg && !self.dims.contains(&canon) {
+            // "every element" (XMILE: SUM(a[Dim])). Another dimension (a subrange of this
+            // position's dimension) keeps its name: the compiler maps its elements by name.
+            if agg && !self.dims.contains(&canon) && dim_name.is_none_or(|d| *d == canon) {
                 return Ok("*".into());
             }
             return Ok(info.ident.clone());
@@ -722,7 +733,7 @@ impl Translator<'_> {
             format!("`{text}` is neither a dimension nor an element of one"),
             t,
         )
-        .help("dimension subranges and mappings are not supported yet: name the dimension or its elements"))
+        .help("name a dimension (or a subrange: a dimension whose elements are all elements of this one), an element, or a position"))
     }
 
     fn call(

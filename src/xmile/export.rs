@@ -508,7 +508,8 @@ impl Exporter<'_> {
                             if !quoted && self.elements.contains_key(name) {
                                 // Inside an aggregate, a dimension the defined variable lacks
                                 // is iterated over: XMILE writes that `*`.
-                                if agg && !v.dims.contains(name) {
+                                // A subrange of `dim` keeps its name (it selects its elements).
+                                if agg && !v.dims.contains(name) && name == dim {
                                     out.push_str(&self.all_of(name));
                                 } else {
                                     out.push_str(name);
