@@ -503,7 +503,8 @@ fn pipeline_delay_shorter_than_dt_is_an_error() {
 }
 
 /// Vensim-style subranges (a dimension whose elements are some of another's, in any order)
-/// stand for their parent, element by element by name; ranges by position or name; `*`.
+/// stand for their parent, element by element by name; ranges by position or name; `*`;
+/// STDDEV and RANK over arrays and subranges.
 /// The export of the imported model gives the same values.
 #[test]
 fn subranges_ranges_and_positions() {
@@ -524,6 +525,9 @@ fn subranges_ranges_and_positions() {
 <aux name="middle"><eqn>SUM(pop[2:3])</eqn></aux>
 <aux name="middle named"><eqn>PROD(pop[south:east])</eqn></aux>
 <aux name="first"><eqn>pop[1] + pop[Region.west]</eqn></aux>
+<aux name="spread"><eqn>STDDEV(pop[*])</eqn></aux>
+<aux name="coastal spread"><eqn>STDDEV(pop[Coast])</eqn></aux>
+<aux name="second smallest"><eqn>RANK(pop, 2) + 10 * RANK(coastal_pop[*], 1)</eqn></aux>
 </variables></model>"#,
     );
     let r = run_xmile(&body);
@@ -543,6 +547,11 @@ fn subranges_ranges_and_positions() {
     assert_eq!(v("middle"), 5.0);
     assert_eq!(v("middle named"), 6.0);
     assert_eq!(v("first"), 5.0);
+    // Population standard deviations: of 1, 2, 3, 4 and of 3, 1.
+    assert_eq!(v("spread"), 1.25f64.sqrt());
+    assert_eq!(v("coastal spread"), 1.0);
+    // RANK: the position of the n-th smallest (pop's 2 is 2nd; coastal pop's 1 is at north, 2nd).
+    assert_eq!(v("second smallest"), 2.0 + 10.0 * 2.0);
 
     let path = common::temp_dir("xmile-subranges").join("model.xmile");
     std::fs::write(&path, &body).unwrap();

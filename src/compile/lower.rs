@@ -65,6 +65,8 @@ pub(crate) const BUILTINS: &[&str] = &[
     "sum",
     "mean",
     "prod",
+    "stddev",
+    "rank",
     "step",
     "ramp",
     "pulse",
@@ -451,6 +453,30 @@ impl Builder<'_> {
                     _ => Ir::bin(BinaryOp::Div, Ir::Sum(items), Ir::Num(n)),
                 })
             }
+            "stddev" => {
+                arity(
+                    1,
+                    1,
+                    "stddev(array[*]) — population standard deviation of the elements",
+                )?;
+                let items = self.aggregate_items(&args[0], ctx)?;
+                self.standard_deviation(items, ctx.loc(e.span), &ctx.owner)
+            }
+            "rank" => {
+                arity(
+                    2,
+                    2,
+                    "rank(array[*], n) — position of the n-th smallest element (1 = smallest)",
+                )?;
+                let items = self.aggregate_items(&args[0], ctx)?;
+                let n = self.lower(&args[1], ctx)?;
+                rank(items, n).map_err(|limit| {
+                    Diagnostic::error(format!(
+                        "rank over more than {limit} elements is not supported"
+                    ))
+                    .at(ctx.loc(e.span))
+                })
+            }
             "smooth" | "smooth1" | "smooth3" => {
                 arity(
                     2,
@@ -800,6 +826,28 @@ impl Builder<'_> {
         })
     }
 
+    /// Population standard deviation (divide by the count) of aggregate items: the mean is a
+    /// hidden auxiliary, so each item is read twice, not once per item.
+    fn standard_deviation(&mut self, items: Vec<Ir>, loc: Location, owner: &str) -> LResult {
+        let n = items.len() as f64;
+        let mean = self.hidden_aux(
+            format!("STDDEV mean in {owner}"),
+            Ir::bin(BinaryOp::Div, Ir::Sum(items.clone()), Ir::Num(n)),
+            loc,
+        );
+        let squares = items
+            .into_iter()
+            .map(|x| {
+                let d = Ir::bin(BinaryOp::Sub, x, Ir::Slot(mean));
+                Ir::bin(BinaryOp::Mul, d.clone(), d)
+            })
+            .collect();
+        Ok(Ir::Call(
+            Func::Sqrt,
+            vec![Ir::bin(BinaryOp::Div, Ir::Sum(squares), Ir::Num(n))],
+        ))
+    }
+
     /// SMOOTH (order 1) and SMOOTH3: a chain of first-order exponential averages.
     fn smooth(&mut self, order: usize, args: &[Expr], ctx: &Ctx) -> LResult {
         let input = self.lower(&args[0], ctx)?;
@@ -998,7 +1046,35 @@ impl Builder<'_> {
 }
 
 fn is_aggregate(name: &str, nargs: usize) -> bool {
-    matches!(name, "sum" | "prod" | "mean") || (matches!(name, "min" | "max") && nargs == 1)
+    matches!(name, "sum" | "prod" | "mean" | "stddev" | "rank")
+        || (matches!(name, "min" | "max") && nargs == 1)
+}
+
+/// Largest array RANK accepts (its expression grows with the square of the size).
+const RANK_LIMIT: usize = 1000;
+
+/// RANK(items, n): the 1-based position of the n-th smallest item; ties go to the earlier
+/// position; 0 when n is not a rank (not a whole number from 1 to the count). Built from
+/// comparisons: the rank of item i is 1 + #{j: x_j < x_i} + #{j < i: x_j = x_i}.
+fn rank(items: Vec<Ir>, n: Ir) -> Result<Ir, usize> {
+    if items.len() > RANK_LIMIT {
+        return Err(RANK_LIMIT);
+    }
+    let indicator = |op, a: &Ir, b: &Ir| Ir::bin(op, a.clone(), b.clone());
+    let mut terms = Vec::with_capacity(items.len());
+    for (i, xi) in items.iter().enumerate() {
+        let mut count = vec![Ir::Num(1.0)];
+        for (j, xj) in items.iter().enumerate() {
+            if j < i {
+                count.push(indicator(BinaryOp::Le, xj, xi));
+            } else if j > i {
+                count.push(indicator(BinaryOp::Lt, xj, xi));
+            }
+        }
+        let is_nth = Ir::bin(BinaryOp::Eq, Ir::Sum(count), n.clone());
+        terms.push(Ir::bin(BinaryOp::Mul, Ir::Num((i + 1) as f64), is_nth));
+    }
+    Ok(Ir::Sum(terms))
 }
 
 fn arity_text(lo: usize, hi: usize) -> String {

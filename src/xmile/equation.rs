@@ -118,6 +118,8 @@ const SAME: &[&str] = &[
     "if",
     "pulse_train",
     "delay_fixed",
+    "stddev",
+    "rank",
 ];
 
 /// Builtins not supported yet, with what to do instead.
@@ -822,7 +824,25 @@ impl Translator<'_> {
                 ));
             }
         };
-        let agg = matches!(renamed, "sum" | "mean" | "prod")
+        if renamed == "rank" && parts.len() != 2 {
+            return Err(self.loc_err(
+                "RANK takes 2 arguments here: RANK(array, rank) (a tiebreaker array is not supported; ties go to the earlier element)",
+                name_tok,
+            ));
+        }
+        if renamed == "rank" {
+            // The array is iterated over; the rank is an ordinary expression.
+            self.emit(out, "rank", name_tok);
+            let (a, _) = self.at(name_tok);
+            out.push("(", a, a);
+            self.expr(parts[0], true, out)?;
+            let (a, _) = self.at(&parts[1][0]);
+            out.push(",", a, a);
+            self.expr(parts[1], false, out)?;
+            self.emit(out, ")", close);
+            return Ok(());
+        }
+        let agg = matches!(renamed, "sum" | "mean" | "prod" | "stddev")
             || (matches!(renamed, "min" | "max") && parts.len() == 1);
         self.emit_call(name_tok, renamed, &parts, close, agg, out)
     }

@@ -585,6 +585,19 @@ impl Exporter<'_> {
         if aggregate {
             return self.aggregate(&lower, &args[0], v, out);
         }
+        if matches!(lower.as_str(), "stddev" | "rank") && !args.is_empty() {
+            // No element-by-element form: the array must be portable as written.
+            if has_range(&args[0]) {
+                return Err(self.unsupported(v, &format!("`{lower}` over an element range")));
+            }
+            let mut s = String::new();
+            self.expr(&args[0], v, true, &mut s)?;
+            for a in self.args(&args[1..], v, false)? {
+                let _ = write!(s, ", {a}");
+            }
+            let _ = write!(out, "{}({s})", lower.to_ascii_uppercase());
+            return Ok(());
+        }
         let a = self.args(args, v, false)?;
         let simple = |f: &str| format!("{f}({})", a.join(", "));
         let text = match lower.as_str() {
