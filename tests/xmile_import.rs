@@ -260,6 +260,43 @@ fn macros_with_variables_have_state_per_call() {
     );
 }
 
+/// A macro with its own variables called from an arrayed equation: one instance per element,
+/// each with its own state, its parameters taking that element's arguments.
+#[test]
+fn macros_with_variables_called_from_arrayed_equations() {
+    let r = run_xmile(&xmile(
+        r#"<sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+<dimensions><dim name="D"><elem name="slow"/><elem name="fast"/></dim></dimensions>
+<macro name="accum"><parm>rate</parm><parm>start</parm><eqn>level</eqn>
+  <variables>
+    <stock name="level"><eqn>start</eqn><inflow>in_flow</inflow></stock>
+    <flow name="in_flow"><eqn>rate</eqn></flow>
+  </variables>
+</macro>"#,
+        r#"<model><variables>
+<aux name="rate"><dimensions><dim name="D"/></dimensions><eqn>1, 3</eqn></aux>
+<aux name="a"><dimensions><dim name="D"/></dimensions><eqn>accum(rate * TIME, 10) + accum(rate[slow], 0)</eqn></aux>
+<aux name="total"><eqn>SUM(a[*])</eqn></aux>
+</variables></model>"#,
+    ));
+    // accum(r·t, 10) = 10 + r·Σ_{k<t} k = 10 + r·t(t−1)/2; accum(1, 0) = t.
+    let want = |r: f64| -> Vec<f64> {
+        (0..5)
+            .map(|t| 10.0 + r * (t * (t - 1)) as f64 / 2.0 + t as f64)
+            .collect()
+    };
+    assert_eq!(common::column(&r, "a[slow]"), want(1.0));
+    assert_eq!(common::column(&r, "a[fast]"), want(3.0));
+    assert_eq!(
+        common::column(&r, "total"),
+        want(1.0)
+            .iter()
+            .zip(want(3.0))
+            .map(|(x, y)| x + y)
+            .collect::<Vec<_>>()
+    );
+}
+
 /// XMILE non-negative stocks are clamped at zero; their flows are not changed (the reference
 /// outputs of the community's test models require this). Uniflows are max(0, equation).
 #[test]

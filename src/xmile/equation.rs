@@ -75,6 +75,9 @@ pub struct Instance {
     pub args: Vec<(String, Output)>,
     /// Where the call is (file offset range).
     pub at: (usize, usize),
+    /// Canonical dimensions of the calling variable: the instance is arrayed over them (one
+    /// instance per element; its variables and parameters match the caller by dimension name).
+    pub dims: Vec<String>,
 }
 
 /// The variable holding a stateful macro instance's value.
@@ -1012,12 +1015,6 @@ impl Translator<'_> {
             args.push((p.clone(), o.finish(end)));
         }
         if m.stateful {
-            if !self.dims.is_empty() {
-                return Err(self.loc_err(
-                    format!("macro `{name}` has its own variables: calling it from an arrayed equation is not supported yet"),
-                    t,
-                ));
-            }
             let (a, b) = self.at(t);
             let mut instances = self.names.instances.borrow_mut();
             let instance = format!("{}_{}", canonical(name), instances.len() + 1);
@@ -1028,6 +1025,7 @@ impl Translator<'_> {
                 caller_scope: self.scope.to_string(),
                 args,
                 at: (a, b),
+                dims: self.dims.to_vec(),
             });
             drop(instances);
             self.emit(out, &reference, t);
