@@ -772,11 +772,8 @@ impl Translator<'_> {
         if f == "smthn" {
             return self.smooth_n(name_tok, &parts, out);
         }
-        if f == "delay" && !(2..=3).contains(&parts.len()) {
-            return Err(self.loc_err(
-                "DELAY takes 2 or 3 arguments: DELAY(input, delay_time [, initial])",
-                name_tok,
-            ));
+        if f == "delay" {
+            self.arity(name_tok, &parts, 2, "DELAY(input, delay_time [, initial])")?;
         }
         if f == "forcst" {
             return self.forecast(name_tok, &parts, out);
@@ -881,12 +878,7 @@ impl Translator<'_> {
         parts: &[&[Token]],
         out: &mut Output,
     ) -> Result<(), Diagnostic> {
-        if !(3..=4).contains(&parts.len()) {
-            return Err(self.loc_err(
-                "SMTHN takes 3 or 4 arguments: SMTHN(input, time, order [, initial])",
-                t,
-            ));
-        }
+        self.arity(t, parts, 3, "SMTHN(input, time, order [, initial])")?;
         let order = match parts[2] {
             [n] if n.kind == Kind::Number => self.src.text[n.start..n.end].parse::<f64>().ok(),
             _ => None,
@@ -898,34 +890,55 @@ impl Translator<'_> {
                 t,
             ));
         };
-        let translate = |me: &mut Self, part: &[Token]| -> Result<Output, Diagnostic> {
-            let mut o = Output::default();
-            me.expr(part, false, &mut o)?;
-            Ok(o)
-        };
-        let input = translate(self, parts[0])?;
-        let time = translate(self, parts[1])?;
-        let init = match parts.get(3) {
-            Some(p) => Some(translate(self, p)?),
-            None => None,
-        };
+        let args = self.translate_args(parts)?;
+        let (input, time, init) = (&args[0], &args[1], args.get(3));
         let (a, b) = self.at(t);
         let n = order as usize;
         for _ in 0..n {
             out.push("smooth(", a, a);
         }
-        out.append(&input);
+        out.append(input);
         for _ in 0..n {
             out.push(",(", a, a);
-            out.append(&time);
+            out.append(time);
             out.push(&format!(")/{}", number(order)), b, b);
-            if let Some(init) = &init {
+            if let Some(init) = init {
                 out.push(",", b, b);
                 out.append(init);
             }
             out.push(")", b, b);
         }
         Ok(())
+    }
+
+    /// `min` or `min + 1` arguments (the last one optional), else an error showing `usage`.
+    fn arity(
+        &self,
+        t: &Token,
+        parts: &[&[Token]],
+        min: usize,
+        usage: &str,
+    ) -> Result<(), Diagnostic> {
+        if (min..=min + 1).contains(&parts.len()) {
+            return Ok(());
+        }
+        let name = usage.split('(').next().unwrap_or(usage);
+        Err(self.loc_err(
+            format!("{name} takes {min} or {} arguments: {usage}", min + 1),
+            t,
+        ))
+    }
+
+    /// Each argument translated on its own (not inside an aggregate).
+    fn translate_args(&mut self, parts: &[&[Token]]) -> Result<Vec<Output>, Diagnostic> {
+        parts
+            .iter()
+            .map(|part| {
+                let mut o = Output::default();
+                self.expr(part, false, &mut o)?;
+                Ok(o)
+            })
+            .collect()
     }
 
     /// `FORCST(x, T, h [, initial_trend])`: x·(1 + TREND(x, T, initial_trend)·h), the input
@@ -937,18 +950,13 @@ impl Translator<'_> {
         parts: &[&[Token]],
         out: &mut Output,
     ) -> Result<(), Diagnostic> {
-        if !(3..=4).contains(&parts.len()) {
-            return Err(self.loc_err(
-                "FORCST takes 3 or 4 arguments: FORCST(input, averaging_time, horizon [, initial_trend])",
-                t,
-            ));
-        }
-        let mut args = Vec::new();
-        for part in parts {
-            let mut o = Output::default();
-            self.expr(part, false, &mut o)?;
-            args.push(o);
-        }
+        self.arity(
+            t,
+            parts,
+            3,
+            "FORCST(input, averaging_time, horizon [, initial_trend])",
+        )?;
+        let args = self.translate_args(parts)?;
         let (a, b) = self.at(t);
         out.push("((", a, a);
         out.append(&args[0]);
