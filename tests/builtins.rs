@@ -948,18 +948,22 @@ fn delay_fixed_is_the_input_delay_time_ago() {
 }
 
 #[test]
-fn delay_fixed_needs_a_delay_of_at_least_one_step_and_a_fixed_step() {
+fn delay_fixed_delays_at_least_one_step_and_needs_a_fixed_step() {
     let model = |dt: &str, lag: &str, method: &str| {
         format!(
             "[time]\nstart = 0\nstop = 4\ndt = {dt}\nunits = \"year\"\nmethod = \"{method}\"\n\
              [auxiliaries.late]\nequation = \"delay_fixed(TIME, {lag})\"\nunits = \"year\"\n"
         )
     };
-    let err = common::run_toml_err(&model("0.5", "0.2", "euler"));
+    let err = common::run_toml_err(&model("0.5", "-0.2", "euler"));
     assert!(
-        err.contains("delay time of DELAY FIXED is 0.2, less than one time step"),
+        err.contains("the delay time of DELAY FIXED is -0.2; it must be a finite number ≥ 0"),
         "{err}"
     );
+    // Shorter than one step: one step (PREVIOUS).
+    let r = run_toml(&model("0.5", "0.2", "euler"));
+    let late = column(&r, "late");
+    assert_eq!(late, vec![0.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]);
     let err = common::run_toml_err(&model("0.5", "1", "dopri5"));
     assert!(
         err.contains("DELAY FIXED") && err.contains("dopri5"),

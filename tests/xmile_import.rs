@@ -520,12 +520,12 @@ fn pipeline_delay_and_forecast() {
     assert!((col("ahead g")[0] - 10.0 * 1.3).abs() < 1e-12);
 }
 
-/// A pipeline delay shorter than one step is an error at the start of the run, at its place.
+/// A negative pipeline delay is an error at the start of the run, at its place.
 #[test]
-fn pipeline_delay_shorter_than_dt_is_an_error() {
+fn negative_pipeline_delay_is_an_error() {
     let model = load_xmile(&xmile(
         SPECS,
-        r#"<model><variables><aux name="late"><eqn>DELAY(TIME, 0.1)</eqn></aux></variables></model>"#,
+        r#"<model><variables><aux name="late"><eqn>DELAY(TIME, 0.1 - 1)</eqn></aux></variables></model>"#,
     ));
     let err = model
         .run(model.time(), &[])
@@ -533,7 +533,7 @@ fn pipeline_delay_shorter_than_dt_is_an_error() {
         .unwrap_err()
         .render(&model.sources);
     assert!(
-        err.contains("the delay time of DELAY FIXED is 0.1, less than one time step (dt = 0.25)"),
+        err.contains("the delay time of DELAY FIXED is -0.9; it must be a finite number ≥ 0"),
         "{err}"
     );
     assert!(err.contains("model.xmile:5:53"), "{err}");

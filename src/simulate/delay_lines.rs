@@ -1,7 +1,7 @@
 //! DELAY FIXED (XMILE's pipeline DELAY): one ring buffer of the input per delay, advanced once
 //! per time step. The delay time is read once, after the initial phase, and rounded to a whole
-//! number of steps `n`; the output at step `k` is the input at step `k − n` (the initial value
-//! while `k < n`). Buffers are allocated once per run, so the step loop does not allocate.
+//! number of steps `n` (at least 1: a shorter delay acts as one step, as in Vensim); the output
+//! at step `k` is the input at step `k − n` (the initial value while `k < n`). Buffers are allocated once per run, so the step loop does not allocate.
 
 use super::Sim;
 use crate::diagnostics::Diagnostic;
@@ -23,15 +23,16 @@ impl DelayLines {
         let mut buffer = Vec::new();
         for d in &sim.p.fixed_delays {
             let time = sim.state.slots[d.delay_time as usize];
-            let n = (time / dt).round();
-            if !n.is_finite() || n < 1.0 {
+            if !(time >= 0.0 && time.is_finite()) {
                 let meta = &sim.p.slot_meta[d.delay_time as usize];
                 return Err(Diagnostic::error(format!(
-                    "the delay time of DELAY FIXED is {time}, less than one time step (dt = {dt})"
+                    "the delay time of DELAY FIXED is {time}; it must be a finite number ≥ 0"
                 ))
                 .at(meta.loc)
-                .help("a fixed delay holds the input for at least one step: use a delay time of at least dt, or a smaller dt"));
+                .help("a fixed delay returns its input from `delay time` ago: give a duration"));
             }
+            // As in Vensim, a delay shorter than one step acts as one step.
+            let n = (time / dt).round().max(1.0);
             let len = (n as u64).min(steps + 1) as usize;
             lines.push((buffer.len(), len));
             let init = sim.state.slots[d.output as usize];
