@@ -974,19 +974,75 @@ impl Translator<'_> {
         Ok(())
     }
 
+    /// `SIZE(a)`: the element count of `a`; `SIZE(a[...])`: of that slice (`*` or a dimension
+    /// or subrange name counts its elements, an element or position counts 1, `e1:e2` its span).
     fn size_of(&self, t: &Token, parts: &[&[Token]]) -> Result<usize, Diagnostic> {
-        if let [[first, ..]] = parts
-            && let Kind::Name { text, .. } = &first.kind
-            && let Some(v) = self.lookup_var(&canonical_path(text))
-        {
-            return Ok(v
-                .dims
-                .iter()
-                .filter_map(|d| self.names.dims.get(d))
-                .map(|d| d.elements.len())
-                .product());
+        let bad = || {
+            self.loc_err(
+                "SIZE needs one arrayed variable (or a slice of one) as its argument",
+                t,
+            )
+        };
+        let [[first, rest @ ..]] = parts else {
+            return Err(bad());
+        };
+        let Kind::Name { text, .. } = &first.kind else {
+            return Err(bad());
+        };
+        let Some(v) = self.lookup_var(&canonical_path(text)) else {
+            return Err(bad());
+        };
+        let dim = |k: usize| v.dims.get(k).and_then(|d| self.names.dims.get(d));
+        let subs = match rest {
+            [] => {
+                return Ok((0..v.dims.len())
+                    .filter_map(dim)
+                    .map(|d| d.elements.len())
+                    .product());
+            }
+            [open, inner @ .., close]
+                if open.kind == Kind::Op("[") && close.kind == Kind::Op("]") =>
+            {
+                split_commas(inner)
+            }
+            _ => return Err(bad()),
+        };
+        let position = |d: &DimInfo, tok: &Token| -> Option<usize> {
+            let text = &self.src.text[tok.start..tok.end];
+            let name = match &tok.kind {
+                Kind::Name { text, .. } => text.as_str(),
+                _ => text,
+            };
+            d.position(&canonical(name)).or_else(|| {
+                text.parse::<usize>()
+                    .ok()
+                    .filter(|p| (1..=d.elements.len()).contains(p))
+                    .map(|p| p - 1)
+            })
+        };
+        let mut size = 1;
+        for (k, part) in subs.iter().enumerate() {
+            let d = dim(k).ok_or_else(bad)?;
+            size *= match part {
+                [s] if s.kind == Kind::Op("*") => d.elements.len(),
+                [s] if matches!(&s.kind, Kind::Name { text, .. } if self.names.dims.contains_key(&canonical(text))) =>
+                {
+                    let Kind::Name { text, .. } = &s.kind else {
+                        unreachable!()
+                    };
+                    self.names.dims[&canonical(text)].elements.len()
+                }
+                [s] if position(d, s).is_some() => 1,
+                [a, colon, b] if colon.kind == Kind::Op(":") => {
+                    match (position(d, a), position(d, b)) {
+                        (Some(a), Some(b)) => a.abs_diff(b) + 1,
+                        _ => return Err(bad()),
+                    }
+                }
+                _ => return Err(bad()),
+            };
         }
-        Err(self.loc_err("SIZE needs one arrayed variable as its argument", t))
+        Ok(size)
     }
 
     fn expand_macro(
