@@ -541,7 +541,8 @@ fn negative_pipeline_delay_is_an_error() {
 
 /// Vensim-style subranges (a dimension whose elements are some of another's, in any order)
 /// stand for their parent, element by element by name; ranges by position or name; `*`;
-/// STDDEV and RANK over arrays and subranges.
+/// STDDEV, RANK and SIZE over arrays, slices and subranges; an unsubscripted array in an
+/// array builtin is the whole array.
 /// The export of the imported model gives the same values.
 #[test]
 fn subranges_ranges_and_positions() {
@@ -563,6 +564,7 @@ fn subranges_ranges_and_positions() {
 <aux name="middle named"><eqn>PROD(pop[south:east])</eqn></aux>
 <aux name="first"><eqn>pop[1] + pop[Region.west]</eqn></aux>
 <aux name="spread"><eqn>STDDEV(pop[*])</eqn></aux>
+<aux name="whole"><dimensions><dim name="Region"/></dimensions><eqn>SUM(pop) + 0 * pop</eqn></aux>
 <aux name="sizes"><eqn>SIZE(pop) + 10 * SIZE(pop[Coast]) + 100 * SIZE(pop[2:4]) + 1000 * SIZE(pop[east])</eqn></aux>
 <aux name="coastal spread"><eqn>STDDEV(pop[Coast])</eqn></aux>
 <aux name="second smallest"><eqn>RANK(pop, 2) + 10 * RANK(coastal_pop[*], 1)</eqn></aux>
@@ -588,6 +590,9 @@ fn subranges_ranges_and_positions() {
     // Population standard deviations: of 1, 2, 3, 4 and of 3, 1.
     assert_eq!(v("spread"), 1.25f64.sqrt());
     assert_eq!(v("coastal spread"), 1.0);
+    // An array builtin's argument without subscripts is the whole array, also in an arrayed
+    // variable over the same dimension.
+    assert_eq!([v("whole[north]"), v("whole[west]")], [10.0, 10.0]);
     assert_eq!(v("sizes"), 4.0 + 20.0 + 300.0 + 1000.0);
     // RANK: the position of the n-th smallest (pop's 2 is 2nd; coastal pop's 1 is at north, 2nd).
     assert_eq!(v("second smallest"), 2.0 + 10.0 * 2.0);

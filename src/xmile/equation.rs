@@ -592,6 +592,11 @@ impl Translator<'_> {
             let dims = var.dims.clone();
             self.subscripts(subs, &dims, agg, out)?;
             self.emit(out, "]", last);
+        } else if agg && !var.dims.is_empty() {
+            // An array builtin's argument without subscripts is the whole array (XMILE; Stella:
+            // "SUM(A)" sums every element of A, whatever the dimensions of the variable defined).
+            let every = vec!["*"; var.dims.len()].join(",");
+            self.emit(out, &format!("[{every}]"), t);
         }
         Ok(())
     }
