@@ -559,6 +559,14 @@ impl Translator<'_> {
             out.push(")", b, b);
             return Ok(());
         }
+        if let Some(base) = canon.strip_suffix('\'')
+            && self.lookup_var(base).is_some()
+        {
+            return Err(self.loc_err(
+                format!("`{name}`: array transposition (`'`) is not supported"),
+                t,
+            ).help("write the transposed array as its own variable with its subscripts swapped: b[d2, d1] = a[d1, d2]"));
+        }
         let Some(var) = self.lookup_var(&canon) else {
             if subs.is_none() {
                 let builtin = match canon.as_str() {
