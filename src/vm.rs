@@ -111,6 +111,19 @@ pub struct Assign {
 }
 
 /// A stock element: where it lives and which flow slots feed and drain it.
+/// `delay_fixed(input, delay_time [, initial])`: `output` is `input` from `delay_time` ago
+/// (rounded to whole steps, fixed at its initial value), `initial` before that. The simulator
+/// keeps a ring buffer of the input per run; `output` is written after every step, like a
+/// PREVIOUS value (and holds the initial value after the initial phase).
+#[derive(Debug, Clone, Copy)]
+pub struct FixedDelay {
+    pub output: u32,
+    /// Hidden auxiliary holding the input's current value.
+    pub input: u32,
+    /// INIT-like slot holding the delay time at the start.
+    pub delay_time: u32,
+}
+
 #[derive(Debug, Clone)]
 pub struct StockSlot {
     pub slot: u32,
@@ -243,6 +256,8 @@ pub struct Program {
     /// they are computed in the initial phase only (and again by a schedule that changes one
     /// of their inputs, see `simulate::schedule`).
     pub hoisted: Vec<u32>,
+    /// Fixed (pipeline) delays, DELAY FIXED: each advanced once per step.
+    pub fixed_delays: Vec<FixedDelay>,
     pub tables: Vec<Table>,
     /// Initial contents of every slot (literal constants; 0 elsewhere).
     pub defaults: Vec<f64>,

@@ -581,3 +581,103 @@ fn an_array_used_where_one_value_is_needed_is_an_error() {
     let msg = err("[auxiliaries.bad]\nequation = \"SUM(y[old..young])\"\n");
     assert!(msg.contains("runs backwards"), "{msg}");
 }
+
+/// A dimension whose elements are all elements of another (a subrange) stands for it: a
+/// reference is mapped element by element, by name; inside an aggregate it selects its elements.
+#[test]
+fn subranges_map_to_their_parent_by_element_name() {
+    let r = common::run_toml(
+        r#"
+[time]
+start = 0
+stop = 1
+dt = 1
+units = "year"
+
+[dimensions]
+age = ["0-64", "65-74", "75-84", "85+"]
+old = ["85+", "65-74"]
+
+[constants.pop]
+dims = ["age"]
+value = [10, 20, 30, 40]
+
+[auxiliaries.old_pop]
+dims = ["old"]
+equation = "pop[old] * 2"
+
+[auxiliaries.old_plain]
+dims = ["old"]
+equation = "pop + 1"
+
+[auxiliaries.old_total]
+equation = "sum(pop[old])"
+"#,
+    );
+    let v = |n: &str| common::column(&r, n)[0];
+    assert_eq!([v("old_pop[85+]"), v("old_pop[65-74]")], [80.0, 40.0]);
+    assert_eq!([v("old_plain[85+]"), v("old_plain[65-74]")], [41.0, 21.0]);
+    assert_eq!(v("old_total"), 60.0);
+}
+
+/// stddev (population: divide by the count) and rank (position of the n-th smallest element,
+/// ties to the earlier one, 0 for no such rank), over a whole array and per row.
+#[test]
+fn stddev_and_rank() {
+    let r = common::run_toml(
+        r#"
+[time]
+start = 0
+stop = 1
+dt = 1
+units = "year"
+
+[dimensions]
+i = ["a", "b", "c", "d", "e"]
+row = ["r1", "r2"]
+col = ["c1", "c2", "c3"]
+
+[constants.x]
+dims = ["i"]
+value = [3, 1, 4, 1, 5]
+
+[constants.m]
+dims = ["row", "col"]
+value = [1, 2, 3, 10, 10, 10]
+
+[auxiliaries.sd]
+equation = "stddev(x[*])"
+
+[auxiliaries.sd_row]
+dims = ["row"]
+equation = "stddev(m[row, *])"
+
+[auxiliaries.sd_range]
+equation = "stddev(x[\"c\"..\"e\"] * 2)"
+
+[auxiliaries.which]
+dims = ["i"]
+equation = "rank(x[*], 0 * x + 1) + 10 * rank(x[*], 2) + 100 * rank(x[*], 3) + 1000 * rank(x[*], 4) + 10000 * rank(x[*], 5)"
+
+[auxiliaries.none]
+equation = "rank(x[*], 6) + rank(x[*], 1.5)"
+"#,
+    );
+    let v = |n: &str| common::column(&r, n)[0];
+    common::assert_close("sd", v("sd"), 1.6, 1e-15, 0.0);
+    assert_eq!(
+        [v("sd_row[r1]"), v("sd_row[r2]")],
+        [(2.0f64 / 3.0).sqrt(), 0.0]
+    );
+    // 2·[4, 1, 5]: mean 20/3, population sd = 2·sqrt(26/9).
+    common::assert_close(
+        "sd_range",
+        v("sd_range"),
+        2.0 * (26.0f64 / 9.0).sqrt(),
+        1e-14,
+        0.0,
+    );
+    // Ranks 1..5 are at positions 2, 4, 1, 3, 5.
+    assert_eq!(v("which[a]"), 2.0 + 40.0 + 100.0 + 3000.0 + 50000.0);
+    assert_eq!(v("none"), 0.0);
+}

@@ -187,3 +187,44 @@ fn batch_runs_equal_single_runs_on_the_xmile_corpus() {
     }
     assert!(checked > 10, "only {checked} corpus models ran");
 }
+
+#[test]
+fn batch_runs_with_a_fixed_delay_equal_single_runs_and_delay_the_input() {
+    // delay_fixed keeps a ring buffer per run; a batch must advance it in every lane (it runs
+    // such models lane by lane). input = ramp_rate·TIME, delayed by 2 years with initial value
+    // 0: the output is ramp_rate·(t − 2) from t = 2 on.
+    let model = load_toml(
+        r#"
+[time]
+start = 0
+stop = 6
+dt = 0.25
+save_step = 1
+units = "year"
+[auxiliaries.input]
+equation = "ramp_rate * TIME"
+[auxiliaries.delayed]
+equation = "delay_fixed(input, 2, 0)"
+[constants.ramp_rate]
+value = 3
+"#,
+    )
+    .unwrap_or_else(|f| panic!("{}", f.render()));
+    let overrides = lane_overrides(&model, 4);
+    assert_batch_matches_single_runs(&model, Method::Euler, &overrides, &ScheduleSet::default());
+    let batch = simulate_batch(
+        &model.program,
+        model.time(),
+        &overrides,
+        &ScheduleSet::default(),
+    );
+    for (l, r) in batch.iter().enumerate() {
+        let r = r.as_ref().expect("run");
+        let rate = 3.0 * (1.0 + 0.03 * l as f64);
+        let delayed = common::column(r, "delayed");
+        for (&t, &v) in r.times.iter().zip(&delayed) {
+            let want = if t < 2.0 { 0.0 } else { rate * (t - 2.0) };
+            assert!((v - want).abs() < 1e-12, "lane {l} at {t}: {v} != {want}");
+        }
+    }
+}

@@ -915,3 +915,58 @@ fn previous_is_the_value_one_dt_ago() {
         chk("prev_level_init", &first(100.0, &|t| level(t - 0.25)));
     }
 }
+
+/// DELAY FIXED: the input from `delay_time` ago (rounded to whole steps), the initial value
+/// before that; the state moves once per step, so RK4 gives the same values as Euler.
+#[test]
+fn delay_fixed_is_the_input_delay_time_ago() {
+    for method in ["euler", "rk4"] {
+        let r = run_toml(&format!(
+            "[time]\nstart = 1\nstop = 6\ndt = 0.25\nsave_step = 0.25\nunits = \"year\"\nmethod = \"{method}\"\n\
+             [constants.lag]\nvalue = 1.5\nunits = \"year\"\n\
+             [stocks.level]\ninitial = 3\ninflows = [\"growth\"]\n\
+             [flows.growth]\nequation = \"2 * TIME\"\n\
+             [auxiliaries.late_time]\nequation = \"delay_fixed(TIME, 2, -1)\"\nunits = \"year\"\n\
+             [auxiliaries.late_default]\nequation = \"DELAY_FIXED(TIME, lag)\"\nunits = \"year\"\n\
+             [auxiliaries.late_level]\nequation = \"delay_fixed(level, 0.25)\"\n\
+             [auxiliaries.prev_level]\nequation = \"previous(level)\"\n"
+        ));
+        let m = format!("{method}: ");
+        let chk = |name: &str, want: &dyn Fn(f64) -> f64| {
+            let got = column(&r, name);
+            assert_eq!(got.len(), 21);
+            for (&t, &g) in r.times.iter().zip(&got) {
+                assert_close(&format!("{m}{name} at {t}"), g, want(t), 1e-12, 1e-12);
+            }
+        };
+        chk("late_time", &|t| if t < 3.0 { -1.0 } else { t - 2.0 });
+        chk("late_default", &|t| if t < 2.5 { 1.0 } else { t - 1.5 });
+        // One step of delay is PREVIOUS.
+        let prev = column(&r, "prev_level");
+        chk("late_level", &|t| prev[((t - 1.0) / 0.25).round() as usize]);
+    }
+}
+
+#[test]
+fn delay_fixed_delays_at_least_one_step_and_needs_a_fixed_step() {
+    let model = |dt: &str, lag: &str, method: &str| {
+        format!(
+            "[time]\nstart = 0\nstop = 4\ndt = {dt}\nunits = \"year\"\nmethod = \"{method}\"\n\
+             [auxiliaries.late]\nequation = \"delay_fixed(TIME, {lag})\"\nunits = \"year\"\n"
+        )
+    };
+    let err = common::run_toml_err(&model("0.5", "-0.2", "euler"));
+    assert!(
+        err.contains("the delay time of DELAY FIXED is -0.2; it must be a finite number ≥ 0"),
+        "{err}"
+    );
+    // Shorter than one step: one step (PREVIOUS).
+    let r = run_toml(&model("0.5", "0.2", "euler"));
+    let late = column(&r, "late");
+    assert_eq!(late, vec![0.0, 0.0, 0.5, 1.0, 1.5, 2.0, 2.5, 3.0, 3.5]);
+    let err = common::run_toml_err(&model("0.5", "1", "dopri5"));
+    assert!(
+        err.contains("DELAY FIXED") && err.contains("dopri5"),
+        "{err}"
+    );
+}

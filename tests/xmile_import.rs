@@ -260,6 +260,43 @@ fn macros_with_variables_have_state_per_call() {
     );
 }
 
+/// A macro with its own variables called from an arrayed equation: one instance per element,
+/// each with its own state, its parameters taking that element's arguments.
+#[test]
+fn macros_with_variables_called_from_arrayed_equations() {
+    let r = run_xmile(&xmile(
+        r#"<sim_specs><start>0</start><stop>4</stop><dt>1</dt></sim_specs>
+<dimensions><dim name="D"><elem name="slow"/><elem name="fast"/></dim></dimensions>
+<macro name="accum"><parm>rate</parm><parm>start</parm><eqn>level</eqn>
+  <variables>
+    <stock name="level"><eqn>start</eqn><inflow>in_flow</inflow></stock>
+    <flow name="in_flow"><eqn>rate</eqn></flow>
+  </variables>
+</macro>"#,
+        r#"<model><variables>
+<aux name="rate"><dimensions><dim name="D"/></dimensions><eqn>1, 3</eqn></aux>
+<aux name="a"><dimensions><dim name="D"/></dimensions><eqn>accum(rate * TIME, 10) + accum(rate[slow], 0)</eqn></aux>
+<aux name="total"><eqn>SUM(a[*])</eqn></aux>
+</variables></model>"#,
+    ));
+    // accum(r·t, 10) = 10 + r·Σ_{k<t} k = 10 + r·t(t−1)/2; accum(1, 0) = t.
+    let want = |r: f64| -> Vec<f64> {
+        (0..5)
+            .map(|t| 10.0 + r * (t * (t - 1)) as f64 / 2.0 + t as f64)
+            .collect()
+    };
+    assert_eq!(common::column(&r, "a[slow]"), want(1.0));
+    assert_eq!(common::column(&r, "a[fast]"), want(3.0));
+    assert_eq!(
+        common::column(&r, "total"),
+        want(1.0)
+            .iter()
+            .zip(want(3.0))
+            .map(|(x, y)| x + y)
+            .collect::<Vec<_>>()
+    );
+}
+
 /// XMILE non-negative stocks are clamped at zero; their flows are not changed (the reference
 /// outputs of the community's test models require this). Uniflows are max(0, equation).
 #[test]
@@ -427,4 +464,152 @@ fn graphical_functions_per_element_and_in_modules() {
     assert_eq!(common::column(&r, "per[a]"), vec![0.0, 5.0, 10.0]);
     assert_eq!(common::column(&r, "per[b]"), vec![5.0, 3.0, 1.0]);
     assert_eq!(common::column(&r, "m.x"), vec![100.0, 200.0, 300.0]);
+}
+
+/// DELAY (pipeline) and FORCST against their definitions: DELAY(x, T [, init]) is x from T
+/// ago (init, or x's initial value, before); FORCST(x, T, h [, g0]) = x·(1 + TREND(x, T, g0)·h).
+#[test]
+fn pipeline_delay_and_forecast() {
+    let r = run_xmile(&xmile(
+        SPECS,
+        r#"<model><variables>
+<aux name="input"><eqn>10 + 2 * TIME</eqn></aux>
+<aux name="late"><eqn>DELAY(input, 1.5)</eqn></aux>
+<aux name="late init"><eqn>DELAY(TIME, 2, -7)</eqn></aux>
+<aux name="ahead"><eqn>FORCST(input, 2, 3)</eqn></aux>
+<aux name="ahead g"><eqn>FORCST(input, 2, 3, 0.1)</eqn></aux>
+<aux name="trend"><eqn>TREND(input, 2)</eqn></aux>
+<aux name="trend g"><eqn>TREND(input, 2, 0.1)</eqn></aux>
+</variables></model>"#,
+    ));
+    let col = |n: &str| common::column(&r, n);
+    let (input, trend, trend_g) = (col("input"), col("trend"), col("trend g"));
+    for (k, &t) in r.times.iter().enumerate() {
+        let late = if t < 1.5 {
+            10.0
+        } else {
+            10.0 + 2.0 * (t - 1.5)
+        };
+        common::assert_close(&format!("late at {t}"), col("late")[k], late, 1e-12, 1e-12);
+        let late_init = if t < 2.0 { -7.0 } else { t - 2.0 };
+        common::assert_close(
+            &format!("late init at {t}"),
+            col("late init")[k],
+            late_init,
+            1e-12,
+            0.0,
+        );
+        let ahead = input[k] * (1.0 + trend[k] * 3.0);
+        common::assert_close(
+            &format!("ahead at {t}"),
+            col("ahead")[k],
+            ahead,
+            1e-12,
+            1e-12,
+        );
+        let ahead_g = input[k] * (1.0 + trend_g[k] * 3.0);
+        common::assert_close(
+            &format!("ahead g at {t}"),
+            col("ahead g")[k],
+            ahead_g,
+            1e-12,
+            1e-12,
+        );
+    }
+    // The initial trend is the given one: FORCST starts at x·(1 + g0·h).
+    assert!((col("ahead g")[0] - 10.0 * 1.3).abs() < 1e-12);
+}
+
+/// A negative pipeline delay is an error at the start of the run, at its place.
+#[test]
+fn negative_pipeline_delay_is_an_error() {
+    let model = load_xmile(&xmile(
+        SPECS,
+        r#"<model><variables><aux name="late"><eqn>DELAY(TIME, 0.1 - 1)</eqn></aux></variables></model>"#,
+    ));
+    let err = model
+        .run(model.time(), &[])
+        .map(|_| ())
+        .unwrap_err()
+        .render(&model.sources);
+    assert!(
+        err.contains("the delay time of DELAY FIXED is -0.9; it must be a finite number ≥ 0"),
+        "{err}"
+    );
+    assert!(err.contains("model.xmile:5:53"), "{err}");
+}
+
+/// Vensim-style subranges (a dimension whose elements are some of another's, in any order)
+/// stand for their parent, element by element by name; ranges by position or name; `*`;
+/// STDDEV, RANK and SIZE over arrays, slices and subranges; an unsubscripted array in an
+/// array builtin is the whole array.
+/// The export of the imported model gives the same values.
+#[test]
+fn subranges_ranges_and_positions() {
+    let body = xmile(
+        r#"<sim_specs><start>0</start><stop>1</stop><dt>1</dt></sim_specs>
+<dimensions>
+<dim name="Region"><elem name="north"/><elem name="south"/><elem name="east"/><elem name="west"/></dim>
+<dim name="Coast"><elem name="east"/><elem name="north"/></dim>
+</dimensions>"#,
+        r#"<model><variables>
+<aux name="pop"><dimensions><dim name="Region"/></dimensions><eqn>1, 2, 3, 4</eqn></aux>
+<aux name="coastal pop"><dimensions><dim name="Coast"/></dimensions><eqn>pop[Coast]</eqn></aux>
+<aux name="coastal plain"><dimensions><dim name="Coast"/></dimensions><eqn>10 * pop</eqn></aux>
+<aux name="share"><dimensions><dim name="Coast"/></dimensions><eqn>pop[Coast] / SUM(pop[Region])</eqn></aux>
+<aux name="coastal total"><eqn>SUM(pop[Coast])</eqn></aux>
+<aux name="coastal mean"><eqn>MEAN(pop[Coast] * 2)</eqn></aux>
+<aux name="coastal max"><eqn>MAX(coastal_pop[*])</eqn></aux>
+<aux name="middle"><eqn>SUM(pop[2:3])</eqn></aux>
+<aux name="middle named"><eqn>PROD(pop[south:east])</eqn></aux>
+<aux name="first"><eqn>pop[1] + pop[Region.west]</eqn></aux>
+<aux name="spread"><eqn>STDDEV(pop[*])</eqn></aux>
+<aux name="whole"><dimensions><dim name="Region"/></dimensions><eqn>SUM(pop) + 0 * pop</eqn></aux>
+<aux name="sizes"><eqn>SIZE(pop) + 10 * SIZE(pop[Coast]) + 100 * SIZE(pop[2:4]) + 1000 * SIZE(pop[east])</eqn></aux>
+<aux name="coastal spread"><eqn>STDDEV(pop[Coast])</eqn></aux>
+<aux name="second smallest"><eqn>RANK(pop, 2) + 10 * RANK(coastal_pop[*], 1)</eqn></aux>
+</variables></model>"#,
+    );
+    let r = run_xmile(&body);
+    let v = |n: &str| common::column(&r, n)[0];
+    assert_eq!(
+        [v("coastal pop[east]"), v("coastal pop[north]")],
+        [3.0, 1.0]
+    );
+    assert_eq!(
+        [v("coastal plain[east]"), v("coastal plain[north]")],
+        [30.0, 10.0]
+    );
+    assert_eq!([v("share[east]"), v("share[north]")], [0.3, 0.1]);
+    assert_eq!(v("coastal total"), 4.0);
+    assert_eq!(v("coastal mean"), 4.0);
+    assert_eq!(v("coastal max"), 3.0);
+    assert_eq!(v("middle"), 5.0);
+    assert_eq!(v("middle named"), 6.0);
+    assert_eq!(v("first"), 5.0);
+    // Population standard deviations: of 1, 2, 3, 4 and of 3, 1.
+    assert_eq!(v("spread"), 1.25f64.sqrt());
+    assert_eq!(v("coastal spread"), 1.0);
+    // An array builtin's argument without subscripts is the whole array, also in an arrayed
+    // variable over the same dimension.
+    assert_eq!([v("whole[north]"), v("whole[west]")], [10.0, 10.0]);
+    assert_eq!(v("sizes"), 4.0 + 20.0 + 300.0 + 1000.0);
+    // RANK: the position of the n-th smallest (pop's 2 is 2nd; coastal pop's 1 is at north, 2nd).
+    assert_eq!(v("second smallest"), 2.0 + 10.0 * 2.0);
+
+    let path = common::temp_dir("xmile-subranges").join("model.xmile");
+    std::fs::write(&path, &body).unwrap();
+    let (decl, _) = careshift::load_decl(&path, careshift::diagnostics::Sources::new())
+        .unwrap_or_else(|f| panic!("{}", f.render()));
+    let exported =
+        careshift::xmile::export::export(&decl).unwrap_or_else(|d| panic!("export: {d:?}"));
+    let again = common::run_model(&load_xmile(&exported.xml));
+    for name in &r.columns {
+        let theirs = exported.columns.get(name).unwrap_or(name);
+        assert_eq!(
+            common::column(&r, name),
+            common::column(&again, theirs),
+            "{name} after export"
+        );
+    }
 }

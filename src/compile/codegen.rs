@@ -159,6 +159,7 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
         previous: b.previous.clone(),
         copies: Vec::new(),
         hoisted: Vec::new(),
+        fixed_delays: b.fixed_delays.clone(),
         tables,
         defaults,
         op_locations: g.op_locations,

@@ -65,6 +65,8 @@ pub(crate) const BUILTINS: &[&str] = &[
     "sum",
     "mean",
     "prod",
+    "stddev",
+    "rank",
     "step",
     "ramp",
     "pulse",
@@ -79,6 +81,7 @@ pub(crate) const BUILTINS: &[&str] = &[
     "trend",
     "init",
     "previous",
+    "delay_fixed",
 ];
 
 impl Builder<'_> {
@@ -198,7 +201,7 @@ impl Builder<'_> {
             None => {
                 let mut out = Vec::new();
                 for &d in &v.dims {
-                    match ctx.elem_of(d) {
+                    match ctx.elem_of(d).or_else(|| self.subrange_element(ctx, d)) {
                         Some(i) => out.push(vec![i]),
                         None => {
                             let dim = &self.dims[d].name;
@@ -277,7 +280,7 @@ impl Builder<'_> {
             })
         };
         match s {
-            Subscript::Name { name, quoted: false, span } if *name == dim.name => match ctx.elem_of(d) {
+            Subscript::Name { name, quoted: false, span } if *name == dim.name => match ctx.elem_of(d).or_else(|| self.subrange_element(ctx, d)) {
                 Some(i) => Ok(vec![i]),
                 None => Err(Diagnostic::error(format!(
                     "`{var}[{name}]`: `{}` is not arrayed over `{name}`, so there is no current `{name}` element",
@@ -286,6 +289,30 @@ impl Builder<'_> {
                 .at(ctx.loc(*span))
                 .help(format!("name an element, e.g. {var}[\"{}\"], or aggregate with SUM({var}[*])", dim.elements[0]))),
             },
+            Subscript::Name { name, quoted: false, span }
+                if !dim.elements.contains(name)
+                    && let Some(sub) = self.subrange_of(name, d) =>
+            {
+                match ctx.elem_of(sub) {
+                    Some(i) => Ok(vec![self.parent_position(sub, d, i)]),
+                    None => Err(Diagnostic::error(format!(
+                        "`{var}[{name}]`: `{}` is not arrayed over `{name}`, so there is no current `{name}` element",
+                        ctx.owner
+                    ))
+                    .at(ctx.loc(*span))
+                    .help(format!("aggregate over the subrange with SUM({var}[{name}])"))),
+                }
+            }
+            Subscript::Name { name, quoted: false, span }
+                if !dim.elements.contains(name) && self.dim_index.contains_key(name) =>
+            {
+                Err(Diagnostic::error(format!(
+                    "`{name}` is a dimension, but not a subrange of `{}` (subscript of `{var}`): some of its elements are not elements of `{}`",
+                    dim.name, dim.name
+                ))
+                .at(ctx.loc(*span))
+                .help(format!("dimension mappings are not supported: subscript with `{}`, one of its elements, or a dimension whose elements are all elements of `{}`", dim.name, dim.name)))
+            }
             Subscript::Name { name, span, .. } => Ok(vec![find(name, *span)?]),
             Subscript::Wildcard { .. } => Ok((0..dim.elements.len()).collect()),
             Subscript::Range { from, to, span } => {
@@ -426,6 +453,30 @@ impl Builder<'_> {
                     _ => Ir::bin(BinaryOp::Div, Ir::Sum(items), Ir::Num(n)),
                 })
             }
+            "stddev" => {
+                arity(
+                    1,
+                    1,
+                    "stddev(array[*]) — population standard deviation of the elements",
+                )?;
+                let items = self.aggregate_items(&args[0], ctx)?;
+                self.standard_deviation(items, ctx.loc(e.span), &ctx.owner)
+            }
+            "rank" => {
+                arity(
+                    2,
+                    2,
+                    "rank(array[*], n) — position of the n-th smallest element (1 = smallest)",
+                )?;
+                let items = self.aggregate_items(&args[0], ctx)?;
+                let n = self.lower(&args[1], ctx)?;
+                rank(items, n).map_err(|limit| {
+                    Diagnostic::error(format!(
+                        "rank over more than {limit} elements is not supported"
+                    ))
+                    .at(ctx.loc(e.span))
+                })
+            }
             "smooth" | "smooth1" | "smooth3" => {
                 arity(
                     2,
@@ -493,6 +544,14 @@ impl Builder<'_> {
                 });
                 self.previous.push((prev, src));
                 Ok(Ir::Slot(prev))
+            }
+            "delay_fixed" => {
+                arity(
+                    2,
+                    3,
+                    "delay_fixed(input, delay_time [, initial_value]) — input from delay_time ago",
+                )?;
+                self.delay_fixed(args, ctx, ctx.loc(e.span))
             }
             "if" | "if_then_else" => unreachable_if(e, ctx),
             _ => self.lower_lookup_call(e, raw_name, name_span, args, ctx),
@@ -690,6 +749,18 @@ impl Builder<'_> {
                     }
                     Some(subs) => {
                         for (s, &d) in subs.iter().zip(&v.dims) {
+                            if let Subscript::Name {
+                                name,
+                                quoted: false,
+                                ..
+                            } = s
+                                && !self.dims[d].elements.contains(name)
+                                && let Some(sub) = self.subrange_of(name, d)
+                                && ctx.elem_of(sub).is_none()
+                            {
+                                add(sub, (0..self.dims[sub].elements.len()).collect(), e.span)?;
+                                continue;
+                            }
                             if !matches!(s, Subscript::Name { .. }) {
                                 let elems = self.subscript_elements(s, d, v.display(), ctx)?;
                                 add(d, elems, e.span)?;
@@ -719,6 +790,62 @@ impl Builder<'_> {
                 args.iter().try_for_each(|a| self.free_dims(a, ctx, free))
             }
         }
+    }
+
+    /// The dimension named `name` if it is a subrange of dimension `parent`: another dimension
+    /// whose elements are all elements of `parent` (Vensim subranges, as XMILE files converted
+    /// from Vensim declare them). Its elements map to the parent's by name.
+    fn subrange_of(&self, name: &str, parent: usize) -> Option<usize> {
+        let &sub = self.dim_index.get(name)?;
+        let parent_elems = &self.dims[parent].elements;
+        (sub != parent
+            && self.dims[sub]
+                .elements
+                .iter()
+                .all(|e| parent_elems.contains(e)))
+        .then_some(sub)
+    }
+
+    /// Position in `parent` of element `i` of its subrange `sub`.
+    fn parent_position(&self, sub: usize, parent: usize, i: usize) -> usize {
+        let name = &self.dims[sub].elements[i];
+        self.dims[parent]
+            .elements
+            .iter()
+            .position(|e| e == name)
+            .unwrap_or(0)
+    }
+
+    /// For a reference without subscripts to a variable over `parent` in a context that has no
+    /// `parent` element: the element of a subrange of `parent` the context has, mapped to
+    /// `parent` (the first such subrange, innermost binding first).
+    fn subrange_element(&self, ctx: &Ctx, parent: usize) -> Option<usize> {
+        ctx.elems.iter().rev().find_map(|&(d, i)| {
+            self.subrange_of(&self.dims[d].name, parent)
+                .map(|sub| self.parent_position(sub, parent, i))
+        })
+    }
+
+    /// Population standard deviation (divide by the count) of aggregate items: the mean is a
+    /// hidden auxiliary, so each item is read twice, not once per item.
+    fn standard_deviation(&mut self, items: Vec<Ir>, loc: Location, owner: &str) -> LResult {
+        let n = items.len() as f64;
+        let mean = self.hidden_aux(
+            format!("STDDEV mean in {owner}"),
+            Ir::bin(BinaryOp::Div, Ir::Sum(items.clone()), Ir::Num(n)),
+            loc,
+        );
+        let squares = items
+            .into_iter()
+            .map(|x| {
+                let d = Ir::bin(BinaryOp::Sub, x, Ir::Slot(mean));
+                Ir::bin(BinaryOp::Mul, d.clone(), d)
+            })
+            .collect();
+        Ok(Ir::Call(
+            Func::Sqrt,
+            vec![Ir::bin(BinaryOp::Div, Ir::Sum(squares), Ir::Num(n))],
+        ))
     }
 
     /// SMOOTH (order 1) and SMOOTH3: a chain of first-order exponential averages.
@@ -815,6 +942,45 @@ impl Builder<'_> {
         Ok(Ir::Slot(out))
     }
 
+    /// DELAY FIXED (XMILE's pipeline DELAY): the output is a PREVIOUS-like slot that the
+    /// simulator moves along a ring buffer of the input once per step (see
+    /// [`crate::vm::FixedDelay`]); the delay time is captured in the initial phase.
+    fn delay_fixed(&mut self, args: &[Expr], ctx: &Ctx, loc: Location) -> LResult {
+        let x = self.lower(&args[0], ctx)?;
+        let delay_time = self.lower(&args[1], ctx)?;
+        let init = match args.get(2) {
+            Some(a) => self.lower(a, ctx)?,
+            None => x.clone(),
+        };
+        let output = self.hidden_slot(
+            SlotKind::Previous,
+            format!("DELAY FIXED in {}", ctx.owner),
+            loc,
+        );
+        let input = self.hidden_aux(format!("DELAY FIXED input in {}", ctx.owner), x, loc);
+        let time_slot = self.hidden_slot(
+            SlotKind::InitValue,
+            format!("DELAY FIXED delay time in {}", ctx.owner),
+            ctx.loc(args[1].span),
+        );
+        self.init_only.push(super::Assignment {
+            slot: time_slot,
+            ir: delay_time,
+            loc: ctx.loc(args[1].span),
+        });
+        self.init_only.push(super::Assignment {
+            slot: output,
+            ir: init,
+            loc,
+        });
+        self.fixed_delays.push(crate::vm::FixedDelay {
+            output,
+            input,
+            delay_time: time_slot,
+        });
+        Ok(Ir::Slot(output))
+    }
+
     /// TREND: fractional rate of change of the input relative to its exponential average.
     fn trend(&mut self, args: &[Expr], ctx: &Ctx) -> LResult {
         let x = self.lower(&args[0], ctx)?;
@@ -880,7 +1046,35 @@ impl Builder<'_> {
 }
 
 fn is_aggregate(name: &str, nargs: usize) -> bool {
-    matches!(name, "sum" | "prod" | "mean") || (matches!(name, "min" | "max") && nargs == 1)
+    matches!(name, "sum" | "prod" | "mean" | "stddev" | "rank")
+        || (matches!(name, "min" | "max") && nargs == 1)
+}
+
+/// Largest array RANK accepts (its expression grows with the square of the size).
+const RANK_LIMIT: usize = 1000;
+
+/// RANK(items, n): the 1-based position of the n-th smallest item; ties go to the earlier
+/// position; 0 when n is not a rank (not a whole number from 1 to the count). Built from
+/// comparisons: the rank of item i is 1 + #{j: x_j < x_i} + #{j < i: x_j = x_i}.
+fn rank(items: Vec<Ir>, n: Ir) -> Result<Ir, usize> {
+    if items.len() > RANK_LIMIT {
+        return Err(RANK_LIMIT);
+    }
+    let indicator = |op, a: &Ir, b: &Ir| Ir::bin(op, a.clone(), b.clone());
+    let mut terms = Vec::with_capacity(items.len());
+    for (i, xi) in items.iter().enumerate() {
+        let mut count = vec![Ir::Num(1.0)];
+        for (j, xj) in items.iter().enumerate() {
+            if j < i {
+                count.push(indicator(BinaryOp::Le, xj, xi));
+            } else if j > i {
+                count.push(indicator(BinaryOp::Lt, xj, xi));
+            }
+        }
+        let is_nth = Ir::bin(BinaryOp::Eq, Ir::Sum(count), n.clone());
+        terms.push(Ir::bin(BinaryOp::Mul, Ir::Num((i + 1) as f64), is_nth));
+    }
+    Ok(Ir::Sum(terms))
 }
 
 fn arity_text(lo: usize, hi: usize) -> String {

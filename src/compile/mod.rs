@@ -136,6 +136,7 @@ pub(crate) struct Builder<'m> {
     /// Index into `stocks` of each stock slot.
     pub stock_index: HashMap<u32, usize>,
     pub previous: Vec<(u32, u32)>,
+    pub fixed_delays: Vec<crate::vm::FixedDelay>,
     pub tables: Vec<Table>,
     pub diags: Diagnostics,
     pub time_unit: Unit,
@@ -165,6 +166,7 @@ impl<'m> Builder<'m> {
             stocks: Vec::new(),
             stock_index: HashMap::new(),
             previous: Vec::new(),
+            fixed_delays: Vec::new(),
             tables: Vec::new(),
             diags: Diagnostics::new(),
             time_unit,

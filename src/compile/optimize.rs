@@ -49,7 +49,7 @@ fn loads(op: &Op) -> Option<u32> {
 }
 
 /// Slots whose value may change during a run: written by the per-step list, stocks, PREVIOUS
-/// values. Everything else is fixed once the initial phase has run.
+/// values, fixed-delay outputs. Everything else is fixed once the initial phase has run.
 fn varying_slots(p: &Program) -> Vec<bool> {
     let mut varying = vec![false; p.defaults.len()];
     for a in &p.flows {
@@ -60,6 +60,9 @@ fn varying_slots(p: &Program) -> Vec<bool> {
     }
     for &(prev, _) in &p.previous {
         varying[prev as usize] = true;
+    }
+    for d in &p.fixed_delays {
+        varying[d.output as usize] = true;
     }
     varying
 }
@@ -99,6 +102,10 @@ fn forward_copies(p: &mut Program) {
     let mut pinned = is_flow.clone();
     for &(_, src) in &p.previous {
         pinned[src as usize] = true;
+    }
+    // A fixed delay reads its input's slot after the step's evaluation, as PREVIOUS does.
+    for d in &p.fixed_delays {
+        pinned[d.input as usize] = true;
     }
     // source[s]: the slot that holds s's value during a step.
     let mut source: Vec<u32> = (0..p.defaults.len() as u32).collect();

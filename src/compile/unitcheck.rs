@@ -237,7 +237,9 @@ impl Builder<'_> {
         let arg = |i: usize| units.get(i).cloned().unwrap_or(Inferred::Any);
         let dimless = Inferred::Known(one.clone());
         match name {
-            "abs" | "int" | "integer" | "round" | "sum" | "mean" | "prod" if args.len() == 1 => {
+            "abs" | "int" | "integer" | "round" | "sum" | "mean" | "prod" | "stddev"
+                if args.len() == 1 =>
+            {
                 Ok(arg(0))
             }
             "exp" | "ln" | "log10" | "sin" | "cos" | "tan" | "arcsin" | "arccos" | "arctan"
@@ -315,6 +317,16 @@ impl Builder<'_> {
                 }
             }
             "init" if args.len() == 1 => Ok(arg(0)),
+            "rank" if args.len() == 2 => Ok(dimless),
+            "delay_fixed" if args.len() >= 2 => {
+                self.expect(&args[1], &arg(1), &time, "delay time", name, ctx)?;
+                match args.get(2) {
+                    Some(init) => {
+                        self.same(e, "DELAY FIXED", (&args[0], arg(0)), (init, arg(2)), ctx)
+                    }
+                    None => Ok(arg(0)),
+                }
+            }
             "previous" if !args.is_empty() => match args.get(1) {
                 Some(init) => self.same(e, "PREVIOUS", (&args[0], arg(0)), (init, arg(1)), ctx),
                 None => Ok(arg(0)),

@@ -6,8 +6,9 @@
 //! Each lane's results are bit-identical to [`simulate_with`] on the same inputs (same
 //! operations in the same order; tests/batch.rs checks it), so batching changes no output and
 //! the thread count still does not matter. Fixed-step methods only: dopri5 runs each lane on
-//! its own. A lane whose run fails (a non-finite value) is re-run on its own, which gives
-//! exactly the scalar error. Batch runs report no warnings (the scalar run of the same inputs
+//! its own, and so does a model with a fixed (pipeline) delay (a ring buffer per run). A lane
+//! whose run fails (a non-finite value) is re-run on its own, which gives exactly the scalar
+//! error. Batch runs report no warnings (the scalar run of the same inputs
 //! has them: a scenario takes its warnings from run 0, which runs on its own).
 
 use super::{Results, ScheduleSet, Sim, simulate_with, validate_time};
@@ -25,7 +26,8 @@ pub fn simulate_batch(
 ) -> Vec<Result<Results, Diagnostic>> {
     assert!(overrides.len() <= LANES, "a batch has at most {LANES} runs");
     let scalar = |o: &Vec<(u32, f64)>| simulate_with(program, time, o, schedules);
-    if time.method == Method::Dopri5 || overrides.len() < 2 {
+    // Fixed (pipeline) delays keep a ring buffer per run: those models run lane by lane.
+    if time.method == Method::Dopri5 || !program.fixed_delays.is_empty() || overrides.len() < 2 {
         return overrides.iter().map(scalar).collect();
     }
     if let Err(d) = validate_time(program, time) {

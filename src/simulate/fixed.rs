@@ -1,6 +1,7 @@
 //! Fixed-step integration: Euler and classic fourth-order Runge–Kutta.
 
 use super::Sim;
+use super::delay_lines::DelayLines;
 use crate::diagnostics::Diagnostic;
 use crate::model::Method;
 
@@ -25,6 +26,7 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
     let mut k4 = vec![0.0; n];
     let mut stage = vec![0.0; n];
     let mut pending_previous = vec![0.0; sim.p.previous.len()];
+    let mut delay_lines = DelayLines::new(sim, steps)?;
     let rows = steps / save_every + 2;
     sim.times.reserve(rows as usize);
     sim.values.reserve(rows as usize * sim.p.columns.len());
@@ -42,6 +44,7 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
         for (p, &(_, src)) in pending_previous.iter_mut().zip(&sim.p.previous) {
             *p = sim.state.slots[src as usize];
         }
+        delay_lines.push(&sim.p.fixed_delays, &sim.state.slots, k);
         if rk4 {
             sim.stock_values(&mut y0);
             let half = 0.5 * dt;
@@ -68,6 +71,7 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
         for (p, &(prev, _)) in pending_previous.iter().zip(&sim.p.previous) {
             sim.state.slots[prev as usize] = *p;
         }
+        delay_lines.release(&sim.p.fixed_delays, &mut sim.state.slots, k);
         sim.check_stocks(t0 + (k + 1) as f64 * dt)?;
     }
     Ok(())

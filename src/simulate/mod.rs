@@ -12,6 +12,7 @@
 //!   columns show and what downstream stocks receive, so material is conserved).
 
 pub mod batch;
+mod delay_lines;
 mod dopri;
 mod fixed;
 pub mod schedule;
@@ -145,6 +146,14 @@ pub(crate) fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), D
         )
         .at(loc)
         .help("use method = \"euler\" or \"rk4\" for models with PREVIOUS"));
+    }
+    if t.method == Method::Dopri5 && !program.fixed_delays.is_empty() {
+        let loc = program.slot_meta[program.fixed_delays[0].output as usize].loc;
+        return Err(Diagnostic::error(
+            "DELAY FIXED (XMILE's pipeline DELAY) needs a fixed time step, but the method is dopri5",
+        )
+        .at(loc)
+        .help("use method = \"euler\" or \"rk4\" for models with a fixed delay"));
     }
     Ok(())
 }

@@ -75,6 +75,9 @@ pub struct Instance {
     pub args: Vec<(String, Output)>,
     /// Where the call is (file offset range).
     pub at: (usize, usize),
+    /// Canonical dimensions of the calling variable: the instance is arrayed over them (one
+    /// instance per element; its variables and parameters match the caller by dimension name).
+    pub dims: Vec<String>,
 }
 
 /// The variable holding a stateful macro instance's value.
@@ -117,17 +120,13 @@ const SAME: &[&str] = &[
     "zidz",
     "if",
     "pulse_train",
+    "delay_fixed",
+    "stddev",
+    "rank",
 ];
 
 /// Builtins not supported yet, with what to do instead.
 const UNSUPPORTED: &[(&str, &str)] = &[
-    (
-        "delay",
-        "DELAY (the fixed, pipeline delay) is not supported yet; DELAY1, DELAY3 and DELAYN (material delays) are",
-    ),
-    ("forcst", "FORCST is not supported yet"),
-    ("stddev", "STDDEV is not supported yet"),
-    ("rank", "RANK is not supported yet"),
     (
         "normal",
         "random functions (NORMAL) are not supported: uncertainty belongs in a careshift scenario",
@@ -156,7 +155,6 @@ const UNSUPPORTED: &[(&str, &str)] = &[
         "npv",
         "NPV inside equations is not supported: use a scenario metric",
     ),
-    ("delay_fixed", "DELAY FIXED is not supported yet"),
 ];
 
 const KEYWORDS: &[&str] = &["if", "then", "else", "and", "or", "not", "mod"];
@@ -561,6 +559,14 @@ impl Translator<'_> {
             out.push(")", b, b);
             return Ok(());
         }
+        if let Some(base) = canon.strip_suffix('\'')
+            && self.lookup_var(base).is_some()
+        {
+            return Err(self.loc_err(
+                format!("`{name}`: array transposition (`'`) is not supported"),
+                t,
+            ).help("write the transposed array as its own variable with its subscripts swapped: b[d2, d1] = a[d1, d2]"));
+        }
         let Some(var) = self.lookup_var(&canon) else {
             if subs.is_none() {
                 let builtin = match canon.as_str() {
@@ -594,6 +600,11 @@ impl Translator<'_> {
             let dims = var.dims.clone();
             self.subscripts(subs, &dims, agg, out)?;
             self.emit(out, "]", last);
+        } else if agg && !var.dims.is_empty() {
+            // An array builtin's argument without subscripts is the whole array (XMILE; Stella:
+            // "SUM(A)" sums every element of A, whatever the dimensions of the variable defined).
+            let every = vec!["*"; var.dims.len()].join(",");
+            self.emit(out, &format!("[{every}]"), t);
         }
         Ok(())
     }
@@ -653,7 +664,7 @@ impl Translator<'_> {
                     let Kind::Name { text, .. } = &t.kind else {
                         unreachable!()
                     };
-                    let s = self.element_or_dim(t, text, dim, agg)?;
+                    let s = self.element_or_dim(t, text, dim, dims.get(k), agg)?;
                     self.emit(out, &s, t);
                 }
                 [a, colon, b]
@@ -666,8 +677,17 @@ impl Translator<'_> {
                             Kind::Name { text, .. } => text.clone(),
                             _ => self.src.text[t.start..t.end].to_string(),
                         };
+                        // An element name, else (a number) a 1-based position.
                         let e = dim.and_then(|d| {
-                            d.position(&canonical(&name)).map(|p| d.elements[p].clone())
+                            d.position(&canonical(&name))
+                                .or_else(|| {
+                                    (t.kind == Kind::Number)
+                                        .then(|| name.parse::<usize>().ok())
+                                        .flatten()
+                                        .filter(|p| (1..=d.elements.len()).contains(p))
+                                        .map(|p| p - 1)
+                                })
+                                .map(|p| d.elements[p].clone())
                         });
                         let Some(e) = e else {
                             return Err(self.loc_err(
@@ -698,6 +718,7 @@ impl Translator<'_> {
         t: &Token,
         text: &str,
         dim: Option<&DimInfo>,
+        dim_name: Option<&String>,
         agg: bool,
     ) -> Result<String, Diagnostic> {
         let canon = canonical_path(text);
@@ -709,8 +730,9 @@ impl Translator<'_> {
         }
         if let Some(info) = self.names.dims.get(&canon) {
             // Inside an aggregate, a dimension the defined variable does not have means
-            // "every element" (XMILE: SUM(a[Dim])).
-            if agg && !self.dims.contains(&canon) {
+            // "every element" (XMILE: SUM(a[Dim])). Another dimension (a subrange of this
+            // position's dimension) keeps its name: the compiler maps its elements by name.
+            if agg && !self.dims.contains(&canon) && dim_name.is_none_or(|d| *d == canon) {
                 return Ok("*".into());
             }
             return Ok(info.ident.clone());
@@ -729,7 +751,7 @@ impl Translator<'_> {
             format!("`{text}` is neither a dimension nor an element of one"),
             t,
         )
-        .help("dimension subranges and mappings are not supported yet: name the dimension or its elements"))
+        .help("name a dimension (or a subrange: a dimension whose elements are all elements of this one), an element, or a position"))
     }
 
     fn call(
@@ -763,6 +785,12 @@ impl Translator<'_> {
         if f == "smthn" {
             return self.smooth_n(name_tok, &parts, out);
         }
+        if f == "delay" {
+            self.arity(name_tok, &parts, 2, "DELAY(input, delay_time [, initial])")?;
+        }
+        if f == "forcst" {
+            return self.forecast(name_tok, &parts, out);
+        }
         if let Some((_, why)) = UNSUPPORTED.iter().find(|(n, _)| *n == f) {
             return Err(self.loc_err(
                 format!("unsupported XMILE builtin `{name}`: {why}"),
@@ -772,6 +800,7 @@ impl Translator<'_> {
         let renamed = match f.as_str() {
             "int" if self.names.vensim => "integer",
             "smth1" => "smooth",
+            "delay" => "delay_fixed",
             "smth3" => "smooth3",
             "if_then_else" => "if",
             "safediv" if parts.len() == 2 => "zidz",
@@ -808,7 +837,25 @@ impl Translator<'_> {
                 ));
             }
         };
-        let agg = matches!(renamed, "sum" | "mean" | "prod")
+        if renamed == "rank" && parts.len() != 2 {
+            return Err(self.loc_err(
+                "RANK takes 2 arguments here: RANK(array, rank) (a tiebreaker array is not supported; ties go to the earlier element)",
+                name_tok,
+            ));
+        }
+        if renamed == "rank" {
+            // The array is iterated over; the rank is an ordinary expression.
+            self.emit(out, "rank", name_tok);
+            let (a, _) = self.at(name_tok);
+            out.push("(", a, a);
+            self.expr(parts[0], true, out)?;
+            let (a, _) = self.at(&parts[1][0]);
+            out.push(",", a, a);
+            self.expr(parts[1], false, out)?;
+            self.emit(out, ")", close);
+            return Ok(());
+        }
+        let agg = matches!(renamed, "sum" | "mean" | "prod" | "stddev")
             || (matches!(renamed, "min" | "max") && parts.len() == 1);
         self.emit_call(name_tok, renamed, &parts, close, agg, out)
     }
@@ -844,12 +891,7 @@ impl Translator<'_> {
         parts: &[&[Token]],
         out: &mut Output,
     ) -> Result<(), Diagnostic> {
-        if !(3..=4).contains(&parts.len()) {
-            return Err(self.loc_err(
-                "SMTHN takes 3 or 4 arguments: SMTHN(input, time, order [, initial])",
-                t,
-            ));
-        }
+        self.arity(t, parts, 3, "SMTHN(input, time, order [, initial])")?;
         let order = match parts[2] {
             [n] if n.kind == Kind::Number => self.src.text[n.start..n.end].parse::<f64>().ok(),
             _ => None,
@@ -861,28 +903,19 @@ impl Translator<'_> {
                 t,
             ));
         };
-        let translate = |me: &mut Self, part: &[Token]| -> Result<Output, Diagnostic> {
-            let mut o = Output::default();
-            me.expr(part, false, &mut o)?;
-            Ok(o)
-        };
-        let input = translate(self, parts[0])?;
-        let time = translate(self, parts[1])?;
-        let init = match parts.get(3) {
-            Some(p) => Some(translate(self, p)?),
-            None => None,
-        };
+        let args = self.translate_args(parts)?;
+        let (input, time, init) = (&args[0], &args[1], args.get(3));
         let (a, b) = self.at(t);
         let n = order as usize;
         for _ in 0..n {
             out.push("smooth(", a, a);
         }
-        out.append(&input);
+        out.append(input);
         for _ in 0..n {
             out.push(",(", a, a);
-            out.append(&time);
+            out.append(time);
             out.push(&format!(")/{}", number(order)), b, b);
-            if let Some(init) = &init {
+            if let Some(init) = init {
                 out.push(",", b, b);
                 out.append(init);
             }
@@ -891,19 +924,138 @@ impl Translator<'_> {
         Ok(())
     }
 
-    fn size_of(&self, t: &Token, parts: &[&[Token]]) -> Result<usize, Diagnostic> {
-        if let [[first, ..]] = parts
-            && let Kind::Name { text, .. } = &first.kind
-            && let Some(v) = self.lookup_var(&canonical_path(text))
-        {
-            return Ok(v
-                .dims
-                .iter()
-                .filter_map(|d| self.names.dims.get(d))
-                .map(|d| d.elements.len())
-                .product());
+    /// `min` or `min + 1` arguments (the last one optional), else an error showing `usage`.
+    fn arity(
+        &self,
+        t: &Token,
+        parts: &[&[Token]],
+        min: usize,
+        usage: &str,
+    ) -> Result<(), Diagnostic> {
+        if (min..=min + 1).contains(&parts.len()) {
+            return Ok(());
         }
-        Err(self.loc_err("SIZE needs one arrayed variable as its argument", t))
+        let name = usage.split('(').next().unwrap_or(usage);
+        Err(self.loc_err(
+            format!("{name} takes {min} or {} arguments: {usage}", min + 1),
+            t,
+        ))
+    }
+
+    /// Each argument translated on its own (not inside an aggregate).
+    fn translate_args(&mut self, parts: &[&[Token]]) -> Result<Vec<Output>, Diagnostic> {
+        parts
+            .iter()
+            .map(|part| {
+                let mut o = Output::default();
+                self.expr(part, false, &mut o)?;
+                Ok(o)
+            })
+            .collect()
+    }
+
+    /// `FORCST(x, T, h [, initial_trend])`: x·(1 + TREND(x, T, initial_trend)·h), the input
+    /// extrapolated `h` time units ahead along its trend over `T` (XMILE 1.0, as Vensim's
+    /// FORECAST).
+    fn forecast(
+        &mut self,
+        t: &Token,
+        parts: &[&[Token]],
+        out: &mut Output,
+    ) -> Result<(), Diagnostic> {
+        self.arity(
+            t,
+            parts,
+            3,
+            "FORCST(input, averaging_time, horizon [, initial_trend])",
+        )?;
+        let args = self.translate_args(parts)?;
+        let (a, b) = self.at(t);
+        out.push("((", a, a);
+        out.append(&args[0]);
+        out.push(")*(1+trend(", a, a);
+        out.append(&args[0]);
+        out.push(",", a, a);
+        out.append(&args[1]);
+        if let Some(init) = args.get(3) {
+            out.push(",", a, a);
+            out.append(init);
+        }
+        out.push(")*(", a, a);
+        out.append(&args[2]);
+        out.push(")))", b, b);
+        Ok(())
+    }
+
+    /// `SIZE(a)`: the element count of `a`; `SIZE(a[...])`: of that slice (`*` or a dimension
+    /// or subrange name counts its elements, an element or position counts 1, `e1:e2` its span).
+    fn size_of(&self, t: &Token, parts: &[&[Token]]) -> Result<usize, Diagnostic> {
+        let bad = || {
+            self.loc_err(
+                "SIZE needs one arrayed variable (or a slice of one) as its argument",
+                t,
+            )
+        };
+        let [[first, rest @ ..]] = parts else {
+            return Err(bad());
+        };
+        let Kind::Name { text, .. } = &first.kind else {
+            return Err(bad());
+        };
+        let Some(v) = self.lookup_var(&canonical_path(text)) else {
+            return Err(bad());
+        };
+        let dim = |k: usize| v.dims.get(k).and_then(|d| self.names.dims.get(d));
+        let subs = match rest {
+            [] => {
+                return Ok((0..v.dims.len())
+                    .filter_map(dim)
+                    .map(|d| d.elements.len())
+                    .product());
+            }
+            [open, inner @ .., close]
+                if open.kind == Kind::Op("[") && close.kind == Kind::Op("]") =>
+            {
+                split_commas(inner)
+            }
+            _ => return Err(bad()),
+        };
+        let position = |d: &DimInfo, tok: &Token| -> Option<usize> {
+            let text = &self.src.text[tok.start..tok.end];
+            let name = match &tok.kind {
+                Kind::Name { text, .. } => text.as_str(),
+                _ => text,
+            };
+            d.position(&canonical(name)).or_else(|| {
+                text.parse::<usize>()
+                    .ok()
+                    .filter(|p| (1..=d.elements.len()).contains(p))
+                    .map(|p| p - 1)
+            })
+        };
+        let mut size = 1;
+        for (k, part) in subs.iter().enumerate() {
+            let d = dim(k).ok_or_else(bad)?;
+            size *= match part {
+                [s] if s.kind == Kind::Op("*") => d.elements.len(),
+                [s] if matches!(&s.kind, Kind::Name { text, .. } if self.names.dims.contains_key(&canonical(text))) =>
+                {
+                    let Kind::Name { text, .. } = &s.kind else {
+                        unreachable!()
+                    };
+                    self.names.dims[&canonical(text)].elements.len()
+                }
+                [s] if position(d, s).is_some() => 1,
+                [a, colon, b] if colon.kind == Kind::Op(":") => {
+                    match (position(d, a), position(d, b)) {
+                        (Some(a), Some(b)) => a.abs_diff(b) + 1,
+                        _ => return Err(bad()),
+                    }
+                }
+                _ => return Err(bad()),
+            };
+        }
+        Ok(size)
     }
 
     fn expand_macro(
@@ -940,12 +1092,6 @@ impl Translator<'_> {
             args.push((p.clone(), o.finish(end)));
         }
         if m.stateful {
-            if !self.dims.is_empty() {
-                return Err(self.loc_err(
-                    format!("macro `{name}` has its own variables: calling it from an arrayed equation is not supported yet"),
-                    t,
-                ));
-            }
             let (a, b) = self.at(t);
             let mut instances = self.names.instances.borrow_mut();
             let instance = format!("{}_{}", canonical(name), instances.len() + 1);
@@ -956,6 +1102,7 @@ impl Translator<'_> {
                 caller_scope: self.scope.to_string(),
                 args,
                 at: (a, b),
+                dims: self.dims.to_vec(),
             });
             drop(instances);
             self.emit(out, &reference, t);

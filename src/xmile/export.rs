@@ -508,7 +508,8 @@ impl Exporter<'_> {
                             if !quoted && self.elements.contains_key(name) {
                                 // Inside an aggregate, a dimension the defined variable lacks
                                 // is iterated over: XMILE writes that `*`.
-                                if agg && !v.dims.contains(name) {
+                                // A subrange of `dim` keeps its name (it selects its elements).
+                                if agg && !v.dims.contains(name) && name == dim {
                                     out.push_str(&self.all_of(name));
                                 } else {
                                     out.push_str(name);
@@ -584,6 +585,19 @@ impl Exporter<'_> {
         if aggregate {
             return self.aggregate(&lower, &args[0], v, out);
         }
+        if matches!(lower.as_str(), "stddev" | "rank") && !args.is_empty() {
+            // No element-by-element form: the array must be portable as written.
+            if has_range(&args[0]) {
+                return Err(self.unsupported(v, &format!("`{lower}` over an element range")));
+            }
+            let mut s = String::new();
+            self.expr(&args[0], v, true, &mut s)?;
+            for a in self.args(&args[1..], v, false)? {
+                let _ = write!(s, ", {a}");
+            }
+            let _ = write!(out, "{}({s})", lower.to_ascii_uppercase());
+            return Ok(());
+        }
         let a = self.args(args, v, false)?;
         let simple = |f: &str| format!("{f}({})", a.join(", "));
         let text = match lower.as_str() {
@@ -592,6 +606,7 @@ impl Exporter<'_> {
             | "delay1" | "delay3" | "delayn" => simple(&lower.to_ascii_uppercase()),
             "smooth" | "smooth1" => simple("SMTH1"),
             "smooth3" => simple("SMTH3"),
+            "delay_fixed" => simple("DELAY"),
             "xidz" | "zidz" => simple("SAFEDIV"),
             "modulo" | "mod" => format!("(({}) MOD ({}))", a[0], a[1]),
             "remainder" => format!(

@@ -3,7 +3,7 @@
 //! Reads sim_specs, dimensions, behavior, the root model's variables (stocks, flows, auxiliaries,
 //! graphical functions, arrays with apply-to-all or per-element equations) and expression
 //! macros; equations are translated by [`super::equation`]. Unknown elements are warnings;
-//! unsupported features (macros with variables, pipeline DELAY, ...) are errors that name them.
+//! unsupported features (conveyors, dimension mappings, ...) are errors that name them.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -853,7 +853,7 @@ impl<'t> Importer<'t> {
                 )));
                 return;
             }
-            let (macro_name, instance, caller_scope, args, at) = {
+            let (macro_name, instance, caller_scope, args, at, dims) = {
                 let list = names.instances.borrow();
                 let i = &list[next];
                 (
@@ -862,6 +862,7 @@ impl<'t> Importer<'t> {
                     i.caller_scope.clone(),
                     i.args.clone(),
                     i.at,
+                    i.dims.clone(),
                 )
             };
             next += 1;
@@ -888,6 +889,20 @@ impl<'t> Importer<'t> {
                 }
                 for v in c.children().filter(|v| v.is_element()) {
                     if let Some(mut raw) = self.variable(v) {
+                        // Called from an arrayed equation: one instance per element.
+                        if !dims.is_empty() {
+                            if !raw.dims.is_empty() {
+                                self.error(
+                                    Diagnostic::error(format!(
+                                        "macro `{macro_name}` has an arrayed variable `{}`: calling it from an arrayed equation is not supported",
+                                        raw.name
+                                    ))
+                                    .at(call_loc),
+                                );
+                                return;
+                            }
+                            raw.dims = dims.clone();
+                        }
                         raw.name = format!("{}{}", path.label, raw.name);
                         raw.canon = format!("{}{}", path.scope, raw.canon);
                         raw.ident = format!("{}{}", path.ident_scope, raw.ident);
@@ -913,10 +928,11 @@ impl<'t> Importer<'t> {
                     },
                 );
             }
+            let dim_idents: Vec<String> = dims.iter().map(|d| ident(d)).collect();
             let scalar = |name: String, def: Definition, scope: String, loc: Location| VarDecl {
                 name,
                 kind: VarKind::Auxiliary,
-                dims: Vec::new(),
+                dims: dim_idents.clone(),
                 def,
                 units: None,
                 doc: None,
@@ -939,7 +955,7 @@ impl<'t> Importer<'t> {
                     key,
                     VarInfo {
                         ident: name.clone(),
-                        dims: Vec::new(),
+                        dims: dims.clone(),
                         lookup: None,
                     },
                 );
@@ -961,7 +977,7 @@ impl<'t> Importer<'t> {
             if let Some(eqn) = self.child(node, "eqn") {
                 let body = xml::element_text(eqn, self.text, self.shift);
                 let ctx = EqnContext {
-                    dims: &[],
+                    dims: &dims,
                     scope: &path.scope,
                     uniflow: false,
                     gf: None,

@@ -149,3 +149,15 @@ pub fn problems(
     }
     p
 }
+
+/// Load and run a model that must fail (loading or running); the rendered error.
+pub fn run_toml_err(toml: &str) -> String {
+    let model = match load_toml(toml) {
+        Ok(m) => m,
+        Err(f) => return f.render(),
+    };
+    match model.run(model.time(), &[]) {
+        Ok(_) => panic!("the model ran, but it should have failed"),
+        Err(d) => d.render(&model.sources),
+    }
+}
