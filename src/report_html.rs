@@ -8,25 +8,10 @@ use std::fmt::Write as _;
 use crate::analysis::assumptions::{Verdict, drivers};
 use crate::charts::Chart;
 use crate::experiment::Outcome;
+use crate::output::escape_markup as escape;
 use crate::report::{describe_metric, fmt, option_label, sample_columns, test_result};
 use crate::scenario::Scenario;
 use crate::sensitivity::{Analysis, Importance};
-
-/// Escape text for HTML.
-pub fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&#39;"),
-            c => out.push(c),
-        }
-    }
-    out
-}
 
 /// A chart's SVG for inlining in HTML: without the XML namespace attribute (not needed inline,
 /// and the page then contains no URL at all), scaled to the page width.

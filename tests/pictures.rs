@@ -262,7 +262,7 @@ fn a_scenario_run_writes_charts_and_a_self_contained_report() {
     let loaded = careshift::scenario::load_scenario(&scenario).unwrap();
     for a in &loaded.assumptions {
         assert!(
-            html.contains(&careshift::report_html::escape(&a.name)),
+            html.contains(&careshift::output::escape_markup(&a.name)),
             "assumption {}",
             a.name
         );
@@ -273,7 +273,7 @@ fn a_scenario_run_writes_charts_and_a_self_contained_report() {
         assert!(
             html.contains(&format!(
                 "<code>{}</code>",
-                careshift::report_html::escape(&p.name)
+                careshift::output::escape_markup(&p.name)
             )),
             "{}",
             p.name

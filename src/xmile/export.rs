@@ -16,6 +16,7 @@ use super::names::canonical;
 use crate::diagnostics::Diagnostic;
 use crate::equation::{self, BinaryOp, Expr, ExprKind, Subscript, UnaryOp};
 use crate::model::{Definition, Method, ModelDecl, VarDecl, VarKind};
+use crate::output::escape_markup as escape;
 
 /// Namespace of careshift's vendor attributes (other tools ignore them).
 pub const CARESHIFT_NS: &str = "https://careshift.invalid/xmile";
@@ -138,21 +139,6 @@ fn safe_element(dim: &str, e: &str) -> String {
     }
     let words: Vec<&str> = s.split_whitespace().collect();
     format!("{dim} {}", words.join(" "))
-}
-
-fn escape(s: &str) -> String {
-    let mut out = String::with_capacity(s.len());
-    for c in s.chars() {
-        match c {
-            '&' => out.push_str("&amp;"),
-            '<' => out.push_str("&lt;"),
-            '>' => out.push_str("&gt;"),
-            '"' => out.push_str("&quot;"),
-            '\'' => out.push_str("&apos;"),
-            c => out.push(c),
-        }
-    }
-    out
 }
 
 impl Exporter<'_> {
