@@ -85,5 +85,11 @@ fn bench_handwritten_montecarlo(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_montecarlo, bench_handwritten_montecarlo);
+// No plots: criterion draws them with plotters, which this crate builds without system fonts
+// (charts use a bundled font), so criterion's plot backend would find no font and panic.
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = bench_montecarlo, bench_handwritten_montecarlo
+}
 criterion_main!(benches);

@@ -59,5 +59,11 @@ fn bench_care(c: &mut Criterion) {
     group.finish();
 }
 
-criterion_group!(benches, bench_runs, bench_care);
+// No plots: criterion draws them with plotters, which this crate builds without system fonts
+// (charts use a bundled font), so criterion's plot backend would find no font and panic.
+criterion_group! {
+    name = benches;
+    config = Criterion::default().without_plots();
+    targets = bench_runs, bench_care
+}
 criterion_main!(benches);
