@@ -556,6 +556,7 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
         threads: args.threads,
         progress: true,
         per_run_series: per_run,
+        spill_block_runs: None,
     };
     let outcome = match careshift::experiment::run(&scenario, &settings) {
         Ok(o) => o,
@@ -595,10 +596,10 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
             );
         }
     }
-    print!(
-        "{}",
-        careshift::report::terminal_summary(&scenario, &outcome)
-    );
+    match careshift::report::terminal_summary(&scenario, &outcome) {
+        Ok(text) => print!("{text}"),
+        Err(d) => return fail(&d, &scenario.model.sources),
+    }
     let charts = written
         .iter()
         .filter(|p| p.extension().is_some_and(|e| e == "svg"))
@@ -782,6 +783,7 @@ fn compare(
         threads,
         progress: true,
         per_run_series: None,
+        spill_block_runs: None,
     };
     let mut outcomes = Vec::new();
     for s in &loaded {
@@ -794,7 +796,11 @@ fn compare(
         }
     }
     let (text, doc) =
-        careshift::report::comparison((&loaded[0], &outcomes[0]), (&loaded[1], &outcomes[1]));
+        match careshift::report::comparison((&loaded[0], &outcomes[0]), (&loaded[1], &outcomes[1]))
+        {
+            Ok(r) => r,
+            Err(d) => return fail(&d, &loaded[0].model.sources),
+        };
     if let Some(path) = json_path {
         let mut bytes = serde_json::to_string_pretty(&doc)
             .unwrap_or_default()

@@ -8,10 +8,10 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::analysis::assumptions::{drivers, verdict, wilson_interval};
+use crate::analysis::assumptions::{Driver, driver, strongest_drivers, verdict, wilson_interval};
 use crate::analysis::quantiles::{Summary, exact_summary};
 use crate::diagnostics::Diagnostic;
-use crate::experiment::{ARMS, OptionOutcome, Outcome};
+use crate::experiment::{ARMS, OptionOutcome, Outcome, RunColumn};
 use crate::output::{csv_field, push_number, write_atomically, write_atomically_with};
 use crate::scenario::{MetricKind, Scenario};
 
@@ -47,9 +47,8 @@ pub fn write_reports(
     };
     // runs.csv and runs.parquet grow with the runs: they are streamed to the file, row by row
     // and in record batches, never held whole in memory.
-    write("summary.json", &|w| {
-        w.write_all(summary_json(scenario, outcome).as_bytes())
-    })?;
+    let summary = summary_json(scenario, outcome)?;
+    write("summary.json", &|w| w.write_all(summary.as_bytes()))?;
     write("series.csv", &|w| {
         w.write_all(series_csv(scenario, outcome).as_bytes())
     })?;
@@ -59,7 +58,7 @@ pub fn write_reports(
     })?;
     let charts = crate::report_charts::scenario_charts(scenario, outcome, tornado)?;
     written.extend(write_charts(&dir.join("charts"), &charts, true)?);
-    let html = crate::report_html::report_html(scenario, outcome, &charts, tornado);
+    let html = crate::report_html::report_html(scenario, outcome, &charts, tornado)?;
     let path = dir.join("report.html");
     write_atomically(&path, html.as_bytes())
         .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
@@ -144,19 +143,22 @@ pub fn test_result(outcomes: &[bool]) -> TestResult {
     }
 }
 
-/// Each uncertain parameter's sampled values across runs, by name.
-pub(crate) fn sample_columns(s: &Scenario, out: &Outcome) -> Vec<(String, Vec<f64>)> {
-    s.uncertainty
+/// The uncertain parameters that most decide whether a test holds (`holds`, one per run), at
+/// most `top`; the sampled values are read one parameter at a time.
+pub(crate) fn test_drivers(
+    s: &Scenario,
+    out: &Outcome,
+    holds: &[bool],
+    top: usize,
+) -> Result<Vec<Driver>, Diagnostic> {
+    let all = s
+        .uncertainty
         .parameters
         .iter()
         .enumerate()
-        .map(|(k, p)| {
-            (
-                p.name.clone(),
-                out.samples.iter().map(|row| row[k]).collect(),
-            )
-        })
-        .collect()
+        .map(|(k, p)| Ok(driver(&p.name, out.column(RunColumn::Sample(k))?, holds)))
+        .collect::<Result<_, Diagnostic>>()?;
+    Ok(strongest_drivers(all, top))
 }
 
 fn summary_value(s: &Summary) -> Value {
@@ -166,12 +168,12 @@ fn summary_value(s: &Summary) -> Value {
     })
 }
 
-fn summary_json(s: &Scenario, out: &Outcome) -> String {
-    let sample_columns = sample_columns(s, out);
+fn summary_json(s: &Scenario, out: &Outcome) -> Result<String, Diagnostic> {
     let options: Vec<Value> = out
         .options
         .iter()
-        .map(|opt| {
+        .enumerate()
+        .map(|(o, opt)| {
             let levers: serde_json::Map<String, Value> = s
                 .levers
                 .iter()
@@ -181,39 +183,48 @@ fn summary_json(s: &Scenario, out: &Outcome) -> String {
             let metrics: serde_json::Map<String, Value> = s
                 .metrics
                 .iter()
-                .zip(&opt.metrics)
-                .map(|(m, values)| {
+                .enumerate()
+                .map(|(k, m)| {
+                    let values = out.column(RunColumn::Metric(o, k))?;
                     let finite: Vec<f64> =
                         values.iter().copied().filter(|v| v.is_finite()).collect();
                     // A break-even year of +inf means "not within the horizon": it is a real
                     // outcome and stays in the quantiles (serialised as null).
                     let summarised = if matches!(m.kind, MetricKind::BreakEven { .. }) {
-                        values.clone()
+                        &values
                     } else {
-                        finite.clone()
+                        &finite
                     };
                     let mut v = json!({
                         "arm": m.arm.name(),
                         "kind": metric_kind(&m.kind),
                         "variable": m.variable,
                         "units": m.units,
-                        "summary": summary_value(&exact_summary(&summarised)),
+                        "summary": summary_value(&exact_summary(summarised)),
                         "non_finite_runs": values.len() - finite.len(),
                     });
                     if matches!(m.kind, MetricKind::BreakEven { .. }) {
                         v["not_within_horizon_runs"] =
                             json!(values.iter().filter(|x| x.is_infinite()).count());
                     }
-                    (m.name.clone(), v)
+                    Ok((m.name.clone(), v))
                 })
-                .collect();
+                .collect::<Result<_, Diagnostic>>()?;
             let tests: Vec<Value> = s
                 .assumptions
                 .iter()
-                .zip(&opt.tests)
-                .map(|(a, outcomes)| {
-                    let r = test_result(outcomes);
-                    json!({
+                .enumerate()
+                .map(|(k, a)| {
+                    let outcomes = out.test_outcomes(o, k)?;
+                    let r = test_result(&outcomes);
+                    // Which parameters decide it: only meaningful when it sometimes holds
+                    // and sometimes fails.
+                    let drivers = if r.holds > 0 && r.holds < r.runs {
+                        test_drivers(s, out, &outcomes, TOP_DRIVERS)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok(json!({
                         "name": a.name,
                         "test": a.test,
                         "probability": r.probability,
@@ -221,19 +232,13 @@ fn summary_json(s: &Scenario, out: &Outcome) -> String {
                         "verdict": r.verdict,
                         "holds": r.holds,
                         "runs": r.runs,
-                        // Which parameters decide it: only meaningful when it sometimes holds
-                        // and sometimes fails.
-                        "drivers": if r.holds > 0 && r.holds < r.runs {
-                            drivers(&sample_columns, outcomes, TOP_DRIVERS)
-                        } else {
-                            Vec::new()
-                        },
-                    })
+                        "drivers": drivers,
+                    }))
                 })
-                .collect();
-            json!({ "levers": levers, "metrics": metrics, "assumptions": tests })
+                .collect::<Result<_, Diagnostic>>()?;
+            Ok(json!({ "levers": levers, "metrics": metrics, "assumptions": tests }))
         })
-        .collect();
+        .collect::<Result<_, Diagnostic>>()?;
     let doc = json!({
         "careshift_version": env!("CARGO_PKG_VERSION"),
         "scenario": resolved_scenario(s),
@@ -246,7 +251,7 @@ fn summary_json(s: &Scenario, out: &Outcome) -> String {
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
     text.push('\n');
-    text
+    Ok(text)
 }
 
 fn metric_kind(k: &MetricKind) -> Value {
@@ -344,26 +349,52 @@ fn write_runs_csv(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::io::R
     }
     line.push('\n');
     w.write_all(line.as_bytes())?;
+    let n_runs = out.run_count();
     for (o, opt) in out.options.iter().enumerate() {
-        for (run, sample) in out.samples.iter().enumerate() {
-            line.clear();
-            let _ = write!(line, "{run},{o}");
-            for v in opt.lever_values.iter().chain(sample) {
-                line.push(',');
-                push_number(&mut line, *v);
+        // A block of runs at a time, column by column from the run store.
+        let mut start = 0;
+        while start < n_runs {
+            let end = (start + RUNS_CSV_BLOCK_ROWS).min(n_runs);
+            let read = |c: RunColumn| out.column_range(c, start..end).map_err(io_error);
+            let samples = (0..s.uncertainty.parameters.len())
+                .map(|k| read(RunColumn::Sample(k)))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            let metrics = (0..s.metrics.len())
+                .map(|k| read(RunColumn::Metric(o, k)))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            let tests = (0..s.assumptions.len())
+                .map(|k| read(RunColumn::Test(o, k)))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            for i in 0..end - start {
+                line.clear();
+                let _ = write!(line, "{},{o}", start + i);
+                for v in opt
+                    .lever_values
+                    .iter()
+                    .chain(samples.iter().map(|c| &c[i]))
+                    .chain(metrics.iter().map(|c| &c[i]))
+                {
+                    line.push(',');
+                    push_number(&mut line, *v);
+                }
+                for t in &tests {
+                    line.push_str(if t[i] != 0.0 { ",1" } else { ",0" });
+                }
+                line.push('\n');
+                w.write_all(line.as_bytes())?;
             }
-            for m in &opt.metrics {
-                line.push(',');
-                push_number(&mut line, m[run]);
-            }
-            for t in &opt.tests {
-                line.push_str(if t[run] { ",1" } else { ",0" });
-            }
-            line.push('\n');
-            w.write_all(line.as_bytes())?;
+            start = end;
         }
     }
     Ok(())
+}
+
+/// Runs per block read back from the run store for runs.csv.
+const RUNS_CSV_BLOCK_ROWS: usize = 4096;
+
+/// A report error as an I/O error of the file being written.
+fn io_error(d: Diagnostic) -> std::io::Error {
+    std::io::Error::other(d.message)
 }
 
 /// Rows per record batch of runs.parquet (and so the most rows built in memory at once).
@@ -396,7 +427,7 @@ fn write_runs_parquet(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::i
     };
     let mut writer =
         parquet::arrow::ArrowWriter::try_new(w, schema.clone(), None).map_err(|e| fail(&e))?;
-    let n_runs = out.samples.len();
+    let n_runs = out.run_count();
     // Rows are (option, run) in option-major order, like runs.csv.
     let total = n_runs * out.options.len();
     let mut start = 0;
@@ -408,6 +439,21 @@ fn write_runs_parquet(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::i
                 rows().map(|(o, run)| f(&out.options[o], run)),
             ))
         };
+        // The rows of a run-store column in this batch: one or more options' runs.
+        let stored = |column: &dyn Fn(usize) -> RunColumn| -> std::io::Result<Vec<f64>> {
+            let mut values = Vec::with_capacity(end - start);
+            let mut row = start;
+            while row < end {
+                let (o, run) = (row / n_runs, row % n_runs);
+                let last = (n_runs - run).min(end - row);
+                values.extend(
+                    out.column_range(column(o), run..run + last)
+                        .map_err(io_error)?,
+                );
+                row += last;
+            }
+            Ok(values)
+        };
         let mut columns: Vec<ArrayRef> = vec![
             Arc::new(UInt64Array::from_iter_values(
                 rows().map(|(_, run)| run as u64),
@@ -418,14 +464,17 @@ fn write_runs_parquet(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::i
             columns.push(float_column(&|opt, _| opt.lever_values[k]));
         }
         for k in 0..s.uncertainty.parameters.len() {
-            columns.push(float_column(&|_, run| out.samples[run][k]));
+            let v = stored(&|_| RunColumn::Sample(k))?;
+            columns.push(Arc::new(Float64Array::from(v)));
         }
         for k in 0..s.metrics.len() {
-            columns.push(float_column(&|opt, run| opt.metrics[k][run]));
+            let v = stored(&|o| RunColumn::Metric(o, k))?;
+            columns.push(Arc::new(Float64Array::from(v)));
         }
         for k in 0..s.assumptions.len() {
-            let v: Vec<bool> = rows()
-                .map(|(o, run)| out.options[o].tests[k][run])
+            let v: Vec<bool> = stored(&|o| RunColumn::Test(o, k))?
+                .into_iter()
+                .map(|t| t != 0.0)
                 .collect();
             columns.push(Arc::new(BooleanArray::from(v)));
         }
@@ -441,7 +490,7 @@ fn write_runs_parquet(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::i
 
 /// The short summary printed on the terminal: headline metrics (median and 90 % interval) and
 /// each assumption test with its probability and verdict, per option.
-pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
+pub fn terminal_summary(s: &Scenario, out: &Outcome) -> Result<String, Diagnostic> {
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -454,16 +503,17 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
         out.elapsed.as_secs_f64(),
         out.threads
     );
-    for opt in &out.options {
+    for (o, opt) in out.options.iter().enumerate() {
         if out.options.len() > 1 {
             let _ = writeln!(text, "\noption: {}", option_label(s, opt));
         }
-        for (m, values) in s.metrics.iter().zip(&opt.metrics) {
-            let _ = writeln!(text, "  {:<28} {}", m.name, describe_metric(m, values));
+        for (k, m) in s.metrics.iter().enumerate() {
+            let values = out.column(RunColumn::Metric(o, k))?;
+            let _ = writeln!(text, "  {:<28} {}", m.name, describe_metric(m, &values));
         }
-        let samples = sample_columns(s, out);
-        for (a, outcomes) in s.assumptions.iter().zip(&opt.tests) {
-            let r = test_result(outcomes);
+        for (k, a) in s.assumptions.iter().enumerate() {
+            let outcomes = out.test_outcomes(o, k)?;
+            let r = test_result(&outcomes);
             let _ = writeln!(
                 text,
                 "  test {:<40} P = {:.2} (95% CI {:.2}–{:.2}, {} of {} runs): {:?}",
@@ -475,8 +525,8 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
                 r.runs,
                 r.verdict
             );
-            if r.holds > 0 && r.holds < r.runs && !samples.is_empty() {
-                let top: Vec<String> = drivers(&samples, outcomes, 3)
+            if r.holds > 0 && r.holds < r.runs && !s.uncertainty.parameters.is_empty() {
+                let top: Vec<String> = test_drivers(s, out, &outcomes, 3)?
                     .iter()
                     .filter(|d| d.rank_correlation.abs() >= 0.05)
                     .map(|d| format!("{} (ρ = {:+.2})", d.parameter, d.rank_correlation))
@@ -487,7 +537,7 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
             }
         }
     }
-    text
+    Ok(text)
 }
 
 /// "median X (90% interval A to B)" for a metric's values across runs.
@@ -636,7 +686,10 @@ fn available_space(dir: &Path) -> Option<u64> {
 /// `careshift compare`: the same scenario and sample on two model variants. Per option and
 /// metric: each model's median, and the run-by-run difference (B − A) with its 90 % interval;
 /// per assumption test: each model's probability; and each model's run time.
-pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String, Value) {
+pub fn comparison(
+    a: (&Scenario, &Outcome),
+    b: (&Scenario, &Outcome),
+) -> Result<(String, Value), Diagnostic> {
     let (sa, oa) = a;
     let (sb, ob) = b;
     let mut text = String::new();
@@ -653,7 +706,7 @@ pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String
         ob.elapsed.as_secs_f64()
     );
     let mut options = Vec::new();
-    for (opt_a, opt_b) in oa.options.iter().zip(&ob.options) {
+    for (o, opt_a) in oa.options.iter().enumerate().take(ob.options.len()) {
         if oa.options.len() > 1 {
             let _ = writeln!(text, "\noption: {}", option_label(sa, opt_a));
         }
@@ -664,7 +717,10 @@ pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String
         );
         let mut metrics = serde_json::Map::new();
         for (k, m) in sa.metrics.iter().enumerate() {
-            let (va, vb) = (&opt_a.metrics[k], &opt_b.metrics[k]);
+            let (va, vb) = (
+                &oa.column(RunColumn::Metric(o, k))?,
+                &ob.column(RunColumn::Metric(o, k))?,
+            );
             let diff: Vec<f64> = va
                 .iter()
                 .zip(vb)
@@ -708,7 +764,10 @@ pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String
         }
         let mut tests = Vec::new();
         for (k, t) in sa.assumptions.iter().enumerate() {
-            let (ra, rb) = (test_result(&opt_a.tests[k]), test_result(&opt_b.tests[k]));
+            let (ra, rb) = (
+                test_result(&oa.test_outcomes(o, k)?),
+                test_result(&ob.test_outcomes(o, k)?),
+            );
             let _ = writeln!(
                 text,
                 "  test {:<40} A: P = {:.2} ({:?})   B: P = {:.2} ({:?})",
@@ -740,5 +799,5 @@ pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String
         "b": { "model": sb.model_path.display().to_string(), "run_seconds": ob.elapsed.as_secs_f64() },
         "options": options,
     });
-    (text, doc)
+    Ok((text, doc))
 }

@@ -12,7 +12,7 @@ use crate::charts::distribution::DistributionChart;
 use crate::charts::fan::{Band, FanChart, Marker};
 use crate::charts::{self, BASELINE, Chart, Draw, INTERVENTION};
 use crate::diagnostics::Diagnostic;
-use crate::experiment::{OptionOutcome, Outcome};
+use crate::experiment::{OptionOutcome, Outcome, RunColumn};
 use crate::report::option_label;
 use crate::scenario::{Arm, Metric, MetricKind, Scenario};
 use crate::sensitivity::{Analysis, Importance};
@@ -167,7 +167,12 @@ pub fn scenario_charts(
         )?);
     }
     for k in headline_metrics(s) {
-        if let Some(c) = distribution_chart(s, opt, k, &suffix) {
+        if let Some(c) = distribution_chart(
+            s,
+            &out.column(RunColumn::Metric(DRAWN_OPTION, k))?,
+            k,
+            &suffix,
+        ) {
             charts.push(render(&format!("distribution_{}", s.metrics[k].name), &c)?);
         }
     }
@@ -178,19 +183,17 @@ pub fn scenario_charts(
         let rows = out
             .options
             .iter()
-            .map(|o| {
-                let finite: Vec<f64> = o.metrics[k]
-                    .iter()
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .collect();
+            .enumerate()
+            .map(|(o, opt)| {
+                let mut finite = out.column(RunColumn::Metric(o, k))?;
+                finite.retain(|v| v.is_finite());
                 let q = exact_summary(&finite);
-                BoxRow {
-                    label: option_label(s, o),
+                Ok(BoxRow {
+                    label: option_label(s, opt),
                     quantiles: [q.p5, q.p25, q.p50, q.p75, q.p95],
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, Diagnostic>>()?;
         let chart = BoxChart {
             title: format!("{} by option", m.name),
             x_what: m.name.clone(),
@@ -255,11 +258,8 @@ fn cumulative_chart(
         s.uncertainty.runs
     );
     let marker = if matches!(m.kind, MetricKind::BreakEven { .. }) {
-        let years: Vec<f64> = opt.metrics[k]
-            .iter()
-            .copied()
-            .filter(|v| !v.is_nan())
-            .collect();
+        let mut years = out.column(RunColumn::Metric(DRAWN_OPTION, k))?;
+        years.retain(|v| !v.is_nan());
         let within = years.iter().filter(|v| v.is_finite()).count();
         let q = exact_summary(&years);
         caption.push_str(&format!(
@@ -307,14 +307,14 @@ fn cumulative_chart(
     })
 }
 
+/// The distribution of metric k across runs (`values`, one per run).
 fn distribution_chart(
     s: &Scenario,
-    opt: &OptionOutcome,
+    values: &[f64],
     k: usize,
     suffix: &str,
 ) -> Option<DistributionChart> {
     let m = &s.metrics[k];
-    let values = &opt.metrics[k];
     let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
     if finite.len() < 2 {
         return None;

@@ -5,10 +5,11 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::assumptions::{Verdict, drivers};
+use crate::analysis::assumptions::Verdict;
 use crate::charts::Chart;
-use crate::experiment::Outcome;
-use crate::report::{describe_metric, fmt, option_label, sample_columns, test_result};
+use crate::diagnostics::Diagnostic;
+use crate::experiment::{Outcome, RunColumn};
+use crate::report::{describe_metric, fmt, option_label, test_drivers, test_result};
 use crate::scenario::Scenario;
 use crate::sensitivity::{Analysis, Importance};
 
@@ -72,7 +73,7 @@ pub fn report_html(
     out: &Outcome,
     charts: &[Chart],
     tornado: Option<&Analysis>,
-) -> String {
+) -> Result<String, Diagnostic> {
     let mut h = String::new();
     let title = format!("careshift: {}", s.name);
     let _ = write!(
@@ -106,8 +107,7 @@ pub fn report_html(
         env!("CARGO_PKG_VERSION"),
     );
     interventions(&mut h, s);
-    let samples = sample_columns(s, out);
-    for opt in &out.options {
+    for (o, opt) in out.options.iter().enumerate() {
         if out.options.len() > 1 {
             let _ = writeln!(h, "<h2>Option: {}</h2>", escape(&option_label(s, opt)));
         }
@@ -119,10 +119,14 @@ pub fn report_html(
                 h,
                 "<table><tr><th>Assumption</th><th>Test</th><th>Probability</th><th>95 % interval</th><th>Verdict</th><th>Decided mostly by (rank correlation)</th></tr>"
             );
-            for (a, outcomes) in s.assumptions.iter().zip(&opt.tests) {
-                let r = test_result(outcomes);
-                let top: Vec<String> = if r.holds > 0 && r.holds < r.runs && !samples.is_empty() {
-                    drivers(&samples, outcomes, 3)
+            for (k, a) in s.assumptions.iter().enumerate() {
+                let outcomes = out.test_outcomes(o, k)?;
+                let r = test_result(&outcomes);
+                let top: Vec<String> = if r.holds > 0
+                    && r.holds < r.runs
+                    && !s.uncertainty.parameters.is_empty()
+                {
+                    test_drivers(s, out, &outcomes, 3)?
                         .iter()
                         .filter(|d| d.rank_correlation.abs() >= 0.05)
                         .map(|d| format!("{} ({:+.2})", escape(&d.parameter), d.rank_correlation))
@@ -153,12 +157,13 @@ pub fn report_html(
             h,
             "<h2>Metrics</h2><table><tr><th>Metric</th><th>Across runs</th><th>Description</th></tr>"
         );
-        for (m, values) in s.metrics.iter().zip(&opt.metrics) {
+        for (k, m) in s.metrics.iter().enumerate() {
+            let values = out.column(RunColumn::Metric(o, k))?;
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td class=\"small\">{}</td></tr>",
                 escape(&m.name),
-                escape(&describe_metric(m, values)),
+                escape(&describe_metric(m, &values)),
                 escape(m.doc.as_deref().unwrap_or(""))
             );
         }
@@ -190,7 +195,7 @@ pub fn report_html(
         h,
         "<p class=\"small\">Data: summary.json, series.csv, runs.csv and runs.parquet in this directory; the charts as SVG and PNG in charts/ (docs/OUTPUTS.md).</p>\n</body>\n</html>"
     );
-    h
+    Ok(h)
 }
 
 /// The tornado's numbers under its chart.

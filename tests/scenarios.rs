@@ -1205,7 +1205,7 @@ fn series_do_not_grow_with_the_number_of_runs() {
     for runs in [10, 200] {
         s.uncertainty.runs = runs;
         let outcome = careshift::experiment::run(&s, &settings).unwrap();
-        assert_eq!(outcome.samples.len(), runs);
+        assert_eq!(outcome.run_count(), runs);
         sizes.push(
             outcome
                 .options
