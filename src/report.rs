@@ -185,27 +185,25 @@ fn summary_json(s: &Scenario, out: &Outcome) -> Result<String, Diagnostic> {
                 .iter()
                 .enumerate()
                 .map(|(k, m)| {
-                    let values = out.column(RunColumn::Metric(o, k))?;
-                    let finite: Vec<f64> =
-                        values.iter().copied().filter(|v| v.is_finite()).collect();
+                    let mut values = out.column(RunColumn::Metric(o, k))?;
+                    let non_finite = values.iter().filter(|v| !v.is_finite()).count();
+                    let infinite = values.iter().filter(|v| v.is_infinite()).count();
                     // A break-even year of +inf means "not within the horizon": it is a real
                     // outcome and stays in the quantiles (serialised as null).
-                    let summarised = if matches!(m.kind, MetricKind::BreakEven { .. }) {
-                        &values
-                    } else {
-                        &finite
-                    };
+                    let break_even = matches!(m.kind, MetricKind::BreakEven { .. });
+                    if !break_even {
+                        values.retain(|v| v.is_finite());
+                    }
                     let mut v = json!({
                         "arm": m.arm.name(),
                         "kind": metric_kind(&m.kind),
                         "variable": m.variable,
                         "units": m.units,
-                        "summary": summary_value(&exact_summary(summarised)),
-                        "non_finite_runs": values.len() - finite.len(),
+                        "summary": summary_value(&exact_summary(&values)),
+                        "non_finite_runs": non_finite,
                     });
-                    if matches!(m.kind, MetricKind::BreakEven { .. }) {
-                        v["not_within_horizon_runs"] =
-                            json!(values.iter().filter(|x| x.is_infinite()).count());
+                    if break_even {
+                        v["not_within_horizon_runs"] = json!(infinite);
                     }
                     Ok((m.name.clone(), v))
                 })
@@ -509,7 +507,7 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> Result<String, Diagnosti
         }
         for (k, m) in s.metrics.iter().enumerate() {
             let values = out.column(RunColumn::Metric(o, k))?;
-            let _ = writeln!(text, "  {:<28} {}", m.name, describe_metric(m, &values));
+            let _ = writeln!(text, "  {:<28} {}", m.name, describe_metric(m, values));
         }
         for (k, a) in s.assumptions.iter().enumerate() {
             let outcomes = out.test_outcomes(o, k)?;
@@ -541,7 +539,7 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> Result<String, Diagnosti
 }
 
 /// "median X (90% interval A to B)" for a metric's values across runs.
-pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> String {
+pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: Vec<f64>) -> String {
     let units = m
         .units
         .as_deref()
@@ -555,26 +553,25 @@ pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> St
             fmt(v)
         }
     };
-    let kept: Vec<f64> = values
-        .iter()
-        .copied()
-        .filter(|v| {
-            if break_even {
-                !v.is_nan()
-            } else {
-                v.is_finite()
-            }
-        })
-        .collect();
-    let dropped = values.len() - kept.len();
+    let runs = values.len();
     let within = values.iter().filter(|v| v.is_finite()).count();
+    // Filtered in place: one copy of the runs' values (and exact_summary's sorted one).
+    let mut kept = values;
+    kept.retain(|v| {
+        if break_even {
+            !v.is_nan()
+        } else {
+            v.is_finite()
+        }
+    });
+    let dropped = runs - kept.len();
     let sm = exact_summary(&kept);
     let mut text = if kept.is_empty() {
         "—".to_string()
-    } else if values.len() == 1 {
+    } else if runs == 1 {
         format!("{}{units}", shown(kept[0]))
     } else if break_even && within == 0 {
-        format!("not within the horizon in any of the {} runs", values.len())
+        format!("not within the horizon in any of the {} runs", runs)
     } else if break_even && sm.p50.is_infinite() {
         format!(
             "not within the horizon in most runs (earliest: {})",
@@ -593,14 +590,11 @@ pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> St
     if break_even && within > 0 {
         text.push_str(&format!(
             "; within the horizon in {within} of {} runs",
-            values.len()
+            runs
         ));
     }
     if dropped > 0 {
-        text.push_str(&format!(
-            "  ({dropped} of {} runs not a number)",
-            values.len()
-        ));
+        text.push_str(&format!("  ({dropped} of {} runs not a number)", runs));
     }
     text
 }

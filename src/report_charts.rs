@@ -169,7 +169,7 @@ pub fn scenario_charts(
     for k in headline_metrics(s) {
         if let Some(c) = distribution_chart(
             s,
-            &out.column(RunColumn::Metric(DRAWN_OPTION, k))?,
+            out.column(RunColumn::Metric(DRAWN_OPTION, k))?,
             k,
             &suffix,
         ) {
@@ -310,32 +310,39 @@ fn cumulative_chart(
 /// The distribution of metric k across runs (`values`, one per run).
 fn distribution_chart(
     s: &Scenario,
-    values: &[f64],
+    values: Vec<f64>,
     k: usize,
     suffix: &str,
 ) -> Option<DistributionChart> {
     let m = &s.metrics[k];
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    if finite.len() < 2 {
+    let runs = values.len();
+    let n_finite = values.iter().filter(|v| v.is_finite()).count();
+    if n_finite < 2 {
         return None;
     }
     let break_even = matches!(m.kind, MetricKind::BreakEven { .. });
-    let all = if break_even {
-        values.iter().copied().filter(|v| !v.is_nan()).collect()
-    } else {
-        finite.clone()
-    };
-    let q = exact_summary(&all);
-    let mut caption = format!("{} runs.", values.len());
     let beyond = values.iter().filter(|v| v.is_infinite()).count();
+    // The values in the percentiles (a break-even year of +inf is one), then the drawn ones
+    // (finite), filtered in place: one copy of the runs' values at a time.
+    let mut finite = values;
+    finite.retain(|v| {
+        if break_even {
+            !v.is_nan()
+        } else {
+            v.is_finite()
+        }
+    });
+    let q = exact_summary(&finite);
+    finite.retain(|v| v.is_finite());
+    let mut caption = format!("{runs} runs.");
     if break_even && beyond > 0 {
         caption.push_str(&format!(
             " {beyond} runs do not break even within the horizon (not shown; counted in the percentiles)."
         ));
-    } else if finite.len() < values.len() {
+    } else if n_finite < runs {
         caption.push_str(&format!(
             " {} runs with no finite value are left out.",
-            values.len() - finite.len()
+            runs - n_finite
         ));
     }
     if let Some(doc) = &m.doc {

@@ -163,7 +163,7 @@ pub fn report_html(
                 h,
                 "<tr><td>{}</td><td>{}</td><td class=\"small\">{}</td></tr>",
                 escape(&m.name),
-                escape(&describe_metric(m, &values)),
+                escape(&describe_metric(m, values)),
                 escape(m.doc.as_deref().unwrap_or(""))
             );
         }
