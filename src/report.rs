@@ -395,13 +395,14 @@ fn io_error(d: Diagnostic) -> std::io::Error {
     std::io::Error::other(d.message)
 }
 
-/// Rows per record batch of runs.parquet (and so the most rows built in memory at once).
+/// Rows per row group of runs.parquet (and so the most rows of a column built in memory at
+/// once).
 const PARQUET_BATCH_ROWS: usize = 8192;
 
 fn write_runs_parquet(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::io::Result<()> {
     use arrow::array::{ArrayRef, BooleanArray, Float64Array, UInt32Array, UInt64Array};
     use arrow::datatypes::{DataType, Field, Schema};
-    use arrow::record_batch::RecordBatch;
+    use parquet::arrow::arrow_writer::compute_leaves;
 
     let mut fields = vec![
         Field::new("run", DataType::UInt64, false),
@@ -423,21 +424,26 @@ fn write_runs_parquet(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::i
     let fail = |e: &dyn std::fmt::Display| {
         std::io::Error::other(format!("cannot build runs.parquet: {e}"))
     };
-    let mut writer =
-        parquet::arrow::ArrowWriter::try_new(w, schema.clone(), None).map_err(|e| fail(&e))?;
+    // The file writer of an ArrowWriter (schema and Arrow metadata as ArrowWriter writes
+    // them), fed one column of one row group at a time: the encoder (with its dictionary)
+    // holds one column chunk, not a whole row group.
+    let (mut file, row_groups) = parquet::arrow::ArrowWriter::try_new(w, schema.clone(), None)
+        .and_then(|w| w.into_serialized_writer())
+        .map_err(|e| fail(&e))?;
     let n_runs = out.run_count();
+    let (n_levers, n_samples, n_metrics) = (
+        s.levers.len(),
+        s.uncertainty.parameters.len(),
+        s.metrics.len(),
+    );
     // Rows are (option, run) in option-major order, like runs.csv.
     let total = n_runs * out.options.len();
     let mut start = 0;
+    let mut row_group = 0;
     while start < total {
         let end = (start + PARQUET_BATCH_ROWS).min(total);
         let rows = || (start..end).map(|r| (r / n_runs, r % n_runs));
-        let float_column = |f: &dyn Fn(&OptionOutcome, usize) -> f64| -> ArrayRef {
-            Arc::new(Float64Array::from_iter_values(
-                rows().map(|(o, run)| f(&out.options[o], run)),
-            ))
-        };
-        // The rows of a run-store column in this batch: one or more options' runs.
+        // The rows of a run-store column in this row group: one or more options' runs.
         let stored = |column: &dyn Fn(usize) -> RunColumn| -> std::io::Result<Vec<f64>> {
             let mut values = Vec::with_capacity(end - start);
             let mut row = start;
@@ -452,37 +458,54 @@ fn write_runs_parquet(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::i
             }
             Ok(values)
         };
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(UInt64Array::from_iter_values(
-                rows().map(|(_, run)| run as u64),
-            )),
-            Arc::new(UInt32Array::from_iter_values(rows().map(|(o, _)| o as u32))),
-        ];
-        for k in 0..s.levers.len() {
-            columns.push(float_column(&|opt, _| opt.lever_values[k]));
+        // Column i of the schema for this row group.
+        let column = |i: usize| -> std::io::Result<ArrayRef> {
+            let lever = i.wrapping_sub(2);
+            let sample = lever.wrapping_sub(n_levers);
+            let metric = sample.wrapping_sub(n_samples);
+            let test = metric.wrapping_sub(n_metrics);
+            Ok(match i {
+                0 => Arc::new(UInt64Array::from_iter_values(
+                    rows().map(|(_, run)| run as u64),
+                )),
+                1 => Arc::new(UInt32Array::from_iter_values(rows().map(|(o, _)| o as u32))),
+                _ if lever < n_levers => Arc::new(Float64Array::from_iter_values(
+                    rows().map(|(o, _)| out.options[o].lever_values[lever]),
+                )),
+                _ if sample < n_samples => {
+                    Arc::new(Float64Array::from(stored(&|_| RunColumn::Sample(sample))?))
+                }
+                _ if metric < n_metrics => Arc::new(Float64Array::from(stored(&|o| {
+                    RunColumn::Metric(o, metric)
+                })?)),
+                _ => Arc::new(BooleanArray::from(
+                    stored(&|o| RunColumn::Test(o, test))?
+                        .into_iter()
+                        .map(|t| t != 0.0)
+                        .collect::<Vec<bool>>(),
+                )),
+            })
+        };
+        // Each batch of rows is its own row group.
+        let writers = row_groups
+            .create_column_writers(row_group)
+            .map_err(|e| fail(&e))?;
+        let mut group = file.next_row_group().map_err(|e| fail(&e))?;
+        for (i, (field, mut writer)) in schema.fields().iter().zip(writers).enumerate() {
+            let array = column(i)?;
+            for leaf in compute_leaves(field, &array).map_err(|e| fail(&e))? {
+                writer.write(&leaf).map_err(|e| fail(&e))?;
+            }
+            let chunk = writer.close().map_err(|e| fail(&e))?;
+            chunk
+                .append_to_row_group(&mut group)
+                .map_err(|e| fail(&e))?;
         }
-        for k in 0..s.uncertainty.parameters.len() {
-            let v = stored(&|_| RunColumn::Sample(k))?;
-            columns.push(Arc::new(Float64Array::from(v)));
-        }
-        for k in 0..s.metrics.len() {
-            let v = stored(&|o| RunColumn::Metric(o, k))?;
-            columns.push(Arc::new(Float64Array::from(v)));
-        }
-        for k in 0..s.assumptions.len() {
-            let v: Vec<bool> = stored(&|o| RunColumn::Test(o, k))?
-                .into_iter()
-                .map(|t| t != 0.0)
-                .collect();
-            columns.push(Arc::new(BooleanArray::from(v)));
-        }
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| fail(&e))?;
-        writer.write(&batch).map_err(|e| fail(&e))?;
-        // Each batch becomes its own row group, so the writer holds at most one in memory.
-        writer.flush().map_err(|e| fail(&e))?;
+        group.close().map_err(|e| fail(&e))?;
         start = end;
+        row_group += 1;
     }
-    writer.close().map_err(|e| fail(&e))?;
+    file.close().map_err(|e| fail(&e))?;
     Ok(())
 }
 
