@@ -1431,7 +1431,9 @@ fn reports_are_identical_whatever_the_per_run_spill_block() {
         .unwrap_or_else(|f| panic!("{}", f.render()));
     assert!(s.option_count() > 1 && !s.assumptions.is_empty());
     let runs = s.uncertainty.runs;
-    let mut reports: Vec<(Option<usize>, BTreeMap<PathBuf, Vec<u8>>, String)> = Vec::new();
+    // (block, report files by name, terminal summary)
+    type Reports = (Option<usize>, BTreeMap<PathBuf, Vec<u8>>, String);
+    let mut reports: Vec<Reports> = Vec::new();
     for block in [None, Some(runs + 1), Some(64), Some(7), Some(1)] {
         let settings = careshift::experiment::RunSettings {
             threads: Some(2),
