@@ -644,7 +644,8 @@ pub(crate) fn fmt(v: f64) -> String {
 }
 
 /// Refuse (unless `force`) when the outputs are estimated not to fit in the free space of the
-/// file system holding `dir`.
+/// file system holding `dir`, or the per-run results ([`crate::run_store`]) in that of the
+/// temporary directory.
 pub fn check_disk_space(
     dir: &Path,
     s: &Scenario,
@@ -664,6 +665,29 @@ pub fn check_disk_space(
     if per_run {
         estimate += runs * options * 3.0 * times * (outputs + 4.0) * 20.0;
     }
+    // The run store: 8 bytes per sampled value, metric and test outcome of every run, in a
+    // temporary file (removed when the run ends).
+    let spill = runs
+        * 8.0
+        * (s.uncertainty.parameters.len() as f64
+            + options * (s.metrics.len() + s.assumptions.len()) as f64);
+    let temp = std::env::temp_dir();
+    if same_file_system(dir, &temp) {
+        estimate += spill;
+    } else if let Some(free) = available_space(&temp)
+        && spill > free as f64
+        && !force
+    {
+        return Err(Diagnostic::error(format!(
+            "the per-run results of {} runs × {} options need about {:.1} GB of temporary space, but only {:.1} GB is free under `{}`",
+            s.uncertainty.runs,
+            s.option_count(),
+            spill / 1e9,
+            free as f64 / 1e9,
+            temp.display()
+        ))
+        .help("use fewer runs (--runs), point TMPDIR at a disk with room, or pass --force to try anyway"));
+    }
     let Some(free) = available_space(dir) else {
         return Ok(());
     };
@@ -681,8 +705,8 @@ pub fn check_disk_space(
     Ok(())
 }
 
-/// Free bytes on the file system of `dir` (or its nearest existing ancestor).
-fn available_space(dir: &Path) -> Option<u64> {
+/// `dir`, or its nearest existing ancestor (`.` if none).
+fn existing_ancestor(dir: &Path) -> PathBuf {
     let mut probe = dir.to_path_buf();
     while !probe.exists() {
         if !probe.pop() {
@@ -693,6 +717,23 @@ fn available_space(dir: &Path) -> Option<u64> {
     if probe.as_os_str().is_empty() {
         probe = PathBuf::from(".");
     }
+    probe
+}
+
+/// Whether `a` and `b` (or their nearest existing ancestors) are on the same file system.
+fn same_file_system(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let dev = |p: &Path| {
+        std::fs::metadata(existing_ancestor(p))
+            .map(|m| m.dev())
+            .ok()
+    };
+    dev(a).is_some() && dev(a) == dev(b)
+}
+
+/// Free bytes on the file system of `dir` (or its nearest existing ancestor).
+fn available_space(dir: &Path) -> Option<u64> {
+    let probe = existing_ancestor(dir);
     let c = std::ffi::CString::new(probe.as_os_str().as_encoded_bytes()).ok()?;
     let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
     // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
