@@ -189,10 +189,10 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         scenario.metrics.len(),
         scenario.assumptions.len(),
     );
-    let mut store = RunStore::new(
-        n_samples + n_opts * (n_metrics + n_tests),
-        settings.spill_block_runs.unwrap_or(DEFAULT_BLOCK_RUNS),
-    );
+    let width = n_samples + n_opts * (n_metrics + n_tests);
+    let block_runs = settings.spill_block_runs.unwrap_or(DEFAULT_BLOCK_RUNS);
+    check_temporary_space(runs, width, block_runs)?;
+    let mut store = RunStore::new(width, block_runs);
     let mut record = Vec::with_capacity(n_samples + n_opts * (n_metrics + n_tests));
     let mut per_run = match &settings.per_run_series {
         Some(path) => Some(PerRunWriter::create(path, scenario)?),
@@ -313,6 +313,24 @@ pub fn evaluate_points(
             .collect()
     });
     results.into_iter().collect()
+}
+
+/// An error, before the first run, when the run store of `runs` records of `width` values
+/// cannot fit in the free space of the temporary directory (even with `--force`: the run
+/// could only fail once the disk is full).
+fn check_temporary_space(runs: usize, width: usize, block_runs: usize) -> Result<(), Diagnostic> {
+    let temp = std::env::temp_dir();
+    let needed = runs as f64 * width as f64 * 8.0;
+    match crate::output::available_space(&temp) {
+        Some(free) if runs > block_runs && needed > free as f64 => Err(Diagnostic::error(format!(
+            "not enough temporary space to keep the per-run results of {runs} runs: about {:.1} GB needed, {:.1} GB free under `{}`",
+            needed / 1e9,
+            free as f64 / 1e9,
+            temp.display()
+        ))
+        .help("use fewer runs (--runs), or point TMPDIR at a disk with room")),
+        _ => Ok(()),
+    }
 }
 
 /// One run's sampled values and the overrides they make.

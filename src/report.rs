@@ -12,7 +12,10 @@ use crate::analysis::assumptions::{Driver, driver, strongest_drivers, verdict, w
 use crate::analysis::quantiles::{Summary, exact_summary};
 use crate::diagnostics::Diagnostic;
 use crate::experiment::{ARMS, OptionOutcome, Outcome, RunColumn};
-use crate::output::{csv_field, push_number, write_atomically, write_atomically_with};
+use crate::output::{
+    available_space, csv_field, push_number, same_file_system, write_atomically,
+    write_atomically_with,
+};
 use crate::scenario::{MetricKind, Scenario};
 
 /// A report file being written (buffered, under a temporary name until complete).
@@ -703,42 +706,6 @@ pub fn check_disk_space(
         .help("use fewer runs (--runs), drop --per-run-series, choose another --out, or pass --force to try anyway"));
     }
     Ok(())
-}
-
-/// `dir`, or its nearest existing ancestor (`.` if none).
-fn existing_ancestor(dir: &Path) -> PathBuf {
-    let mut probe = dir.to_path_buf();
-    while !probe.exists() {
-        if !probe.pop() {
-            probe = PathBuf::from(".");
-            break;
-        }
-    }
-    if probe.as_os_str().is_empty() {
-        probe = PathBuf::from(".");
-    }
-    probe
-}
-
-/// Whether `a` and `b` (or their nearest existing ancestors) are on the same file system.
-fn same_file_system(a: &Path, b: &Path) -> bool {
-    use std::os::unix::fs::MetadataExt as _;
-    let dev = |p: &Path| {
-        std::fs::metadata(existing_ancestor(p))
-            .map(|m| m.dev())
-            .ok()
-    };
-    dev(a).is_some() && dev(a) == dev(b)
-}
-
-/// Free bytes on the file system of `dir` (or its nearest existing ancestor).
-fn available_space(dir: &Path) -> Option<u64> {
-    let probe = existing_ancestor(dir);
-    let c = std::ffi::CString::new(probe.as_os_str().as_encoded_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }
 
 /// `careshift compare`: the same scenario and sample on two model variants. Per option and
