@@ -9,7 +9,7 @@ use std::sync::Arc;
 use serde_json::{Value, json};
 
 use crate::analysis::assumptions::{Driver, driver, strongest_drivers, verdict, wilson_interval};
-use crate::analysis::quantiles::{Summary, exact_summary};
+use crate::analysis::quantiles::{Summary, exact_summary, exact_summary_sorting};
 use crate::diagnostics::Diagnostic;
 use crate::experiment::{ARMS, OptionOutcome, Outcome, RunColumn};
 use crate::output::{
@@ -202,7 +202,7 @@ fn summary_json(s: &Scenario, out: &Outcome) -> Result<String, Diagnostic> {
                         "kind": metric_kind(&m.kind),
                         "variable": m.variable,
                         "units": m.units,
-                        "summary": summary_value(&exact_summary(&values)),
+                        "summary": summary_value(&exact_summary_sorting(&mut values)),
                         "non_finite_runs": non_finite,
                     });
                     if break_even {
@@ -581,7 +581,7 @@ pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: Vec<f64>) -> 
     };
     let runs = values.len();
     let within = values.iter().filter(|v| v.is_finite()).count();
-    // Filtered in place: one copy of the runs' values (and exact_summary's sorted one).
+    // Filtered and sorted in place: one copy of the runs' values.
     let mut kept = values;
     kept.retain(|v| {
         if break_even {
@@ -591,7 +591,7 @@ pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: Vec<f64>) -> 
         }
     });
     let dropped = runs - kept.len();
-    let sm = exact_summary(&kept);
+    let sm = exact_summary_sorting(&mut kept);
     let mut text = if kept.is_empty() {
         "—".to_string()
     } else if runs == 1 {

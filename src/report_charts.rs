@@ -4,11 +4,11 @@
 //! With several options (a sweep), the time-series charts show the first option and a box chart
 //! compares every option's headline metric.
 
-use crate::analysis::quantiles::{Summary, exact_summary};
+use crate::analysis::quantiles::{Summary, exact_summary, exact_summary_sorting};
 use crate::charts::axis::humanize;
 use crate::charts::bars::{ImportanceChart, ImportanceSeries, TornadoChart, TornadoRow};
 use crate::charts::boxes::{BoxChart, BoxRow};
-use crate::charts::distribution::DistributionChart;
+use crate::charts::distribution::{Bins, DistributionChart};
 use crate::charts::fan::{Band, FanChart, Marker};
 use crate::charts::{self, BASELINE, Chart, Draw, INTERVENTION};
 use crate::diagnostics::Diagnostic;
@@ -187,7 +187,7 @@ pub fn scenario_charts(
             .map(|(o, opt)| {
                 let mut finite = out.column(RunColumn::Metric(o, k))?;
                 finite.retain(|v| v.is_finite());
-                let q = exact_summary(&finite);
+                let q = exact_summary_sorting(&mut finite);
                 Ok(BoxRow {
                     label: option_label(s, opt),
                     quantiles: [q.p5, q.p25, q.p50, q.p75, q.p95],
@@ -261,7 +261,7 @@ fn cumulative_chart(
         let mut years = out.column(RunColumn::Metric(DRAWN_OPTION, k))?;
         years.retain(|v| !v.is_nan());
         let within = years.iter().filter(|v| v.is_finite()).count();
-        let q = exact_summary(&years);
+        let q = exact_summary_sorting(&mut years);
         caption.push_str(&format!(
             " {within} of {} runs break even by {}.",
             years.len(),
@@ -349,11 +349,12 @@ fn distribution_chart(
         caption.push(' ');
         caption.push_str(doc);
     }
+    let x_units = metric_units(s, m);
     Some(DistributionChart {
         title: format!("Distribution of {}{suffix}", m.name),
+        bins: Bins::of(&finite, &m.name, x_units.as_deref()),
         x_what: m.name.clone(),
-        x_units: metric_units(s, m),
-        values: finite,
+        x_units,
         p50: q.p50,
         p5: q.p5,
         p95: q.p95,

@@ -14,8 +14,8 @@ pub struct DistributionChart {
     pub title: String,
     pub x_what: String,
     pub x_units: Option<String>,
-    /// The finite values, one per run.
-    pub values: Vec<f64>,
+    /// The histogram of the finite values (one per run), from [`Bins::of`].
+    pub bins: Bins,
     /// Median and 5th / 95th percentiles of the values.
     pub p50: f64,
     pub p5: f64,
@@ -23,6 +23,37 @@ pub struct DistributionChart {
     pub caption: String,
     /// The values are times (years): no thousands separators.
     pub is_time: bool,
+}
+
+/// A histogram of values as the chart draws it: the padded range of the values (unscaled) and
+/// the count in each of about √n equal bins (between 8 and 40) over the scaled range. Built
+/// once from the values, so the chart does not hold them.
+#[derive(Debug, Clone)]
+pub struct Bins {
+    pub range: (f64, f64),
+    pub counts: Vec<usize>,
+}
+
+impl Bins {
+    /// The bins of `values` (finite ones count) on the axis of `x_what` in `x_units`.
+    pub fn of(values: &[f64], x_what: &str, x_units: Option<&str>) -> Bins {
+        let (vlo, vhi) = padded_range(values.iter().copied(), false);
+        let (scale, lo, hi) = axis_scale(x_what, x_units, (vlo, vhi));
+        let bins = ((values.len() as f64).sqrt().round() as usize).clamp(8, 40);
+        // Scaled one value at a time: no copy of the values.
+        let scaled = values.iter().map(|&v| scale.apply(v));
+        Bins {
+            range: (vlo, vhi),
+            counts: histogram(scaled, lo, hi, bins),
+        }
+    }
+}
+
+/// The x axis's scale for an (unscaled) range, and the scaled range.
+fn axis_scale(x_what: &str, x_units: Option<&str>, (vlo, vhi): (f64, f64)) -> (Scale, f64, f64) {
+    let scale = Scale::new(x_what, x_units, vlo.abs().max(vhi.abs()));
+    let (lo, hi) = (scale.apply(vlo), scale.apply(vhi));
+    (scale, lo, hi)
 }
 
 /// Histogram bin counts: `bins` equal bins over [lo, hi].
@@ -52,18 +83,9 @@ impl Draw for DistributionChart {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let area = frame(root, &self.title, &self.caption)?;
-        let (vlo, vhi) = padded_range(self.values.iter().copied(), false);
-        let scale = Scale::new(
-            &self.x_what,
-            self.x_units.as_deref(),
-            vlo.abs().max(vhi.abs()),
-        );
-        let (lo, hi) = (scale.apply(vlo), scale.apply(vhi));
-        // About √n bins, between 8 and 40.
-        let bins = ((self.values.len() as f64).sqrt().round() as usize).clamp(8, 40);
-        // Scaled one value at a time: no copy of the runs' values.
-        let scaled = self.values.iter().map(|&v| scale.apply(v));
-        let counts = histogram(scaled, lo, hi, bins);
+        let (scale, lo, hi) = axis_scale(&self.x_what, self.x_units.as_deref(), self.bins.range);
+        let counts = &self.bins.counts;
+        let bins = counts.len();
         let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.3;
         let span = hi - lo;
         let mut chart = ChartBuilder::on(&area)
