@@ -4,7 +4,7 @@
 //! With several options (a sweep), the time-series charts show the first option and a box chart
 //! compares every option's headline metric.
 
-use crate::analysis::quantiles::{Summary, exact_summary, exact_summary_sorting};
+use crate::analysis::quantiles::{Summary, exact_summary_sorting};
 use crate::charts::axis::humanize;
 use crate::charts::bars::{ImportanceChart, ImportanceSeries, TornadoChart, TornadoRow};
 use crate::charts::boxes::{BoxChart, BoxRow};
@@ -332,7 +332,7 @@ fn distribution_chart(
             v.is_finite()
         }
     });
-    let q = exact_summary(&finite);
+    let q = exact_summary_sorting(&mut finite);
     finite.retain(|v| v.is_finite());
     let mut caption = format!("{runs} runs.");
     if break_even && beyond > 0 {
