@@ -31,6 +31,7 @@ fn bench_scenario(c: &mut Criterion, file: &str, runs: usize) {
             threads: Some(threads),
             progress: false,
             per_run_series: None,
+            spill_block_runs: None,
         };
         group.bench_function(format!("{runs} runs, {threads} thread(s)"), |b| {
             b.iter(|| black_box(run(&scenario, &settings).unwrap()))

@@ -89,6 +89,7 @@ pub fn bench_scenario(
         threads,
         progress: false,
         per_run_series: None,
+        spill_block_runs: None,
     };
     let started = Instant::now();
     let outcome = run(scenario, &settings)?;

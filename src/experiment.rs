@@ -5,8 +5,10 @@
 //!   both arms of run i use it (common random numbers), so a difference is never sampling noise.
 //! - Runs are computed in batches on a rayon pool; each batch's outputs are folded into the
 //!   aggregates **in run order**, so 1 thread and N threads give bit-identical results.
-//! - Memory is flat in the number of runs for time series (streaming percentiles per option ×
-//!   arm × variable × time); per-run scalars (samples, metrics, test outcomes) are kept.
+//! - Memory is flat in the number of runs: time series are summarised by streaming
+//!   percentiles (per option × arm × variable × time), and the per-run scalars (samples,
+//!   metrics, test outcomes) go to a [`RunStore`] that spills them to a temporary file and
+//!   gives them back one column at a time.
 
 use std::io::Write as _;
 use std::path::Path;
@@ -18,6 +20,7 @@ use crate::analysis::metrics as m;
 use crate::analysis::quantiles::StreamStats;
 use crate::diagnostics::Diagnostic;
 use crate::montecarlo::Sampler;
+use crate::run_store::{DEFAULT_BLOCK_RUNS, RunStore};
 use crate::scenario::{Arm, LeverTarget, MetricKind, Scenario};
 use crate::simulate::batch::simulate_batch;
 use crate::simulate::{Results, ScheduleSet, simulate_with};
@@ -32,6 +35,10 @@ pub struct RunSettings {
     pub progress: bool,
     /// Also write every run's full time series to this file (CSV).
     pub per_run_series: Option<std::path::PathBuf>,
+    /// Runs whose per-run scalars are held in memory before they are spilled to a temporary
+    /// file ([`RunStore`]); None: [`DEFAULT_BLOCK_RUNS`]. The results are the same whatever
+    /// the value.
+    pub spill_block_runs: Option<usize>,
 }
 
 /// Everything the reports need.
@@ -40,8 +47,13 @@ pub struct Outcome {
     pub times: Vec<f64>,
     /// Names of the aggregated output variables (series.csv).
     pub output_names: Vec<String>,
-    /// runs × uncertain parameters (the value given to the parameter's first slot).
-    pub samples: Vec<Vec<f64>>,
+    /// Every run's sampled values (the value given to each uncertain parameter's first slot),
+    /// metrics and test outcomes; read them with [`Outcome::column`].
+    runs: RunStore,
+    /// Metrics and assumption tests per option (the store's layout).
+    n_metrics: usize,
+    n_tests: usize,
+    n_samples: usize,
     pub options: Vec<OptionOutcome>,
     pub warnings: Vec<Diagnostic>,
     pub elapsed: Duration,
@@ -51,10 +63,6 @@ pub struct Outcome {
 #[derive(Debug)]
 pub struct OptionOutcome {
     pub lever_values: Vec<f64>,
-    /// metrics[k][run]
-    pub metrics: Vec<Vec<f64>>,
-    /// tests[k][run]
-    pub tests: Vec<Vec<bool>>,
     /// Streaming statistics, indexed by [`OptionOutcome::series_index`].
     pub series: Vec<StreamStats>,
     /// Streaming statistics per saved time of the cumulative discounted value of the
@@ -64,6 +72,58 @@ pub struct OptionOutcome {
 }
 
 pub const ARMS: [Arm; 3] = [Arm::Intervention, Arm::Baseline, Arm::Difference];
+
+/// One per-run value across runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum RunColumn {
+    /// Uncertain parameter k's sampled value.
+    Sample(usize),
+    /// Metric k of option o: `Metric(o, k)`.
+    Metric(usize, usize),
+    /// Whether assumption test k of option o holds (1) or not (0): `Test(o, k)`.
+    Test(usize, usize),
+}
+
+impl Outcome {
+    /// Number of Monte Carlo runs.
+    pub fn run_count(&self) -> usize {
+        self.runs.len()
+    }
+
+    /// The values of `column` for the runs in `runs`, in run order.
+    pub fn column_range(
+        &self,
+        column: RunColumn,
+        runs: std::ops::Range<usize>,
+    ) -> Result<Vec<f64>, Diagnostic> {
+        let per_option = self.n_metrics + self.n_tests;
+        let index = match column {
+            RunColumn::Sample(k) => k,
+            RunColumn::Metric(o, k) => self.n_samples + o * per_option + k,
+            RunColumn::Test(o, k) => self.n_samples + o * per_option + self.n_metrics + k,
+        };
+        self.runs.column(index, runs).map_err(|e| {
+            Diagnostic::error(format!(
+                "cannot read back the per-run results from their temporary file: {e}"
+            ))
+            .help("check the free space and health of the temporary directory (TMPDIR)")
+        })
+    }
+
+    /// The values of `column` for every run, in run order.
+    pub fn column(&self, column: RunColumn) -> Result<Vec<f64>, Diagnostic> {
+        self.column_range(column, 0..self.run_count())
+    }
+
+    /// Whether assumption test k of option o holds, run by run.
+    pub fn test_outcomes(&self, o: usize, k: usize) -> Result<Vec<bool>, Diagnostic> {
+        Ok(self
+            .column(RunColumn::Test(o, k))?
+            .into_iter()
+            .map(|v| v != 0.0)
+            .collect())
+    }
+}
 
 impl OptionOutcome {
     /// Index of (arm, output variable, time) in `series`.
@@ -112,27 +172,28 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     let n_times = times.len();
     let n_out = scenario.outputs.len();
     let mut options: Vec<OptionOutcome> = (0..n_opts)
-        .map(|o| {
-            Ok(OptionOutcome {
-                lever_values: scenario.option_values(o),
-                metrics: (0..scenario.metrics.len())
-                    .map(|_| per_run(runs))
-                    .collect::<Result<_, _>>()?,
-                tests: (0..scenario.assumptions.len())
-                    .map(|_| per_run(runs))
-                    .collect::<Result<_, _>>()?,
-                series: (0..3 * n_out * n_times)
-                    .map(|_| StreamStats::new())
-                    .collect(),
-                cumulative: if scenario.headline.cumulative.is_some() {
-                    (0..n_times).map(|_| StreamStats::new()).collect()
-                } else {
-                    Vec::new()
-                },
-            })
+        .map(|o| OptionOutcome {
+            lever_values: scenario.option_values(o),
+            series: (0..3 * n_out * n_times)
+                .map(|_| StreamStats::new())
+                .collect(),
+            cumulative: if scenario.headline.cumulative.is_some() {
+                (0..n_times).map(|_| StreamStats::new()).collect()
+            } else {
+                Vec::new()
+            },
         })
-        .collect::<Result<_, Diagnostic>>()?;
-    let mut samples = per_run(runs)?;
+        .collect();
+    let (n_samples, n_metrics, n_tests) = (
+        scenario.uncertainty.parameters.len(),
+        scenario.metrics.len(),
+        scenario.assumptions.len(),
+    );
+    let width = n_samples + n_opts * (n_metrics + n_tests);
+    let block_runs = settings.spill_block_runs.unwrap_or(DEFAULT_BLOCK_RUNS);
+    check_temporary_space(runs, width, block_runs)?;
+    let mut store = RunStore::new(width, block_runs);
+    let mut record = Vec::with_capacity(n_samples + n_opts * (n_metrics + n_tests));
     let mut per_run = match &settings.per_run_series {
         Some(path) => Some(PerRunWriter::create(path, scenario)?),
         None => None,
@@ -143,14 +204,12 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         if let Some(w) = per_run.as_mut() {
             w.write_run(i, &out, n_out, n_times, &times)?;
         }
+        record.clear();
+        record.extend_from_slice(&out.samples);
         for (o, run) in out.options.into_iter().enumerate() {
+            record.extend_from_slice(&run.metrics);
+            record.extend(run.tests.iter().map(|&t| f64::from(u8::from(t))));
             let opt = &mut options[o];
-            for (k, v) in run.metrics.into_iter().enumerate() {
-                opt.metrics[k].push(v);
-            }
-            for (k, t) in run.tests.into_iter().enumerate() {
-                opt.tests[k].push(t);
-            }
             for (stat, v) in opt.series.iter_mut().zip(run.series) {
                 stat.push(v);
             }
@@ -158,8 +217,12 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
                 stat.push(v);
             }
         }
-        samples.push(out.samples);
-        Ok(())
+        store.push(&record).map_err(|e| {
+            Diagnostic::error(format!(
+                "cannot keep the per-run results in a temporary file: {e}"
+            ))
+            .help("free space in the temporary directory, or point TMPDIR at a disk with room")
+        })
     };
     absorb(0, first)?;
     // Rounds of work for the pool: groups of LANES runs (each simulated as one batch), a few
@@ -211,7 +274,10 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
             .iter()
             .map(|&c| scenario.model.program.columns[c].name.clone())
             .collect(),
-        samples,
+        runs: store,
+        n_metrics,
+        n_tests,
+        n_samples,
         options,
         warnings,
         elapsed: started.elapsed(),
@@ -249,17 +315,22 @@ pub fn evaluate_points(
     results.into_iter().collect()
 }
 
-/// An empty vector with room for one value per run; an error, not an abort, when that memory
-/// cannot be had (an absurd `--runs` with `--force`).
-fn per_run<T>(runs: usize) -> Result<Vec<T>, Diagnostic> {
-    let mut v = Vec::new();
-    v.try_reserve_exact(runs).map_err(|_| {
-        Diagnostic::error(format!(
-            "not enough memory to keep the per-run results of {runs} runs"
+/// An error, before the first run, when the run store of `runs` records of `width` values
+/// cannot fit in the free space of the temporary directory (even with `--force`: the run
+/// could only fail once the disk is full).
+fn check_temporary_space(runs: usize, width: usize, block_runs: usize) -> Result<(), Diagnostic> {
+    let temp = std::env::temp_dir();
+    let needed = runs as f64 * width as f64 * 8.0;
+    match crate::output::available_space(&temp) {
+        Some(free) if runs > block_runs && needed > free as f64 => Err(Diagnostic::error(format!(
+            "not enough temporary space to keep the per-run results of {runs} runs: about {:.1} GB needed, {:.1} GB free under `{}`",
+            needed / 1e9,
+            free as f64 / 1e9,
+            temp.display()
         ))
-        .help("use fewer runs (--runs)")
-    })?;
-    Ok(v)
+        .help("use fewer runs (--runs), or point TMPDIR at a disk with room")),
+        _ => Ok(()),
+    }
 }
 
 /// One run's sampled values and the overrides they make.

@@ -17,6 +17,7 @@ pub mod output;
 pub mod report;
 pub mod report_charts;
 pub mod report_html;
+pub mod run_store;
 pub mod scenario;
 pub mod sensitivity;
 pub mod simulate;

@@ -2,7 +2,7 @@
 
 use std::fmt::Write as _;
 use std::io::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use crate::simulate::Results;
 
@@ -97,4 +97,40 @@ pub fn escape_markup(s: &str) -> String {
         }
     }
     out
+}
+
+/// `dir`, or its nearest existing ancestor (`.` if none).
+fn existing_ancestor(dir: &Path) -> PathBuf {
+    let mut probe = dir.to_path_buf();
+    while !probe.exists() {
+        if !probe.pop() {
+            probe = PathBuf::from(".");
+            break;
+        }
+    }
+    if probe.as_os_str().is_empty() {
+        probe = PathBuf::from(".");
+    }
+    probe
+}
+
+/// Whether `a` and `b` (or their nearest existing ancestors) are on the same file system.
+pub fn same_file_system(a: &Path, b: &Path) -> bool {
+    use std::os::unix::fs::MetadataExt as _;
+    let dev = |p: &Path| {
+        std::fs::metadata(existing_ancestor(p))
+            .map(|m| m.dev())
+            .ok()
+    };
+    dev(a).is_some() && dev(a) == dev(b)
+}
+
+/// Free bytes on the file system of `dir` (or its nearest existing ancestor).
+pub fn available_space(dir: &Path) -> Option<u64> {
+    let probe = existing_ancestor(dir);
+    let c = std::ffi::CString::new(probe.as_os_str().as_encoded_bytes()).ok()?;
+    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
+    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
+    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
+    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
 }

@@ -8,11 +8,14 @@ use std::sync::Arc;
 
 use serde_json::{Value, json};
 
-use crate::analysis::assumptions::{drivers, verdict, wilson_interval};
-use crate::analysis::quantiles::{Summary, exact_summary};
+use crate::analysis::assumptions::{Driver, driver, strongest_drivers, verdict, wilson_interval};
+use crate::analysis::quantiles::{Summary, exact_summary, exact_summary_sorting};
 use crate::diagnostics::Diagnostic;
-use crate::experiment::{ARMS, OptionOutcome, Outcome};
-use crate::output::{csv_field, push_number, write_atomically, write_atomically_with};
+use crate::experiment::{ARMS, OptionOutcome, Outcome, RunColumn};
+use crate::output::{
+    available_space, csv_field, push_number, same_file_system, write_atomically,
+    write_atomically_with,
+};
 use crate::scenario::{MetricKind, Scenario};
 
 /// A report file being written (buffered, under a temporary name until complete).
@@ -47,9 +50,8 @@ pub fn write_reports(
     };
     // runs.csv and runs.parquet grow with the runs: they are streamed to the file, row by row
     // and in record batches, never held whole in memory.
-    write("summary.json", &|w| {
-        w.write_all(summary_json(scenario, outcome).as_bytes())
-    })?;
+    let summary = summary_json(scenario, outcome)?;
+    write("summary.json", &|w| w.write_all(summary.as_bytes()))?;
     write("series.csv", &|w| {
         w.write_all(series_csv(scenario, outcome).as_bytes())
     })?;
@@ -59,7 +61,7 @@ pub fn write_reports(
     })?;
     let charts = crate::report_charts::scenario_charts(scenario, outcome, tornado)?;
     written.extend(write_charts(&dir.join("charts"), &charts, true)?);
-    let html = crate::report_html::report_html(scenario, outcome, &charts, tornado);
+    let html = crate::report_html::report_html(scenario, outcome, &charts, tornado)?;
     let path = dir.join("report.html");
     write_atomically(&path, html.as_bytes())
         .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
@@ -144,19 +146,22 @@ pub fn test_result(outcomes: &[bool]) -> TestResult {
     }
 }
 
-/// Each uncertain parameter's sampled values across runs, by name.
-pub(crate) fn sample_columns(s: &Scenario, out: &Outcome) -> Vec<(String, Vec<f64>)> {
-    s.uncertainty
+/// The uncertain parameters that most decide whether a test holds (`holds`, one per run), at
+/// most `top`; the sampled values are read one parameter at a time.
+pub(crate) fn test_drivers(
+    s: &Scenario,
+    out: &Outcome,
+    holds: &[bool],
+    top: usize,
+) -> Result<Vec<Driver>, Diagnostic> {
+    let all = s
+        .uncertainty
         .parameters
         .iter()
         .enumerate()
-        .map(|(k, p)| {
-            (
-                p.name.clone(),
-                out.samples.iter().map(|row| row[k]).collect(),
-            )
-        })
-        .collect()
+        .map(|(k, p)| Ok(driver(&p.name, out.column(RunColumn::Sample(k))?, holds)))
+        .collect::<Result<_, Diagnostic>>()?;
+    Ok(strongest_drivers(all, top))
 }
 
 fn summary_value(s: &Summary) -> Value {
@@ -166,12 +171,12 @@ fn summary_value(s: &Summary) -> Value {
     })
 }
 
-fn summary_json(s: &Scenario, out: &Outcome) -> String {
-    let sample_columns = sample_columns(s, out);
+fn summary_json(s: &Scenario, out: &Outcome) -> Result<String, Diagnostic> {
     let options: Vec<Value> = out
         .options
         .iter()
-        .map(|opt| {
+        .enumerate()
+        .map(|(o, opt)| {
             let levers: serde_json::Map<String, Value> = s
                 .levers
                 .iter()
@@ -181,39 +186,46 @@ fn summary_json(s: &Scenario, out: &Outcome) -> String {
             let metrics: serde_json::Map<String, Value> = s
                 .metrics
                 .iter()
-                .zip(&opt.metrics)
-                .map(|(m, values)| {
-                    let finite: Vec<f64> =
-                        values.iter().copied().filter(|v| v.is_finite()).collect();
+                .enumerate()
+                .map(|(k, m)| {
+                    let mut values = out.column(RunColumn::Metric(o, k))?;
+                    let non_finite = values.iter().filter(|v| !v.is_finite()).count();
+                    let infinite = values.iter().filter(|v| v.is_infinite()).count();
                     // A break-even year of +inf means "not within the horizon": it is a real
                     // outcome and stays in the quantiles (serialised as null).
-                    let summarised = if matches!(m.kind, MetricKind::BreakEven { .. }) {
-                        values.clone()
-                    } else {
-                        finite.clone()
-                    };
+                    let break_even = matches!(m.kind, MetricKind::BreakEven { .. });
+                    if !break_even {
+                        values.retain(|v| v.is_finite());
+                    }
                     let mut v = json!({
                         "arm": m.arm.name(),
                         "kind": metric_kind(&m.kind),
                         "variable": m.variable,
                         "units": m.units,
-                        "summary": summary_value(&exact_summary(&summarised)),
-                        "non_finite_runs": values.len() - finite.len(),
+                        "summary": summary_value(&exact_summary_sorting(&mut values)),
+                        "non_finite_runs": non_finite,
                     });
-                    if matches!(m.kind, MetricKind::BreakEven { .. }) {
-                        v["not_within_horizon_runs"] =
-                            json!(values.iter().filter(|x| x.is_infinite()).count());
+                    if break_even {
+                        v["not_within_horizon_runs"] = json!(infinite);
                     }
-                    (m.name.clone(), v)
+                    Ok((m.name.clone(), v))
                 })
-                .collect();
+                .collect::<Result<_, Diagnostic>>()?;
             let tests: Vec<Value> = s
                 .assumptions
                 .iter()
-                .zip(&opt.tests)
-                .map(|(a, outcomes)| {
-                    let r = test_result(outcomes);
-                    json!({
+                .enumerate()
+                .map(|(k, a)| {
+                    let outcomes = out.test_outcomes(o, k)?;
+                    let r = test_result(&outcomes);
+                    // Which parameters decide it: only meaningful when it sometimes holds
+                    // and sometimes fails.
+                    let drivers = if r.holds > 0 && r.holds < r.runs {
+                        test_drivers(s, out, &outcomes, TOP_DRIVERS)?
+                    } else {
+                        Vec::new()
+                    };
+                    Ok(json!({
                         "name": a.name,
                         "test": a.test,
                         "probability": r.probability,
@@ -221,19 +233,13 @@ fn summary_json(s: &Scenario, out: &Outcome) -> String {
                         "verdict": r.verdict,
                         "holds": r.holds,
                         "runs": r.runs,
-                        // Which parameters decide it: only meaningful when it sometimes holds
-                        // and sometimes fails.
-                        "drivers": if r.holds > 0 && r.holds < r.runs {
-                            drivers(&sample_columns, outcomes, TOP_DRIVERS)
-                        } else {
-                            Vec::new()
-                        },
-                    })
+                        "drivers": drivers,
+                    }))
                 })
-                .collect();
-            json!({ "levers": levers, "metrics": metrics, "assumptions": tests })
+                .collect::<Result<_, Diagnostic>>()?;
+            Ok(json!({ "levers": levers, "metrics": metrics, "assumptions": tests }))
         })
-        .collect();
+        .collect::<Result<_, Diagnostic>>()?;
     let doc = json!({
         "careshift_version": env!("CARGO_PKG_VERSION"),
         "scenario": resolved_scenario(s),
@@ -246,7 +252,7 @@ fn summary_json(s: &Scenario, out: &Outcome) -> String {
     });
     let mut text = serde_json::to_string_pretty(&doc).unwrap_or_else(|_| "{}".into());
     text.push('\n');
-    text
+    Ok(text)
 }
 
 fn metric_kind(k: &MetricKind) -> Value {
@@ -344,35 +350,62 @@ fn write_runs_csv(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::io::R
     }
     line.push('\n');
     w.write_all(line.as_bytes())?;
+    let n_runs = out.run_count();
     for (o, opt) in out.options.iter().enumerate() {
-        for (run, sample) in out.samples.iter().enumerate() {
-            line.clear();
-            let _ = write!(line, "{run},{o}");
-            for v in opt.lever_values.iter().chain(sample) {
-                line.push(',');
-                push_number(&mut line, *v);
+        // A block of runs at a time, column by column from the run store.
+        let mut start = 0;
+        while start < n_runs {
+            let end = (start + RUNS_CSV_BLOCK_ROWS).min(n_runs);
+            let read = |c: RunColumn| out.column_range(c, start..end).map_err(io_error);
+            let samples = (0..s.uncertainty.parameters.len())
+                .map(|k| read(RunColumn::Sample(k)))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            let metrics = (0..s.metrics.len())
+                .map(|k| read(RunColumn::Metric(o, k)))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            let tests = (0..s.assumptions.len())
+                .map(|k| read(RunColumn::Test(o, k)))
+                .collect::<std::io::Result<Vec<_>>>()?;
+            for i in 0..end - start {
+                line.clear();
+                let _ = write!(line, "{},{o}", start + i);
+                for v in opt
+                    .lever_values
+                    .iter()
+                    .chain(samples.iter().map(|c| &c[i]))
+                    .chain(metrics.iter().map(|c| &c[i]))
+                {
+                    line.push(',');
+                    push_number(&mut line, *v);
+                }
+                for t in &tests {
+                    line.push_str(if t[i] != 0.0 { ",1" } else { ",0" });
+                }
+                line.push('\n');
+                w.write_all(line.as_bytes())?;
             }
-            for m in &opt.metrics {
-                line.push(',');
-                push_number(&mut line, m[run]);
-            }
-            for t in &opt.tests {
-                line.push_str(if t[run] { ",1" } else { ",0" });
-            }
-            line.push('\n');
-            w.write_all(line.as_bytes())?;
+            start = end;
         }
     }
     Ok(())
 }
 
-/// Rows per record batch of runs.parquet (and so the most rows built in memory at once).
+/// Runs per block read back from the run store for runs.csv.
+const RUNS_CSV_BLOCK_ROWS: usize = 4096;
+
+/// A report error as an I/O error of the file being written.
+fn io_error(d: Diagnostic) -> std::io::Error {
+    std::io::Error::other(d.message)
+}
+
+/// Rows per row group of runs.parquet (and so the most rows of a column built in memory at
+/// once).
 const PARQUET_BATCH_ROWS: usize = 8192;
 
 fn write_runs_parquet(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::io::Result<()> {
     use arrow::array::{ArrayRef, BooleanArray, Float64Array, UInt32Array, UInt64Array};
     use arrow::datatypes::{DataType, Field, Schema};
-    use arrow::record_batch::RecordBatch;
+    use parquet::arrow::arrow_writer::compute_leaves;
 
     let mut fields = vec![
         Field::new("run", DataType::UInt64, false),
@@ -394,54 +427,94 @@ fn write_runs_parquet(w: &mut OutputFile, s: &Scenario, out: &Outcome) -> std::i
     let fail = |e: &dyn std::fmt::Display| {
         std::io::Error::other(format!("cannot build runs.parquet: {e}"))
     };
-    let mut writer =
-        parquet::arrow::ArrowWriter::try_new(w, schema.clone(), None).map_err(|e| fail(&e))?;
-    let n_runs = out.samples.len();
+    // The file writer of an ArrowWriter (schema and Arrow metadata as ArrowWriter writes
+    // them), fed one column of one row group at a time: the encoder (with its dictionary)
+    // holds one column chunk, not a whole row group.
+    let (mut file, row_groups) = parquet::arrow::ArrowWriter::try_new(w, schema.clone(), None)
+        .and_then(|w| w.into_serialized_writer())
+        .map_err(|e| fail(&e))?;
+    let n_runs = out.run_count();
+    let (n_levers, n_samples, n_metrics) = (
+        s.levers.len(),
+        s.uncertainty.parameters.len(),
+        s.metrics.len(),
+    );
     // Rows are (option, run) in option-major order, like runs.csv.
     let total = n_runs * out.options.len();
     let mut start = 0;
+    let mut row_group = 0;
     while start < total {
         let end = (start + PARQUET_BATCH_ROWS).min(total);
         let rows = || (start..end).map(|r| (r / n_runs, r % n_runs));
-        let float_column = |f: &dyn Fn(&OptionOutcome, usize) -> f64| -> ArrayRef {
-            Arc::new(Float64Array::from_iter_values(
-                rows().map(|(o, run)| f(&out.options[o], run)),
-            ))
+        // The rows of a run-store column in this row group: one or more options' runs.
+        let stored = |column: &dyn Fn(usize) -> RunColumn| -> std::io::Result<Vec<f64>> {
+            let mut values = Vec::with_capacity(end - start);
+            let mut row = start;
+            while row < end {
+                let (o, run) = (row / n_runs, row % n_runs);
+                let last = (n_runs - run).min(end - row);
+                values.extend(
+                    out.column_range(column(o), run..run + last)
+                        .map_err(io_error)?,
+                );
+                row += last;
+            }
+            Ok(values)
         };
-        let mut columns: Vec<ArrayRef> = vec![
-            Arc::new(UInt64Array::from_iter_values(
-                rows().map(|(_, run)| run as u64),
-            )),
-            Arc::new(UInt32Array::from_iter_values(rows().map(|(o, _)| o as u32))),
-        ];
-        for k in 0..s.levers.len() {
-            columns.push(float_column(&|opt, _| opt.lever_values[k]));
+        // Column i of the schema for this row group.
+        let column = |i: usize| -> std::io::Result<ArrayRef> {
+            let lever = i.wrapping_sub(2);
+            let sample = lever.wrapping_sub(n_levers);
+            let metric = sample.wrapping_sub(n_samples);
+            let test = metric.wrapping_sub(n_metrics);
+            Ok(match i {
+                0 => Arc::new(UInt64Array::from_iter_values(
+                    rows().map(|(_, run)| run as u64),
+                )),
+                1 => Arc::new(UInt32Array::from_iter_values(rows().map(|(o, _)| o as u32))),
+                _ if lever < n_levers => Arc::new(Float64Array::from_iter_values(
+                    rows().map(|(o, _)| out.options[o].lever_values[lever]),
+                )),
+                _ if sample < n_samples => {
+                    Arc::new(Float64Array::from(stored(&|_| RunColumn::Sample(sample))?))
+                }
+                _ if metric < n_metrics => Arc::new(Float64Array::from(stored(&|o| {
+                    RunColumn::Metric(o, metric)
+                })?)),
+                _ => Arc::new(BooleanArray::from(
+                    stored(&|o| RunColumn::Test(o, test))?
+                        .into_iter()
+                        .map(|t| t != 0.0)
+                        .collect::<Vec<bool>>(),
+                )),
+            })
+        };
+        // Each batch of rows is its own row group.
+        let writers = row_groups
+            .create_column_writers(row_group)
+            .map_err(|e| fail(&e))?;
+        let mut group = file.next_row_group().map_err(|e| fail(&e))?;
+        for (i, (field, mut writer)) in schema.fields().iter().zip(writers).enumerate() {
+            let array = column(i)?;
+            for leaf in compute_leaves(field, &array).map_err(|e| fail(&e))? {
+                writer.write(&leaf).map_err(|e| fail(&e))?;
+            }
+            let chunk = writer.close().map_err(|e| fail(&e))?;
+            chunk
+                .append_to_row_group(&mut group)
+                .map_err(|e| fail(&e))?;
         }
-        for k in 0..s.uncertainty.parameters.len() {
-            columns.push(float_column(&|_, run| out.samples[run][k]));
-        }
-        for k in 0..s.metrics.len() {
-            columns.push(float_column(&|opt, run| opt.metrics[k][run]));
-        }
-        for k in 0..s.assumptions.len() {
-            let v: Vec<bool> = rows()
-                .map(|(o, run)| out.options[o].tests[k][run])
-                .collect();
-            columns.push(Arc::new(BooleanArray::from(v)));
-        }
-        let batch = RecordBatch::try_new(schema.clone(), columns).map_err(|e| fail(&e))?;
-        writer.write(&batch).map_err(|e| fail(&e))?;
-        // Each batch becomes its own row group, so the writer holds at most one in memory.
-        writer.flush().map_err(|e| fail(&e))?;
+        group.close().map_err(|e| fail(&e))?;
         start = end;
+        row_group += 1;
     }
-    writer.close().map_err(|e| fail(&e))?;
+    file.close().map_err(|e| fail(&e))?;
     Ok(())
 }
 
 /// The short summary printed on the terminal: headline metrics (median and 90 % interval) and
 /// each assumption test with its probability and verdict, per option.
-pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
+pub fn terminal_summary(s: &Scenario, out: &Outcome) -> Result<String, Diagnostic> {
     let mut text = String::new();
     let _ = writeln!(
         text,
@@ -454,16 +527,17 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
         out.elapsed.as_secs_f64(),
         out.threads
     );
-    for opt in &out.options {
+    for (o, opt) in out.options.iter().enumerate() {
         if out.options.len() > 1 {
             let _ = writeln!(text, "\noption: {}", option_label(s, opt));
         }
-        for (m, values) in s.metrics.iter().zip(&opt.metrics) {
+        for (k, m) in s.metrics.iter().enumerate() {
+            let values = out.column(RunColumn::Metric(o, k))?;
             let _ = writeln!(text, "  {:<28} {}", m.name, describe_metric(m, values));
         }
-        let samples = sample_columns(s, out);
-        for (a, outcomes) in s.assumptions.iter().zip(&opt.tests) {
-            let r = test_result(outcomes);
+        for (k, a) in s.assumptions.iter().enumerate() {
+            let outcomes = out.test_outcomes(o, k)?;
+            let r = test_result(&outcomes);
             let _ = writeln!(
                 text,
                 "  test {:<40} P = {:.2} (95% CI {:.2}–{:.2}, {} of {} runs): {:?}",
@@ -475,8 +549,8 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
                 r.runs,
                 r.verdict
             );
-            if r.holds > 0 && r.holds < r.runs && !samples.is_empty() {
-                let top: Vec<String> = drivers(&samples, outcomes, 3)
+            if r.holds > 0 && r.holds < r.runs && !s.uncertainty.parameters.is_empty() {
+                let top: Vec<String> = test_drivers(s, out, &outcomes, 3)?
                     .iter()
                     .filter(|d| d.rank_correlation.abs() >= 0.05)
                     .map(|d| format!("{} (ρ = {:+.2})", d.parameter, d.rank_correlation))
@@ -487,11 +561,11 @@ pub fn terminal_summary(s: &Scenario, out: &Outcome) -> String {
             }
         }
     }
-    text
+    Ok(text)
 }
 
 /// "median X (90% interval A to B)" for a metric's values across runs.
-pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> String {
+pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: Vec<f64>) -> String {
     let units = m
         .units
         .as_deref()
@@ -505,26 +579,25 @@ pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> St
             fmt(v)
         }
     };
-    let kept: Vec<f64> = values
-        .iter()
-        .copied()
-        .filter(|v| {
-            if break_even {
-                !v.is_nan()
-            } else {
-                v.is_finite()
-            }
-        })
-        .collect();
-    let dropped = values.len() - kept.len();
+    let runs = values.len();
     let within = values.iter().filter(|v| v.is_finite()).count();
-    let sm = exact_summary(&kept);
+    // Filtered and sorted in place: one copy of the runs' values.
+    let mut kept = values;
+    kept.retain(|v| {
+        if break_even {
+            !v.is_nan()
+        } else {
+            v.is_finite()
+        }
+    });
+    let dropped = runs - kept.len();
+    let sm = exact_summary_sorting(&mut kept);
     let mut text = if kept.is_empty() {
         "—".to_string()
-    } else if values.len() == 1 {
+    } else if runs == 1 {
         format!("{}{units}", shown(kept[0]))
     } else if break_even && within == 0 {
-        format!("not within the horizon in any of the {} runs", values.len())
+        format!("not within the horizon in any of the {} runs", runs)
     } else if break_even && sm.p50.is_infinite() {
         format!(
             "not within the horizon in most runs (earliest: {})",
@@ -543,14 +616,11 @@ pub(crate) fn describe_metric(m: &crate::scenario::Metric, values: &[f64]) -> St
     if break_even && within > 0 {
         text.push_str(&format!(
             "; within the horizon in {within} of {} runs",
-            values.len()
+            runs
         ));
     }
     if dropped > 0 {
-        text.push_str(&format!(
-            "  ({dropped} of {} runs not a number)",
-            values.len()
-        ));
+        text.push_str(&format!("  ({dropped} of {} runs not a number)", runs));
     }
     text
 }
@@ -577,7 +647,8 @@ pub(crate) fn fmt(v: f64) -> String {
 }
 
 /// Refuse (unless `force`) when the outputs are estimated not to fit in the free space of the
-/// file system holding `dir`.
+/// file system holding `dir`, or the per-run results ([`crate::run_store`]) in that of the
+/// temporary directory.
 pub fn check_disk_space(
     dir: &Path,
     s: &Scenario,
@@ -597,6 +668,29 @@ pub fn check_disk_space(
     if per_run {
         estimate += runs * options * 3.0 * times * (outputs + 4.0) * 20.0;
     }
+    // The run store: 8 bytes per sampled value, metric and test outcome of every run, in a
+    // temporary file (removed when the run ends).
+    let spill = runs
+        * 8.0
+        * (s.uncertainty.parameters.len() as f64
+            + options * (s.metrics.len() + s.assumptions.len()) as f64);
+    let temp = std::env::temp_dir();
+    if same_file_system(dir, &temp) {
+        estimate += spill;
+    } else if let Some(free) = available_space(&temp)
+        && spill > free as f64
+        && !force
+    {
+        return Err(Diagnostic::error(format!(
+            "the per-run results of {} runs × {} options need about {:.1} GB of temporary space, but only {:.1} GB is free under `{}`",
+            s.uncertainty.runs,
+            s.option_count(),
+            spill / 1e9,
+            free as f64 / 1e9,
+            temp.display()
+        ))
+        .help("use fewer runs (--runs), point TMPDIR at a disk with room, or pass --force to try anyway"));
+    }
     let Some(free) = available_space(dir) else {
         return Ok(());
     };
@@ -614,29 +708,13 @@ pub fn check_disk_space(
     Ok(())
 }
 
-/// Free bytes on the file system of `dir` (or its nearest existing ancestor).
-fn available_space(dir: &Path) -> Option<u64> {
-    let mut probe = dir.to_path_buf();
-    while !probe.exists() {
-        if !probe.pop() {
-            probe = PathBuf::from(".");
-            break;
-        }
-    }
-    if probe.as_os_str().is_empty() {
-        probe = PathBuf::from(".");
-    }
-    let c = std::ffi::CString::new(probe.as_os_str().as_encoded_bytes()).ok()?;
-    let mut st: libc::statvfs = unsafe { std::mem::zeroed() };
-    // SAFETY: `c` is a valid NUL-terminated path and `st` a writable statvfs.
-    let rc = unsafe { libc::statvfs(c.as_ptr(), &mut st) };
-    (rc == 0).then(|| st.f_bavail as u64 * st.f_frsize as u64)
-}
-
 /// `careshift compare`: the same scenario and sample on two model variants. Per option and
 /// metric: each model's median, and the run-by-run difference (B − A) with its 90 % interval;
 /// per assumption test: each model's probability; and each model's run time.
-pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String, Value) {
+pub fn comparison(
+    a: (&Scenario, &Outcome),
+    b: (&Scenario, &Outcome),
+) -> Result<(String, Value), Diagnostic> {
     let (sa, oa) = a;
     let (sb, ob) = b;
     let mut text = String::new();
@@ -653,7 +731,7 @@ pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String
         ob.elapsed.as_secs_f64()
     );
     let mut options = Vec::new();
-    for (opt_a, opt_b) in oa.options.iter().zip(&ob.options) {
+    for (o, opt_a) in oa.options.iter().enumerate().take(ob.options.len()) {
         if oa.options.len() > 1 {
             let _ = writeln!(text, "\noption: {}", option_label(sa, opt_a));
         }
@@ -664,7 +742,10 @@ pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String
         );
         let mut metrics = serde_json::Map::new();
         for (k, m) in sa.metrics.iter().enumerate() {
-            let (va, vb) = (&opt_a.metrics[k], &opt_b.metrics[k]);
+            let (va, vb) = (
+                &oa.column(RunColumn::Metric(o, k))?,
+                &ob.column(RunColumn::Metric(o, k))?,
+            );
             let diff: Vec<f64> = va
                 .iter()
                 .zip(vb)
@@ -708,7 +789,10 @@ pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String
         }
         let mut tests = Vec::new();
         for (k, t) in sa.assumptions.iter().enumerate() {
-            let (ra, rb) = (test_result(&opt_a.tests[k]), test_result(&opt_b.tests[k]));
+            let (ra, rb) = (
+                test_result(&oa.test_outcomes(o, k)?),
+                test_result(&ob.test_outcomes(o, k)?),
+            );
             let _ = writeln!(
                 text,
                 "  test {:<40} A: P = {:.2} ({:?})   B: P = {:.2} ({:?})",
@@ -740,5 +824,5 @@ pub fn comparison(a: (&Scenario, &Outcome), b: (&Scenario, &Outcome)) -> (String
         "b": { "model": sb.model_path.display().to_string(), "run_seconds": ob.elapsed.as_secs_f64() },
         "options": options,
     });
-    (text, doc)
+    Ok((text, doc))
 }

@@ -4,15 +4,15 @@
 //! With several options (a sweep), the time-series charts show the first option and a box chart
 //! compares every option's headline metric.
 
-use crate::analysis::quantiles::{Summary, exact_summary};
+use crate::analysis::quantiles::{Summary, exact_summary_sorting};
 use crate::charts::axis::humanize;
 use crate::charts::bars::{ImportanceChart, ImportanceSeries, TornadoChart, TornadoRow};
 use crate::charts::boxes::{BoxChart, BoxRow};
-use crate::charts::distribution::DistributionChart;
+use crate::charts::distribution::{Bins, DistributionChart};
 use crate::charts::fan::{Band, FanChart, Marker};
 use crate::charts::{self, BASELINE, Chart, Draw, INTERVENTION};
 use crate::diagnostics::Diagnostic;
-use crate::experiment::{OptionOutcome, Outcome};
+use crate::experiment::{OptionOutcome, Outcome, RunColumn};
 use crate::report::option_label;
 use crate::scenario::{Arm, Metric, MetricKind, Scenario};
 use crate::sensitivity::{Analysis, Importance};
@@ -167,7 +167,12 @@ pub fn scenario_charts(
         )?);
     }
     for k in headline_metrics(s) {
-        if let Some(c) = distribution_chart(s, opt, k, &suffix) {
+        if let Some(c) = distribution_chart(
+            s,
+            out.column(RunColumn::Metric(DRAWN_OPTION, k))?,
+            k,
+            &suffix,
+        ) {
             charts.push(render(&format!("distribution_{}", s.metrics[k].name), &c)?);
         }
     }
@@ -178,19 +183,17 @@ pub fn scenario_charts(
         let rows = out
             .options
             .iter()
-            .map(|o| {
-                let finite: Vec<f64> = o.metrics[k]
-                    .iter()
-                    .copied()
-                    .filter(|v| v.is_finite())
-                    .collect();
-                let q = exact_summary(&finite);
-                BoxRow {
-                    label: option_label(s, o),
+            .enumerate()
+            .map(|(o, opt)| {
+                let mut finite = out.column(RunColumn::Metric(o, k))?;
+                finite.retain(|v| v.is_finite());
+                let q = exact_summary_sorting(&mut finite);
+                Ok(BoxRow {
+                    label: option_label(s, opt),
                     quantiles: [q.p5, q.p25, q.p50, q.p75, q.p95],
-                }
+                })
             })
-            .collect();
+            .collect::<Result<_, Diagnostic>>()?;
         let chart = BoxChart {
             title: format!("{} by option", m.name),
             x_what: m.name.clone(),
@@ -255,13 +258,10 @@ fn cumulative_chart(
         s.uncertainty.runs
     );
     let marker = if matches!(m.kind, MetricKind::BreakEven { .. }) {
-        let years: Vec<f64> = opt.metrics[k]
-            .iter()
-            .copied()
-            .filter(|v| !v.is_nan())
-            .collect();
+        let mut years = out.column(RunColumn::Metric(DRAWN_OPTION, k))?;
+        years.retain(|v| !v.is_nan());
         let within = years.iter().filter(|v| v.is_finite()).count();
-        let q = exact_summary(&years);
+        let q = exact_summary_sorting(&mut years);
         caption.push_str(&format!(
             " {within} of {} runs break even by {}.",
             years.len(),
@@ -307,46 +307,54 @@ fn cumulative_chart(
     })
 }
 
+/// The distribution of metric k across runs (`values`, one per run).
 fn distribution_chart(
     s: &Scenario,
-    opt: &OptionOutcome,
+    values: Vec<f64>,
     k: usize,
     suffix: &str,
 ) -> Option<DistributionChart> {
     let m = &s.metrics[k];
-    let values = &opt.metrics[k];
-    let finite: Vec<f64> = values.iter().copied().filter(|v| v.is_finite()).collect();
-    if finite.len() < 2 {
+    let runs = values.len();
+    let n_finite = values.iter().filter(|v| v.is_finite()).count();
+    if n_finite < 2 {
         return None;
     }
     let break_even = matches!(m.kind, MetricKind::BreakEven { .. });
-    let all = if break_even {
-        values.iter().copied().filter(|v| !v.is_nan()).collect()
-    } else {
-        finite.clone()
-    };
-    let q = exact_summary(&all);
-    let mut caption = format!("{} runs.", values.len());
     let beyond = values.iter().filter(|v| v.is_infinite()).count();
+    // The values in the percentiles (a break-even year of +inf is one), then the drawn ones
+    // (finite), filtered in place: one copy of the runs' values at a time.
+    let mut finite = values;
+    finite.retain(|v| {
+        if break_even {
+            !v.is_nan()
+        } else {
+            v.is_finite()
+        }
+    });
+    let q = exact_summary_sorting(&mut finite);
+    finite.retain(|v| v.is_finite());
+    let mut caption = format!("{runs} runs.");
     if break_even && beyond > 0 {
         caption.push_str(&format!(
             " {beyond} runs do not break even within the horizon (not shown; counted in the percentiles)."
         ));
-    } else if finite.len() < values.len() {
+    } else if n_finite < runs {
         caption.push_str(&format!(
             " {} runs with no finite value are left out.",
-            values.len() - finite.len()
+            runs - n_finite
         ));
     }
     if let Some(doc) = &m.doc {
         caption.push(' ');
         caption.push_str(doc);
     }
+    let x_units = metric_units(s, m);
     Some(DistributionChart {
         title: format!("Distribution of {}{suffix}", m.name),
+        bins: Bins::of(&finite, &m.name, x_units.as_deref()),
         x_what: m.name.clone(),
-        x_units: metric_units(s, m),
-        values: finite,
+        x_units,
         p50: q.p50,
         p5: q.p5,
         p95: q.p95,

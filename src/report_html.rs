@@ -5,11 +5,12 @@
 
 use std::fmt::Write as _;
 
-use crate::analysis::assumptions::{Verdict, drivers};
+use crate::analysis::assumptions::Verdict;
 use crate::charts::Chart;
-use crate::experiment::Outcome;
+use crate::diagnostics::Diagnostic;
+use crate::experiment::{Outcome, RunColumn};
 use crate::output::escape_markup as escape;
-use crate::report::{describe_metric, fmt, option_label, sample_columns, test_result};
+use crate::report::{describe_metric, fmt, option_label, test_drivers, test_result};
 use crate::scenario::Scenario;
 use crate::sensitivity::{Analysis, Importance};
 
@@ -57,7 +58,7 @@ pub fn report_html(
     out: &Outcome,
     charts: &[Chart],
     tornado: Option<&Analysis>,
-) -> String {
+) -> Result<String, Diagnostic> {
     let mut h = String::new();
     let title = format!("careshift: {}", s.name);
     let _ = write!(
@@ -91,8 +92,7 @@ pub fn report_html(
         env!("CARGO_PKG_VERSION"),
     );
     interventions(&mut h, s);
-    let samples = sample_columns(s, out);
-    for opt in &out.options {
+    for (o, opt) in out.options.iter().enumerate() {
         if out.options.len() > 1 {
             let _ = writeln!(h, "<h2>Option: {}</h2>", escape(&option_label(s, opt)));
         }
@@ -104,10 +104,14 @@ pub fn report_html(
                 h,
                 "<table><tr><th>Assumption</th><th>Test</th><th>Probability</th><th>95 % interval</th><th>Verdict</th><th>Decided mostly by (rank correlation)</th></tr>"
             );
-            for (a, outcomes) in s.assumptions.iter().zip(&opt.tests) {
-                let r = test_result(outcomes);
-                let top: Vec<String> = if r.holds > 0 && r.holds < r.runs && !samples.is_empty() {
-                    drivers(&samples, outcomes, 3)
+            for (k, a) in s.assumptions.iter().enumerate() {
+                let outcomes = out.test_outcomes(o, k)?;
+                let r = test_result(&outcomes);
+                let top: Vec<String> = if r.holds > 0
+                    && r.holds < r.runs
+                    && !s.uncertainty.parameters.is_empty()
+                {
+                    test_drivers(s, out, &outcomes, 3)?
                         .iter()
                         .filter(|d| d.rank_correlation.abs() >= 0.05)
                         .map(|d| format!("{} ({:+.2})", escape(&d.parameter), d.rank_correlation))
@@ -138,7 +142,8 @@ pub fn report_html(
             h,
             "<h2>Metrics</h2><table><tr><th>Metric</th><th>Across runs</th><th>Description</th></tr>"
         );
-        for (m, values) in s.metrics.iter().zip(&opt.metrics) {
+        for (k, m) in s.metrics.iter().enumerate() {
+            let values = out.column(RunColumn::Metric(o, k))?;
             let _ = writeln!(
                 h,
                 "<tr><td>{}</td><td>{}</td><td class=\"small\">{}</td></tr>",
@@ -175,7 +180,7 @@ pub fn report_html(
         h,
         "<p class=\"small\">Data: summary.json, series.csv, runs.csv and runs.parquet in this directory; the charts as SVG and PNG in charts/ (docs/OUTPUTS.md).</p>\n</body>\n</html>"
     );
-    h
+    Ok(h)
 }
 
 /// The tornado's numbers under its chart.

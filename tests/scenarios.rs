@@ -1205,7 +1205,7 @@ fn series_do_not_grow_with_the_number_of_runs() {
     for runs in [10, 200] {
         s.uncertainty.runs = runs;
         let outcome = careshift::experiment::run(&s, &settings).unwrap();
-        assert_eq!(outcome.samples.len(), runs);
+        assert_eq!(outcome.run_count(), runs);
         sizes.push(
             outcome
                 .options
@@ -1419,5 +1419,70 @@ fn every_bundled_scenario_runs_and_writes_every_file() {
                 scenario.display()
             );
         }
+    }
+}
+
+/// The per-run results go to a temporary file in blocks (memory flat in the number of runs);
+/// every report file is byte for byte the same whatever the block size: all runs in memory,
+/// blocks that split the options' runs unevenly, one run per block.
+#[test]
+fn reports_are_identical_whatever_the_per_run_spill_block() {
+    let s = careshift::scenario::load_scenario(Path::new("scenarios/investment_options.toml"))
+        .unwrap_or_else(|f| panic!("{}", f.render()));
+    assert!(s.option_count() > 1 && !s.assumptions.is_empty());
+    let runs = s.uncertainty.runs;
+    // (block, report files by name, terminal summary)
+    type Reports = (Option<usize>, BTreeMap<PathBuf, Vec<u8>>, String);
+    let mut reports: Vec<Reports> = Vec::new();
+    for block in [None, Some(runs + 1), Some(64), Some(7), Some(1)] {
+        let settings = careshift::experiment::RunSettings {
+            threads: Some(2),
+            spill_block_runs: block,
+            ..Default::default()
+        };
+        let outcome = careshift::experiment::run(&s, &settings).unwrap();
+        assert_eq!(outcome.run_count(), runs);
+        let dir = common::temp_dir(&format!("spill-block-{block:?}"));
+        let written = careshift::report::write_reports(&dir, &s, &outcome, None).unwrap();
+        let files: BTreeMap<PathBuf, Vec<u8>> = written
+            .iter()
+            .map(|p| (p.strip_prefix(&dir).unwrap().to_path_buf(), read(p)))
+            .collect();
+        for name in [
+            "summary.json",
+            "series.csv",
+            "runs.csv",
+            "runs.parquet",
+            "report.html",
+        ] {
+            assert!(files.contains_key(Path::new(name)), "{name} written");
+        }
+        // The terminal summary, without its first line (the run time).
+        let text = careshift::report::terminal_summary(&s, &outcome).unwrap();
+        let text = text
+            .split_once('\n')
+            .map_or("", |(_, rest)| rest)
+            .to_string();
+        assert!(
+            text.contains("P = "),
+            "the summary lists the tests:\n{text}"
+        );
+        reports.push((block, files, text));
+    }
+    let (_, first_files, first_text) = &reports[0];
+    for (block, files, text) in &reports[1..] {
+        assert_eq!(
+            files.keys().collect::<Vec<_>>(),
+            first_files.keys().collect::<Vec<_>>(),
+            "block {block:?}"
+        );
+        for (name, bytes) in files {
+            assert!(
+                bytes == &first_files[name],
+                "{} differs with spill block {block:?}",
+                name.display()
+            );
+        }
+        assert_eq!(text, first_text, "block {block:?}");
     }
 }

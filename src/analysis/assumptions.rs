@@ -146,7 +146,7 @@ pub struct Driver {
 ///
 /// If a parameter's values and `holds` differ in length.
 pub fn drivers(parameters: &[(String, Vec<f64>)], holds: &[bool], top: usize) -> Vec<Driver> {
-    let mut out: Vec<Driver> = parameters
+    let all = parameters
         .iter()
         .map(|(name, values)| {
             assert_eq!(
@@ -156,62 +156,104 @@ pub fn drivers(parameters: &[(String, Vec<f64>)], holds: &[bool], top: usize) ->
                 values.len(),
                 holds.len()
             );
-            driver(name, values, holds)
+            driver(name, values.clone(), holds)
         })
         .collect();
-    out.sort_by(|a, b| {
+    strongest_drivers(all, top)
+}
+
+/// `drivers`, sorted by |rank_correlation| descending (ties broken by name), at most `top`.
+pub fn strongest_drivers(mut drivers: Vec<Driver>, top: usize) -> Vec<Driver> {
+    drivers.sort_by(|a, b| {
         b.rank_correlation
             .abs()
             .total_cmp(&a.rank_correlation.abs())
             .then_with(|| a.parameter.cmp(&b.parameter))
     });
-    out.truncate(top);
-    out
+    drivers.truncate(top);
+    drivers
 }
 
-fn driver(name: &str, values: &[f64], holds: &[bool]) -> Driver {
-    let pairs: Vec<(f64, bool)> = values
-        .iter()
-        .zip(holds)
-        .filter(|(v, _)| !v.is_nan())
-        .map(|(&v, &h)| (v, h))
-        .collect();
-    let x: Vec<f64> = pairs.iter().map(|p| p.0).collect();
-    let y: Vec<f64> = pairs.iter().map(|p| f64::from(u8::from(p.1))).collect();
+/// How parameter `name`, with `values` (one per run, taken over as working memory) relates to
+/// `holds` (one per run). The same numbers as [`rank_correlation`] and the KS statistic on the
+/// pairs without NaN, computed with the values, one index per run and the flags in memory and
+/// nothing else (the runs of a large experiment are read one parameter at a time).
+///
+/// # Panics
+///
+/// If `values` and `holds` differ in length.
+pub fn driver(name: &str, mut values: Vec<f64>, holds: &[bool]) -> Driver {
+    assert_eq!(values.len(), holds.len(), "one value per run");
+    // Leave out the runs where the parameter is NaN.
+    let mut flags = Vec::with_capacity(holds.len());
+    let mut kept = 0;
+    for i in 0..values.len() {
+        if !values[i].is_nan() {
+            values[kept] = values[i];
+            flags.push(holds[i]);
+            kept += 1;
+        }
+    }
+    values.truncate(kept);
+    let x = values;
     let mean_of = |want: bool| {
-        let (sum, n) = pairs
+        let (sum, n) = x
             .iter()
-            .filter(|p| p.1 == want)
+            .zip(&flags)
+            .filter(|p| *p.1 == want)
             .fold((0.0, 0usize), |(s, n), p| (s + p.0, n + 1));
         if n == 0 { f64::NAN } else { sum / n as f64 }
     };
+    let (mean_when_holds, mean_when_fails) = (mean_of(true), mean_of(false));
+    // Runs in increasing order of the parameter (stable: ties stay in run order).
+    let mut order: Vec<usize> = (0..x.len()).collect();
+    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let distribution_shift = ks_statistic(&x, &flags, &order);
+    let rank_correlation = if x.len() < 2 {
+        0.0
+    } else {
+        binary_rank_correlation(x, &flags, &order)
+    };
     Driver {
         parameter: name.to_string(),
-        rank_correlation: rank_correlation(&x, &y),
-        mean_when_holds: mean_of(true),
-        mean_when_fails: mean_of(false),
-        distribution_shift: ks_statistic(&pairs),
+        rank_correlation,
+        mean_when_holds,
+        mean_when_fails,
+        distribution_shift,
     }
 }
 
-/// Two-sample Kolmogorov–Smirnov statistic between the values flagged true and false.
-fn ks_statistic(pairs: &[(f64, bool)]) -> f64 {
-    let n_true = pairs.iter().filter(|p| p.1).count();
-    let n_false = pairs.len() - n_true;
+/// [`rank_correlation`] of `x` and the flags (as 0 and 1), given the order of `x`: the ranks
+/// of `x` overwrite `x`; a flag's rank is one of two numbers and is not stored.
+fn binary_rank_correlation(mut x: Vec<f64>, flags: &[bool], order: &[usize]) -> f64 {
+    assign_average_ranks(&mut x, order);
+    let n_false = flags.iter().filter(|&&f| !f).count();
+    let n = flags.len();
+    // The average ranks of the two tied groups (false first), as `average_ranks` gives them.
+    let rank_false = (1 + n_false) as f64 / 2.0;
+    let rank_true = (n_false + 1 + n) as f64 / 2.0;
+    let flag_rank = |&f: &bool| if f { rank_true } else { rank_false };
+    pearson_with(&x, flags, flag_rank)
+}
+
+/// Two-sample Kolmogorov–Smirnov statistic between the values flagged true and false, given
+/// the order of the values (stable).
+fn ks_statistic(values: &[f64], flags: &[bool], order: &[usize]) -> f64 {
+    let n_true = flags.iter().filter(|&&f| f).count();
+    let n_false = flags.len() - n_true;
     if n_true == 0 || n_false == 0 {
         return 0.0;
     }
-    let mut sorted = pairs.to_vec();
-    sorted.sort_by(|a, b| a.0.total_cmp(&b.0));
     let (mut c_true, mut c_false, mut d) = (0usize, 0usize, 0.0f64);
-    for (i, &(v, flag)) in sorted.iter().enumerate() {
-        if flag {
+    for (i, &run) in order.iter().enumerate() {
+        let v = values[run];
+        if flags[run] {
             c_true += 1;
         } else {
             c_false += 1;
         }
         // Compare the CDFs only after the last of a run of equal values.
-        if sorted.get(i + 1).is_none_or(|next| next.0 != v) {
+        if order.get(i + 1).is_none_or(|&next| values[next] != v) {
             let diff = (c_true as f64 / n_true as f64 - c_false as f64 / n_false as f64).abs();
             d = d.max(diff);
         }
@@ -219,35 +261,47 @@ fn ks_statistic(pairs: &[(f64, bool)]) -> f64 {
     d
 }
 
-/// Ranks 1..=n, tied values sharing the average of their ranks. `x` must be NaN-free.
 fn average_ranks(x: &[f64]) -> Vec<f64> {
     let mut order: Vec<usize> = (0..x.len()).collect();
     order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
-    let mut ranks = vec![0.0; x.len()];
+    let mut ranks = x.to_vec();
+    assign_average_ranks(&mut ranks, &order);
+    ranks
+}
+
+/// Replace each value of `x` by its rank (1-based; tied values share the average of their
+/// ranks), given `order`, the indices of `x` in increasing order of value.
+fn assign_average_ranks(x: &mut [f64], order: &[usize]) {
     let mut start = 0;
     while start < order.len() {
         let mut end = start + 1;
         while end < order.len() && x[order[end]] == x[order[start]] {
             end += 1;
         }
-        // Positions start..end hold ranks start+1..=end; their average:
+        // Positions start..end hold ranks start+1..=end; their average (written only once
+        // the tied group is known, so later groups still compare values):
         let rank = (start + 1 + end) as f64 / 2.0;
         for &i in &order[start..end] {
-            ranks[i] = rank;
+            x[i] = rank;
         }
         start = end;
     }
-    ranks
 }
 
 /// Pearson correlation; 0 when either side has zero variance.
 fn pearson(x: &[f64], y: &[f64]) -> f64 {
+    pearson_with(x, y, |&v| v)
+}
+
+/// Pearson correlation of `x` and `y` mapped by `value` (in order, so sums are the same as
+/// over the mapped values); 0 when either side has zero variance.
+fn pearson_with<T>(x: &[f64], y: &[T], value: impl Fn(&T) -> f64) -> f64 {
     let n = x.len() as f64;
     let mx = x.iter().sum::<f64>() / n;
-    let my = y.iter().sum::<f64>() / n;
+    let my = y.iter().map(&value).sum::<f64>() / n;
     let (mut sxy, mut sxx, mut syy) = (0.0, 0.0, 0.0);
     for (a, b) in x.iter().zip(y) {
-        let (da, db) = (a - mx, b - my);
+        let (da, db) = (a - mx, value(b) - my);
         sxy += da * db;
         sxx += da * da;
         syy += db * db;

@@ -331,8 +331,25 @@ pub fn exact_quantile(values: &[f64], p: f64) -> f64 {
 /// [module documentation](self)). The mean is Welford's running mean in slice order, so for
 /// finite values it is bit-identical to [`StreamStats`] fed the same values in the same order.
 pub fn exact_summary(values: &[f64]) -> Summary {
-    let sorted = sorted_without_nan(values);
-    let ignored = (values.len() - sorted.len()) as u64;
+    exact_summary_sorting(&mut values.to_vec())
+}
+
+/// [`exact_summary`] of `values`, which are left sorted (by `f64::total_cmp`) without their
+/// NaNs: a run-sized column needs no second copy.
+pub fn exact_summary_sorting(values: &mut Vec<f64>) -> Summary {
+    // Welford's running mean and M2 in slice order (used when no value is infinite).
+    let (mut n, mut mean, mut m2) = (0u64, 0.0, 0.0);
+    for &x in values.iter().filter(|x| !x.is_nan()) {
+        n += 1;
+        let delta = x - mean;
+        mean += delta / n as f64;
+        m2 += delta * (x - mean);
+    }
+    let total = values.len();
+    values.retain(|x| !x.is_nan());
+    values.sort_by(f64::total_cmp);
+    let sorted = &values[..];
+    let ignored = (total - sorted.len()) as u64;
     if sorted.is_empty() {
         return empty_summary(ignored);
     }
@@ -343,18 +360,9 @@ pub fn exact_summary(values: &[f64]) -> Summary {
         (true, true) => (f64::NAN, f64::INFINITY),
         (false, true) => (f64::INFINITY, f64::INFINITY),
         (true, false) => (f64::NEG_INFINITY, f64::INFINITY),
-        (false, false) => {
-            let (mut n, mut mean, mut m2) = (0u64, 0.0, 0.0);
-            for &x in values.iter().filter(|x| !x.is_nan()) {
-                n += 1;
-                let delta = x - mean;
-                mean += delta / n as f64;
-                m2 += delta * (x - mean);
-            }
-            (mean, sample_sd(m2, n))
-        }
+        (false, false) => (mean, sample_sd(m2, n)),
     };
-    let [p5, p25, p50, p75, p95] = SUMMARY_LEVELS.map(|p| sorted_quantile(&sorted, p));
+    let [p5, p25, p50, p75, p95] = SUMMARY_LEVELS.map(|p| sorted_quantile(sorted, p));
     Summary {
         count,
         ignored,
@@ -775,5 +783,33 @@ mod tests {
             "{json}"
         );
         assert!(json.contains(r#""p95":1.95"#), "{json}");
+    }
+
+    #[test]
+    fn summary_in_place_is_the_summary_and_leaves_the_values_sorted() {
+        let values = [
+            3.0,
+            f64::NAN,
+            -1.0,
+            2.5,
+            f64::INFINITY,
+            0.0,
+            7.0,
+            f64::NAN,
+            2.5,
+        ];
+        for slice in [&values[..], &values[..4], &[f64::NAN][..], &[][..]] {
+            let mut v = slice.to_vec();
+            let got = exact_summary_sorting(&mut v);
+            let want = exact_summary(slice);
+            assert_eq!(format!("{got:?}"), format!("{want:?}"));
+            let mut sorted: Vec<f64> = slice.iter().copied().filter(|x| !x.is_nan()).collect();
+            sorted.sort_by(f64::total_cmp);
+            assert_eq!(v, sorted);
+        }
+        // Finite values: the mean and sd are the textbook ones.
+        let s = exact_summary_sorting(&mut vec![4.0, 1.0, 3.0, 2.0]);
+        assert_eq!((s.mean, s.min, s.max, s.p50), (2.5, 1.0, 4.0, 2.5));
+        assert!((s.sd - (5.0f64 / 3.0).sqrt()).abs() < 1e-15);
     }
 }

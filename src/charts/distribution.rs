@@ -14,8 +14,8 @@ pub struct DistributionChart {
     pub title: String,
     pub x_what: String,
     pub x_units: Option<String>,
-    /// The finite values, one per run.
-    pub values: Vec<f64>,
+    /// The histogram of the finite values (one per run), from [`Bins::of`].
+    pub bins: Bins,
     /// Median and 5th / 95th percentiles of the values.
     pub p50: f64,
     pub p5: f64,
@@ -25,11 +25,47 @@ pub struct DistributionChart {
     pub is_time: bool,
 }
 
+/// A histogram of values as the chart draws it: the padded range of the values (unscaled) and
+/// the count in each of about √n equal bins (between 8 and 40) over the scaled range. Built
+/// once from the values, so the chart does not hold them.
+#[derive(Debug, Clone)]
+pub struct Bins {
+    pub range: (f64, f64),
+    pub counts: Vec<usize>,
+}
+
+impl Bins {
+    /// The bins of `values` (finite ones count) on the axis of `x_what` in `x_units`.
+    pub fn of(values: &[f64], x_what: &str, x_units: Option<&str>) -> Bins {
+        let (vlo, vhi) = padded_range(values.iter().copied(), false);
+        let (scale, lo, hi) = axis_scale(x_what, x_units, (vlo, vhi));
+        let bins = ((values.len() as f64).sqrt().round() as usize).clamp(8, 40);
+        // Scaled one value at a time: no copy of the values.
+        let scaled = values.iter().map(|&v| scale.apply(v));
+        Bins {
+            range: (vlo, vhi),
+            counts: histogram(scaled, lo, hi, bins),
+        }
+    }
+}
+
+/// The x axis's scale for an (unscaled) range, and the scaled range.
+fn axis_scale(x_what: &str, x_units: Option<&str>, (vlo, vhi): (f64, f64)) -> (Scale, f64, f64) {
+    let scale = Scale::new(x_what, x_units, vlo.abs().max(vhi.abs()));
+    let (lo, hi) = (scale.apply(vlo), scale.apply(vhi));
+    (scale, lo, hi)
+}
+
 /// Histogram bin counts: `bins` equal bins over [lo, hi].
-pub fn histogram(values: &[f64], lo: f64, hi: f64, bins: usize) -> Vec<usize> {
+pub fn histogram(
+    values: impl IntoIterator<Item = f64>,
+    lo: f64,
+    hi: f64,
+    bins: usize,
+) -> Vec<usize> {
     let mut counts = vec![0; bins];
     let width = (hi - lo) / bins as f64;
-    for &v in values.iter().filter(|v| v.is_finite()) {
+    for v in values.into_iter().filter(|v| v.is_finite()) {
         let k = if width > 0.0 {
             (((v - lo) / width).floor().max(0.0) as usize).min(bins - 1)
         } else {
@@ -47,17 +83,9 @@ impl Draw for DistributionChart {
 
     fn draw<DB: DrawingBackend>(&self, root: &DrawingArea<DB, Shift>) -> Result<(), String> {
         let area = frame(root, &self.title, &self.caption)?;
-        let (vlo, vhi) = padded_range(self.values.iter().copied(), false);
-        let scale = Scale::new(
-            &self.x_what,
-            self.x_units.as_deref(),
-            vlo.abs().max(vhi.abs()),
-        );
-        let (lo, hi) = (scale.apply(vlo), scale.apply(vhi));
-        let scaled: Vec<f64> = self.values.iter().map(|&v| scale.apply(v)).collect();
-        // About √n bins, between 8 and 40.
-        let bins = ((scaled.len() as f64).sqrt().round() as usize).clamp(8, 40);
-        let counts = histogram(&scaled, lo, hi, bins);
+        let (scale, lo, hi) = axis_scale(&self.x_what, self.x_units.as_deref(), self.bins.range);
+        let counts = &self.bins.counts;
+        let bins = counts.len();
         let top = counts.iter().copied().max().unwrap_or(1).max(1) as f64 * 1.3;
         let span = hi - lo;
         let mut chart = ChartBuilder::on(&area)
@@ -176,7 +204,7 @@ mod tests {
     #[test]
     fn histogram_counts_every_finite_value_once() {
         let v = [0.0, 0.1, 0.5, 0.99, 1.0, f64::NAN, f64::INFINITY];
-        let c = histogram(&v, 0.0, 1.0, 4);
+        let c = histogram(v, 0.0, 1.0, 4);
         assert_eq!(c, vec![2, 0, 1, 2]);
     }
 }
