@@ -228,3 +228,51 @@ value = 3
         }
     }
 }
+
+/// A run whose initial phase fails (here sqrt of a negative sampled value), in a batch with a
+/// schedule, fails with its single-run message; the other lanes, before and after it, equal
+/// their single runs (the schedule is applied in every lane, including lanes without a run).
+#[test]
+fn a_lane_failing_its_initial_phase_with_schedules_reports_the_single_run_error() {
+    let model = load_toml(
+        r#"
+[time]
+start = 0
+stop = 4
+dt = 0.5
+save_step = 1
+units = "year"
+[stocks.level]
+initial = "root"
+inflows = ["fill"]
+[flows.fill]
+equation = "budget"
+[auxiliaries.root]
+equation = "sqrt(k)"
+[constants.k]
+value = 4
+[constants.budget]
+value = 1
+"#,
+    )
+    .unwrap_or_else(|f| panic!("{}", f.render()));
+    let slot = |name: &str| model.overrides(&[(name.into(), 0.0)]).unwrap()[0].0;
+    let (k, budget) = (slot("k"), slot("budget"));
+    let ramp = Schedule {
+        slot: budget,
+        points: vec![(1.0, 2.0), (3.0, 6.0)],
+        interpolation: Interpolation::Linear,
+    };
+    let schedules = ScheduleSet::new(&model.program, vec![ramp]);
+    for ks in [
+        vec![-1.0, 1.0, 2.0],
+        vec![1.0, -1.0, 2.0],
+        vec![1.0, 2.0, -1.0],
+    ] {
+        let overrides: Vec<Vec<(u32, f64)>> = ks.iter().map(|&v| vec![(k, v)]).collect();
+        assert_batch_matches_single_runs(&model, Method::Euler, &overrides, &schedules);
+        let batch = simulate_batch(&model.program, model.time(), &overrides, &schedules);
+        let failed = ks.iter().position(|&v| v < 0.0).unwrap();
+        assert!(batch[failed].is_err(), "lane {failed} must fail: {ks:?}");
+    }
+}

@@ -103,14 +103,16 @@ impl<'p> Batch<'p> {
             }
             lanes.push(init);
         }
-        // Unused lanes repeat lane 0's values (their results are dropped).
-        for slot in &mut state.slots {
-            for l in overrides.len()..LANES {
-                slot[l] = slot[0];
+        // Lanes without a run (unused, or whose initial phase failed) repeat the first started
+        // lane's values, schedule bases included, so that every lane computes on valid
+        // numbers; their results are dropped.
+        if let Some(donor) = (0..overrides.len()).find(|l| active & (1 << l) != 0) {
+            for l in (0..LANES).filter(|l| active & (1 << l) == 0) {
+                for slot in &mut state.slots {
+                    slot[l] = slot[donor];
+                }
+                base[l] = base[donor].clone();
             }
-        }
-        for l in overrides.len()..LANES {
-            base[l] = base[0].clone();
         }
         Batch {
             p,
