@@ -591,7 +591,18 @@ fn run_scenario(args: &RunArgs) -> ExitCode {
                 args.threads,
             ) {
                 Ok(a) => Some(a),
-                Err(d) => return fail(&d, &scenario.model.sources),
+                // The Monte Carlo results stand without the tornado: report them, and say why
+                // the chart is missing (e.g. a parameter's range end that the model cannot take).
+                Err(d) => {
+                    let w = careshift::diagnostics::Diagnostic {
+                        severity: careshift::diagnostics::Severity::Warning,
+                        message: format!("the tornado chart is left out of the report: {}", d.message),
+                        ..d
+                    }
+                    .help("every other output is written; the tornado sets each parameter to the ends of its range, where this model fails");
+                    print_warnings(std::slice::from_ref(&w), &scenario.model.sources);
+                    None
+                }
             }
         }
         _ => None,

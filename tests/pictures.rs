@@ -374,3 +374,34 @@ fn headline_outputs_and_metric_default_to_what_the_metrics_use() {
     assert_eq!(metric, "npv_net_saving");
     assert_eq!(cumulative, "break_even_year");
 }
+
+/// A tornado that cannot be evaluated (a parameter's range end is a value the model cannot
+/// take: here b = 0 in a / b) leaves the chart out with a warning; the finished Monte Carlo is
+/// still reported in full.
+#[test]
+fn a_failing_tornado_leaves_the_chart_out_but_writes_the_reports() {
+    let dir = common::temp_dir("tornado-fails");
+    let model = LINEAR_MODEL.replace(r#"equation = "a + b""#, r#"equation = "a / b * b""#);
+    assert_ne!(model, LINEAR_MODEL);
+    std::fs::write(dir.join("linear.toml"), model).unwrap();
+    let scenario = format!("{LINEAR_SCENARIO}\n[outputs]\nheadline_metric = \"x_end\"\n");
+    std::fs::write(dir.join("scenario.toml"), scenario).unwrap();
+    let out = dir.join("out");
+    let run = careshift(&[
+        "run",
+        dir.join("scenario.toml").to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    let stderr = String::from_utf8_lossy(&run.stderr);
+    assert!(
+        stderr.contains("the tornado chart is left out of the report")
+            && stderr.contains("division by zero"),
+        "{stderr}"
+    );
+    for file in ["summary.json", "series.csv", "runs.csv", "report.html"] {
+        assert!(out.join(file).is_file(), "{file} missing");
+    }
+    assert!(!out.join("charts/tornado_x_end.svg").exists());
+    assert!(out.join("charts/distribution_x_end.svg").is_file());
+}
