@@ -33,6 +33,11 @@ pub struct BenchReport {
     pub min_run_s: f64,
     /// `runs` divided by the total time of all runs.
     pub runs_per_s: f64,
+    /// `native` (machine code for the per-step assignments, see `careshift::native`) or
+    /// `interpreter`.
+    pub engine: &'static str,
+    /// Time to make the machine code, once per compiled model (not in the run times).
+    pub native_compile_s: Option<f64>,
 }
 
 /// Run `model` `runs` times (after one untimed warm-up run) and summarise the times.
@@ -62,7 +67,18 @@ pub fn bench(model: &Model, runs: usize) -> Result<BenchReport, Diagnostic> {
         median_run_s: median(&mut times),
         min_run_s: times.iter().copied().fold(f64::INFINITY, f64::min),
         runs_per_s: runs as f64 / total,
+        engine: engine_name(&model.program),
+        native_compile_s: model.program.native.as_ref().map(|n| n.compile_seconds),
     })
+}
+
+/// `native` when the program runs its per-step assignments as machine code.
+pub fn engine_name(program: &crate::vm::Program) -> &'static str {
+    if program.native.is_some() {
+        "native"
+    } else {
+        "interpreter"
+    }
 }
 
 /// What `careshift bench SCENARIO` prints (as JSON, on one line).
@@ -78,6 +94,8 @@ pub struct ScenarioBench {
     pub steps: u64,
     pub elapsed_s: f64,
     pub runs_per_s: f64,
+    /// As [`BenchReport::engine`].
+    pub engine: &'static str,
 }
 
 /// Run `scenario`'s Monte Carlo with `threads` worker threads (None: every core) and time it.
@@ -104,6 +122,7 @@ pub fn bench_scenario(
         steps: ((time.stop - time.start) / time.dt).round() as u64,
         elapsed_s: elapsed,
         runs_per_s: scenario.uncertainty.runs as f64 / elapsed,
+        engine: engine_name(&scenario.model.program),
     })
 }
 

@@ -13,6 +13,7 @@ pub mod equation;
 pub mod experiment;
 pub mod model;
 pub mod montecarlo;
+pub mod native;
 pub mod output;
 pub mod report;
 pub mod report_charts;

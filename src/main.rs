@@ -85,6 +85,10 @@ enum Command {
         /// Scenario: worker threads (default: every core).
         #[arg(long)]
         threads: Option<usize>,
+        /// Evaluate with the bytecode interpreter instead of native code (same numbers; to
+        /// compare the two).
+        #[arg(long)]
+        interpreter: bool,
     },
     /// Write a model (TOML or XMILE) as an OASIS XMILE 1.0 file for Stella, PySD or Simlin.
     ///
@@ -214,7 +218,8 @@ fn main() -> ExitCode {
             model,
             runs,
             threads,
-        } => bench(&model, runs, threads),
+            interpreter,
+        } => bench(&model, runs, threads, interpreter),
         Command::Export {
             model,
             xmile,
@@ -390,7 +395,7 @@ fn run_model(args: &RunArgs) -> ExitCode {
     ExitCode::SUCCESS
 }
 
-fn bench(path: &Path, runs: Option<usize>, threads: Option<usize>) -> ExitCode {
+fn bench(path: &Path, runs: Option<usize>, threads: Option<usize>, interpreter: bool) -> ExitCode {
     for (value, flag) in [(threads, "--threads"), (runs, "--runs")] {
         if value == Some(0) {
             eprintln!("error: {flag} must be at least 1");
@@ -398,7 +403,7 @@ fn bench(path: &Path, runs: Option<usize>, threads: Option<usize>) -> ExitCode {
         }
     }
     if careshift::scenario::is_scenario_file(path) {
-        return bench_scenario(path, runs, threads);
+        return bench_scenario(path, runs, threads, interpreter);
     }
     if threads.is_some() {
         eprintln!(
@@ -407,10 +412,13 @@ fn bench(path: &Path, runs: Option<usize>, threads: Option<usize>) -> ExitCode {
         );
         return ExitCode::FAILURE;
     }
-    let model = match load(path) {
+    let mut model = match load(path) {
         Ok(m) => m,
         Err(code) => return code,
     };
+    if interpreter {
+        model.program.use_interpreter();
+    }
     match careshift::bench::bench(&model, runs.unwrap_or(100)) {
         Ok(report) => {
             eprintln!(
@@ -428,11 +436,19 @@ fn bench(path: &Path, runs: Option<usize>, threads: Option<usize>) -> ExitCode {
     }
 }
 
-fn bench_scenario(path: &Path, runs: Option<usize>, threads: Option<usize>) -> ExitCode {
+fn bench_scenario(
+    path: &Path,
+    runs: Option<usize>,
+    threads: Option<usize>,
+    interpreter: bool,
+) -> ExitCode {
     let mut scenario = match load_scenario(path) {
         Ok(s) => s,
         Err(code) => return code,
     };
+    if interpreter {
+        scenario.model.program.use_interpreter();
+    }
     if let Some(runs) = runs {
         scenario.uncertainty.runs = runs;
     }

@@ -269,6 +269,11 @@ pub struct Program {
     pub stack_size: usize,
     pub uses_pulse: bool,
     pub summary: Summary,
+    /// Machine code for `flows` (see [`crate::native`]), made by `compile::compile` after the
+    /// last change to `flows`; `None` where Cranelift does not support the CPU, or when the
+    /// interpreter was asked for. Anything that changes `flows` or `ops` afterwards must drop
+    /// it ([`Program::use_interpreter`]).
+    pub native: Option<std::sync::Arc<crate::native::NativeFlows>>,
 }
 
 /// Mutable evaluation state of one run.
@@ -406,6 +411,48 @@ impl Program {
             slots: self.defaults.clone(),
             stack: vec![0.0; self.stack_size + 1],
         }
+    }
+
+    /// Evaluate the per-step assignments (`flows`): natively when the program has machine
+    /// code, else in the interpreter. The same values either way, and the same fault.
+    #[inline]
+    pub fn eval_flows(&self, state: &mut State, time: f64, dt: f64) -> Result<(), EvalFault> {
+        match &self.native {
+            Some(native) => {
+                if native.eval_scalar(&mut state.slots, time, dt) {
+                    Ok(())
+                } else {
+                    // Re-run in the interpreter for the message (it stops at the same
+                    // assignment).
+                    self.eval_all(&self.flows, state, time, dt)
+                }
+            }
+            None => self.eval_all(&self.flows, state, time, dt),
+        }
+    }
+
+    /// Evaluate `flows` over the lanes whose bit is set in `lanes` of a batch: natively when
+    /// the program has machine code, else in the interpreter. Returns the lanes that produced
+    /// a non-finite value, as [`Program::eval_batch`].
+    pub fn eval_flows_batch(&self, state: &mut BatchState, lanes: u32, time: f64, dt: f64) -> u32 {
+        match &self.native {
+            Some(native) => {
+                let mut failed = 0;
+                for l in (0..LANES).filter(|l| lanes & (1 << l) != 0) {
+                    if !native.eval_lane(&mut state.slots, l, time, dt) {
+                        failed |= 1 << l;
+                    }
+                }
+                failed
+            }
+            None => self.eval_batch(&self.flows, state, time, dt) & lanes,
+        }
+    }
+
+    /// Drop the machine code: every evaluation goes through the interpreter (for comparing
+    /// the two, and required before changing `flows` or `ops`).
+    pub fn use_interpreter(&mut self) {
+        self.native = None;
     }
 
     /// Evaluate `assigns` in order. On a non-finite result, stops and explains it.
@@ -797,7 +844,7 @@ fn bool_f(b: bool) -> f64 {
     if b { 1.0 } else { 0.0 }
 }
 
-fn f1(f: F1, a: f64) -> f64 {
+pub(crate) fn f1(f: F1, a: f64) -> f64 {
     match f {
         F1::Abs => a.abs(),
         F1::Exp => a.exp(),
@@ -822,7 +869,7 @@ fn eps(dt: f64) -> f64 {
     dt * 1e-6
 }
 
-fn f2(f: F2, a: f64, b: f64, time: f64, dt: f64) -> f64 {
+pub(crate) fn f2(f: F2, a: f64, b: f64, time: f64, dt: f64) -> f64 {
     match f {
         F2::Min => a.min(b),
         F2::Max => a.max(b),
@@ -847,7 +894,7 @@ fn f2(f: F2, a: f64, b: f64, time: f64, dt: f64) -> f64 {
     }
 }
 
-fn f3(f: F3, a: f64, b: f64, c: f64, time: f64, dt: f64) -> f64 {
+pub(crate) fn f3(f: F3, a: f64, b: f64, c: f64, time: f64, dt: f64) -> f64 {
     match f {
         F3::Xidz => {
             if b == 0.0 {
@@ -886,7 +933,14 @@ fn pulse(magnitude: f64, first: f64, interval: f64, time: f64, dt: f64) -> f64 {
 }
 
 /// 1 from `start` for `width` time units, repeating every `interval`, until `end`; else 0.
-fn pulse_train(start: f64, width: f64, interval: f64, end: f64, time: f64, dt: f64) -> f64 {
+pub(crate) fn pulse_train(
+    start: f64,
+    width: f64,
+    interval: f64,
+    end: f64,
+    time: f64,
+    dt: f64,
+) -> f64 {
     let e = eps(dt);
     if time < start - e || time > end + e {
         return 0.0;

@@ -49,6 +49,11 @@ pub fn compile(model: &ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnost
     };
     let mut program = codegen::generate(&b, &orders);
     optimize::optimize(&mut program);
+    // Machine code for the per-step assignments; the interpreter where Cranelift cannot
+    // make it (an unsupported CPU), which gives the same numbers, only slower.
+    program.native = crate::native::compile(&program, program.defaults.len())
+        .ok()
+        .map(std::sync::Arc::new);
     Ok((program, b.diags.items))
 }
 

@@ -143,7 +143,11 @@ impl<'p> Batch<'p> {
                 .p
                 .eval_batch(&self.schedules.dependents, &mut self.state, t, dt);
         }
-        self.failed |= self.p.eval_batch(&self.p.flows, &mut self.state, t, dt);
+        // Lanes that failed or hold no run are not evaluated natively (their results are
+        // dropped; a failed lane is re-run on its own for the message).
+        self.failed |= self
+            .p
+            .eval_flows_batch(&mut self.state, self.active & !self.failed, t, dt);
     }
 
     /// `simulate::derivatives` over lanes: `out[stock][lane]`. Per lane, the same operations

@@ -273,7 +273,7 @@ impl<'p> Sim<'p> {
             .map_err(|f| f.to_diagnostic(self.p, t))?;
         }
         self.p
-            .eval_all(&self.p.flows, &mut self.state, t, self.time.dt)
+            .eval_flows(&mut self.state, t, self.time.dt)
             .map_err(|f| f.to_diagnostic(self.p, t))
     }
 

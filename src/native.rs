@@ -1,0 +1,694 @@
+//! Native code for a program's per-step assignments (`Program::flows`), made with Cranelift
+//! when the model is compiled.
+//!
+//! The bytecode interpreter (`vm`) pays a dispatch per op; a model evaluated hundreds of
+//! times per run and thousands of runs per scenario is better served by machine code. This
+//! module translates `Program::flows` — the assignments evaluated at every step — into one
+//! native function per memory layout:
+//!
+//! - `scalar`: `slots` is a run's `State::slots` (`[f64]`, slot `s` at `8·s` bytes);
+//! - `lanes`: `slots` points at lane `l` of a `BatchState` (`[[f64; LANES]]`, slot `s` at
+//!   `8·(LANES·s + l)` bytes), so a batch is evaluated by calling it once per lane.
+//!
+//! **Same numbers as the interpreter.** Each op becomes the same IEEE operation in the same
+//! order (no fused multiply-add, no reassociation, no fast-math); everything that is not a
+//! single IEEE instruction (EXP, LN, powers, MIN/MAX, lookups, the time functions) calls the
+//! very Rust function the interpreter uses. `tests/native.rs` checks bit-identity on every
+//! bundled model and the XMILE test corpus.
+//!
+//! **Faults.** Each assignment's value is checked to be finite, as in `Program::eval_all`; on
+//! the first one that is not, the function returns 1 without storing it. The caller then
+//! re-runs the same assignments in the interpreter, which stops at the same assignment with
+//! the message (slots written before it hold the same values either way).
+//!
+//! **Lifetime.** The machine code and everything it points at (the lookup tables) are owned by
+//! [`NativeFlows`], which a `Program` holds in an `Arc`: clones of the program share it, and
+//! the code is freed when the last clone is dropped.
+
+use cranelift_codegen::ir::condcodes::FloatCC;
+use cranelift_codegen::ir::{
+    AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Signature, UserFuncName, Value, types,
+};
+use cranelift_codegen::settings::{self, Configurable};
+use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_jit::{JITBuilder, JITModule};
+use cranelift_module::{FuncId, Linkage, Module};
+
+use crate::vm::{self, Assign, F1, F2, F3, LANES, Op, Program, Table};
+
+/// `fn(slots, time, dt) -> 0 when every value was finite, 1 otherwise`.
+type StepFn = unsafe extern "C" fn(*mut f64, f64, f64) -> i32;
+
+/// Machine code for `Program::flows`, in the scalar and the lane layout.
+pub struct NativeFlows {
+    scalar: StepFn,
+    lanes: StepFn,
+    /// Owns the code; `None` only while being dropped.
+    module: Option<JITModule>,
+    /// The lookup tables the code points at (a copy of the program's: the code must not
+    /// depend on where the `Program` lives).
+    _tables: Box<[Table]>,
+    /// How long translating and compiling took (reported by `careshift bench`).
+    pub compile_seconds: f64,
+    /// Ops translated (both layouts count once).
+    pub ops: usize,
+}
+
+// SAFETY: after `finalize_definitions` the module is never mutated; the code is immutable
+// and reentrant (it only touches the `slots` it is given and calls pure Rust functions), and
+// the tables it reads are owned by `self` and never written.
+unsafe impl Send for NativeFlows {}
+unsafe impl Sync for NativeFlows {}
+
+impl Drop for NativeFlows {
+    fn drop(&mut self) {
+        if let Some(module) = self.module.take() {
+            // SAFETY: nothing can call the code any more: `self` owns the only pointers to it.
+            unsafe { module.free_memory() };
+        }
+    }
+}
+
+impl std::fmt::Debug for NativeFlows {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("NativeFlows")
+            .field("ops", &self.ops)
+            .field("compile_seconds", &self.compile_seconds)
+            .finish_non_exhaustive()
+    }
+}
+
+impl NativeFlows {
+    /// Evaluate `Program::flows` on one run's slots. False when a value was not finite
+    /// (re-run the interpreter for the message).
+    ///
+    /// # Safety (upheld here)
+    /// `slots` must have the program's slot count, which the caller's `State` guarantees:
+    /// both come from the same `Program`, and the code was made from it.
+    #[inline]
+    pub fn eval_scalar(&self, slots: &mut [f64], time: f64, dt: f64) -> bool {
+        // SAFETY: the code reads and writes slots below the program's slot count only, and
+        // `slots` is a state of that program (checked by the caller through `State`).
+        let r = unsafe { (self.scalar)(slots.as_mut_ptr(), time, dt) };
+        r == 0
+    }
+
+    /// Evaluate lane `lane` of a batch state's slots.
+    #[inline]
+    pub fn eval_lane(&self, slots: &mut [vm::Lanes], lane: usize, time: f64, dt: f64) -> bool {
+        assert!(lane < LANES);
+        // SAFETY: as `eval_scalar`, with the lane layout the `lanes` code was made for.
+        let base = unsafe { (slots.as_mut_ptr() as *mut f64).add(lane) };
+        let r = unsafe { (self.lanes)(base, time, dt) };
+        r == 0
+    }
+}
+
+/// Why native code could not be made (the interpreter is used instead).
+#[derive(Debug)]
+pub struct Unavailable(pub String);
+
+/// Translate `program.flows` to machine code for this CPU.
+pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unavailable> {
+    let started = std::time::Instant::now();
+    let fail = |what: &str, e: &dyn std::fmt::Display| Unavailable(format!("{what}: {e}"));
+    let mut flags = settings::builder();
+    flags
+        .set("opt_level", "speed")
+        .map_err(|e| fail("settings", &e))?;
+    // The IR is made by this module from checked bytecode; tests/native.rs compares every
+    // result with the interpreter's. The verifier would double the compile time.
+    flags
+        .set("enable_verifier", "false")
+        .map_err(|e| fail("settings", &e))?;
+    let isa = cranelift_native::builder()
+        .map_err(|e| fail("this CPU", &e))?
+        .finish(settings::Flags::new(flags))
+        .map_err(|e| fail("this CPU", &e))?;
+    let mut builder = JITBuilder::with_isa(isa, cranelift_module::default_libcall_names());
+    for (name, address) in helper_symbols() {
+        builder.symbol(name, address);
+    }
+    let mut module = JITModule::new(builder);
+    let tables: Box<[Table]> = program.tables.clone().into_boxed_slice();
+    let table_addresses: Vec<i64> = tables.iter().map(|t| t as *const Table as i64).collect();
+    let helpers = declare_helpers(&mut module)?;
+
+    let layouts = [("flows_scalar", 8i64), ("flows_lanes", 8 * LANES as i64)];
+    let mut ids: Vec<FuncId> = Vec::new();
+    let mut ctx = module.make_context();
+    let mut fctx = FunctionBuilderContext::new();
+    for (name, stride) in layouts {
+        let sig = step_signature(&module);
+        let id = module
+            .declare_function(name, Linkage::Local, &sig)
+            .map_err(|e| fail("declare", &e))?;
+        ctx.func.signature = sig;
+        ctx.func.name = UserFuncName::user(0, id.as_u32());
+        {
+            let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
+            let refs = helpers.import(&mut module, b.func);
+            let mut t = Translator {
+                b,
+                p: program,
+                stride,
+                slot_count,
+                refs,
+                table_addresses: &table_addresses,
+                slots: Value::from_u32(0),
+                time: Value::from_u32(0),
+                dt: Value::from_u32(0),
+            };
+            t.function()?;
+            let target = module.target_config();
+            t.b.finalize(target);
+        }
+        module
+            .define_function(id, &mut ctx)
+            .map_err(|e| fail("code generation", &e))?;
+        module.clear_context(&mut ctx);
+        ids.push(id);
+    }
+    module
+        .finalize_definitions()
+        .map_err(|e| fail("finalize", &e))?;
+    // SAFETY: both functions were defined with `step_signature`, which is `StepFn`'s ABI.
+    let (scalar, lanes) = unsafe {
+        (
+            std::mem::transmute::<*const u8, StepFn>(module.get_finalized_function(ids[0])),
+            std::mem::transmute::<*const u8, StepFn>(module.get_finalized_function(ids[1])),
+        )
+    };
+    let ops = program
+        .flows
+        .iter()
+        .map(|a| (a.end - a.start) as usize)
+        .sum();
+    Ok(NativeFlows {
+        scalar,
+        lanes,
+        module: Some(module),
+        _tables: tables,
+        compile_seconds: started.elapsed().as_secs_f64(),
+        ops,
+    })
+}
+
+fn step_signature(module: &JITModule) -> Signature {
+    let mut sig = module.make_signature();
+    sig.params
+        .push(AbiParam::new(module.target_config().pointer_type()));
+    sig.params.push(AbiParam::new(types::F64));
+    sig.params.push(AbiParam::new(types::F64));
+    sig.returns.push(AbiParam::new(types::I32));
+    sig
+}
+
+// --- Rust functions the code calls (the interpreter's own, so the same bits) ---------------
+
+extern "C" fn helper_f1(code: i64, x: f64) -> f64 {
+    vm::f1(F1_ALL[code as usize], x)
+}
+
+extern "C" fn helper_f2(code: i64, a: f64, b: f64, time: f64, dt: f64) -> f64 {
+    vm::f2(F2_ALL[code as usize], a, b, time, dt)
+}
+
+extern "C" fn helper_f3(code: i64, a: f64, b: f64, c: f64, time: f64, dt: f64) -> f64 {
+    vm::f3(F3_ALL[code as usize], a, b, c, time, dt)
+}
+
+extern "C" fn helper_pow(a: f64, b: f64) -> f64 {
+    a.powf(b)
+}
+
+extern "C" fn helper_pulse_train(s: f64, w: f64, i: f64, e: f64, time: f64, dt: f64) -> f64 {
+    vm::pulse_train(s, w, i, e, time, dt)
+}
+
+extern "C" fn helper_lookup(table: *const Table, x: f64) -> f64 {
+    // SAFETY: `table` is an address in `NativeFlows::_tables`, alive while the code is.
+    unsafe { &*table }.eval(x)
+}
+
+/// Every variant, indexed by `variant as usize` (checked by a test).
+const F1_ALL: [F1; 14] = [
+    F1::Abs,
+    F1::Exp,
+    F1::Ln,
+    F1::Log10,
+    F1::Sqrt,
+    F1::Int,
+    F1::Integer,
+    F1::Round,
+    F1::Sin,
+    F1::Cos,
+    F1::Tan,
+    F1::Arcsin,
+    F1::Arccos,
+    F1::Arctan,
+];
+const F2_ALL: [F2; 8] = [
+    F2::Min,
+    F2::Max,
+    F2::Modulo,
+    F2::Remainder,
+    F2::Zidz,
+    F2::Step,
+    F2::Ramp,
+    F2::Pulse,
+];
+const F3_ALL: [F3; 3] = [F3::Xidz, F3::Ramp, F3::Pulse];
+
+fn helper_symbols() -> [(&'static str, *const u8); 6] {
+    [
+        ("careshift_f1", helper_f1 as *const u8),
+        ("careshift_f2", helper_f2 as *const u8),
+        ("careshift_f3", helper_f3 as *const u8),
+        ("careshift_pow", helper_pow as *const u8),
+        ("careshift_pulse_train", helper_pulse_train as *const u8),
+        ("careshift_lookup", helper_lookup as *const u8),
+    ]
+}
+
+struct Helpers {
+    f1: FuncId,
+    f2: FuncId,
+    f3: FuncId,
+    pow: FuncId,
+    pulse_train: FuncId,
+    lookup: FuncId,
+}
+
+struct HelperRefs {
+    f1: FuncRef,
+    f2: FuncRef,
+    f3: FuncRef,
+    pow: FuncRef,
+    pulse_train: FuncRef,
+    lookup: FuncRef,
+}
+
+fn declare_helpers(module: &mut JITModule) -> Result<Helpers, Unavailable> {
+    let pointer = module.target_config().pointer_type();
+    let mut declare = |name: &str, ints: usize, floats: usize| {
+        let mut sig = module.make_signature();
+        for _ in 0..ints {
+            sig.params
+                .push(AbiParam::new(if name == "careshift_lookup" {
+                    pointer
+                } else {
+                    types::I64
+                }));
+        }
+        for _ in 0..floats {
+            sig.params.push(AbiParam::new(types::F64));
+        }
+        sig.returns.push(AbiParam::new(types::F64));
+        module
+            .declare_function(name, Linkage::Import, &sig)
+            .map_err(|e| Unavailable(format!("declare {name}: {e}")))
+    };
+    Ok(Helpers {
+        f1: declare("careshift_f1", 1, 1)?,
+        f2: declare("careshift_f2", 1, 4)?,
+        f3: declare("careshift_f3", 1, 5)?,
+        pow: declare("careshift_pow", 0, 2)?,
+        pulse_train: declare("careshift_pulse_train", 0, 6)?,
+        lookup: declare("careshift_lookup", 1, 1)?,
+    })
+}
+
+impl Helpers {
+    fn import(
+        &self,
+        module: &mut JITModule,
+        func: &mut cranelift_codegen::ir::Function,
+    ) -> HelperRefs {
+        let mut get = |id| module.declare_func_in_func(id, func);
+        HelperRefs {
+            f1: get(self.f1),
+            f2: get(self.f2),
+            f3: get(self.f3),
+            pow: get(self.pow),
+            pulse_train: get(self.pulse_train),
+            lookup: get(self.lookup),
+        }
+    }
+}
+
+// --- Translation ---------------------------------------------------------------------------
+
+struct Translator<'a> {
+    b: FunctionBuilder<'a>,
+    p: &'a Program,
+    /// Bytes between consecutive slots.
+    stride: i64,
+    slot_count: usize,
+    refs: HelperRefs,
+    table_addresses: &'a [i64],
+    slots: Value,
+    time: Value,
+    dt: Value,
+}
+
+impl Translator<'_> {
+    fn function(&mut self) -> Result<(), Unavailable> {
+        let entry = self.b.create_block();
+        self.b.append_block_params_for_function_params(entry);
+        self.b.switch_to_block(entry);
+        let params = self.b.block_params(entry).to_vec();
+        (self.slots, self.time, self.dt) = (params[0], params[1], params[2]);
+        let not_finite = self.b.create_block();
+        for a in &self.p.flows {
+            let v = self.assignment(a)?;
+            // finite ⇔ |v| < ∞ (false for NaN too)
+            let magnitude = self.b.ins().fabs(v);
+            let infinity = self.b.ins().f64const(f64::INFINITY);
+            let finite = self.b.ins().fcmp(FloatCC::LessThan, magnitude, infinity);
+            let next = self.b.create_block();
+            self.b.ins().brif(finite, next, &[], not_finite, &[]);
+            self.b.switch_to_block(next);
+            self.store(a.slot, v)?;
+        }
+        let ok = self.b.ins().iconst(types::I32, 0);
+        self.b.ins().return_(&[ok]);
+        self.b.switch_to_block(not_finite);
+        let bad = self.b.ins().iconst(types::I32, 1);
+        self.b.ins().return_(&[bad]);
+        self.b.seal_all_blocks();
+        Ok(())
+    }
+
+    fn offset(&self, slot: u32) -> Result<i32, Unavailable> {
+        if slot as usize >= self.slot_count {
+            return Err(Unavailable(format!("slot {slot} out of range")));
+        }
+        i32::try_from(slot as i64 * self.stride)
+            .map_err(|_| Unavailable("too many slots for native code".into()))
+    }
+
+    fn load(&mut self, slot: u32) -> Result<Value, Unavailable> {
+        let offset = self.offset(slot)?;
+        Ok(self
+            .b
+            .ins()
+            .load(types::F64, MemFlagsData::trusted(), self.slots, offset))
+    }
+
+    fn store(&mut self, slot: u32, v: Value) -> Result<(), Unavailable> {
+        let offset = self.offset(slot)?;
+        self.b
+            .ins()
+            .store(MemFlagsData::trusted(), v, self.slots, offset);
+        Ok(())
+    }
+
+    fn num(&mut self, x: f64) -> Value {
+        self.b.ins().f64const(x)
+    }
+
+    fn call(&mut self, f: FuncRef, args: &[Value]) -> Value {
+        let call = self.b.ins().call(f, args);
+        self.b.inst_results(call)[0]
+    }
+
+    fn code(&mut self, code: usize) -> Value {
+        self.b.ins().iconst(types::I64, code as i64)
+    }
+
+    /// 1.0 when `c` (an i8 condition) holds, else 0.0.
+    fn bool_f(&mut self, c: Value) -> Value {
+        let (one, zero) = (self.num(1.0), self.num(0.0));
+        self.b.ins().select(c, one, zero)
+    }
+
+    /// Translate one assignment's ops (a stack program with forward jumps for IF) into SSA
+    /// values; returns the value it assigns. A jump target becomes a block whose parameters
+    /// are the operand stack at that point.
+    fn assignment(&mut self, a: &Assign) -> Result<Value, Unavailable> {
+        let (start, end) = (a.start as usize, a.end as usize);
+        let mut targets: Vec<(usize, Block)> = Vec::new();
+        let mut stack: Vec<Value> = Vec::new();
+        let mut reachable = true;
+        let bad = || Unavailable("malformed code".into());
+        for pc in start..=end {
+            if let Some(&(_, block)) = targets.iter().find(|(t, _)| *t == pc) {
+                if reachable {
+                    self.b.ins().jump(block, &as_args(&stack));
+                }
+                self.b.switch_to_block(block);
+                stack = self.b.block_params(block).to_vec();
+                reachable = true;
+            }
+            if pc == end {
+                break;
+            }
+            if !reachable {
+                return Err(bad());
+            }
+            let op = self.p.ops[pc];
+            macro_rules! pop {
+                () => {
+                    stack.pop().ok_or_else(bad)?
+                };
+            }
+            macro_rules! top {
+                () => {
+                    *stack.last().ok_or_else(bad)?
+                };
+            }
+            macro_rules! set_top {
+                ($v:expr) => {{
+                    let v = $v;
+                    *stack.last_mut().ok_or_else(bad)? = v;
+                }};
+            }
+            match op {
+                Op::JumpIfFalse(target) | Op::Jump(target) => {
+                    let target = target as usize;
+                    if target <= pc || target > end {
+                        return Err(bad());
+                    }
+                    let condition = if matches!(op, Op::JumpIfFalse(_)) {
+                        Some(pop!())
+                    } else {
+                        None
+                    };
+                    let block = match targets.iter().find(|(t, _)| *t == target) {
+                        Some(&(_, block)) => block,
+                        None => {
+                            let block = self.b.create_block();
+                            for _ in 0..stack.len() {
+                                self.b.append_block_param(block, types::F64);
+                            }
+                            targets.push((target, block));
+                            block
+                        }
+                    };
+                    if self.b.block_params(block).len() != stack.len() {
+                        return Err(bad());
+                    }
+                    let args = as_args(&stack);
+                    match condition {
+                        Some(c) => {
+                            let zero = self.num(0.0);
+                            let is_false = self.b.ins().fcmp(FloatCC::Equal, c, zero);
+                            let then = self.b.create_block();
+                            self.b.ins().brif(is_false, block, &args, then, &[]);
+                            self.b.switch_to_block(then);
+                        }
+                        None => {
+                            self.b.ins().jump(block, &args);
+                            reachable = false;
+                        }
+                    }
+                }
+                Op::Num(x) => {
+                    let v = self.num(x);
+                    stack.push(v)
+                }
+                Op::Load(s) => {
+                    let v = self.load(s)?;
+                    stack.push(v)
+                }
+                Op::Time => stack.push(self.time),
+                Op::Dt => stack.push(self.dt),
+                Op::AddLoad(s) | Op::SubLoad(s) | Op::MulLoad(s) | Op::DivLoad(s, _) => {
+                    let x = self.load(s)?;
+                    let t = top!();
+                    let v = match op {
+                        Op::AddLoad(_) => self.b.ins().fadd(t, x),
+                        Op::SubLoad(_) => self.b.ins().fsub(t, x),
+                        Op::MulLoad(_) => self.b.ins().fmul(t, x),
+                        _ => self.b.ins().fdiv(t, x),
+                    };
+                    set_top!(v)
+                }
+                Op::AddNum(n) | Op::SubNum(n) | Op::MulNum(n) | Op::DivNum(n) => {
+                    let x = self.num(n);
+                    let t = top!();
+                    let v = match op {
+                        Op::AddNum(_) => self.b.ins().fadd(t, x),
+                        Op::SubNum(_) => self.b.ins().fsub(t, x),
+                        Op::MulNum(_) => self.b.ins().fmul(t, x),
+                        _ => self.b.ins().fdiv(t, x),
+                    };
+                    set_top!(v)
+                }
+                Op::MulLoads(x, y) => {
+                    let (x, y) = (self.load(x)?, self.load(y)?);
+                    let v = self.b.ins().fmul(x, y);
+                    stack.push(v)
+                }
+                Op::AddMulLoads(x, y) | Op::SubMulLoads(x, y) => {
+                    let (x, y) = (self.load(x)?, self.load(y)?);
+                    let product = self.b.ins().fmul(x, y);
+                    let t = top!();
+                    let v = if matches!(op, Op::AddMulLoads(..)) {
+                        self.b.ins().fadd(t, product)
+                    } else {
+                        self.b.ins().fsub(t, product)
+                    };
+                    set_top!(v)
+                }
+                Op::Neg => {
+                    let t = top!();
+                    set_top!(self.b.ins().fneg(t))
+                }
+                Op::Not => {
+                    let t = top!();
+                    let zero = self.num(0.0);
+                    let c = self.b.ins().fcmp(FloatCC::Equal, t, zero);
+                    set_top!(self.bool_f(c))
+                }
+                Op::F1(F1::Abs) => {
+                    let t = top!();
+                    set_top!(self.b.ins().fabs(t))
+                }
+                Op::F1(F1::Sqrt) => {
+                    let t = top!();
+                    set_top!(self.b.ins().sqrt(t))
+                }
+                Op::F1(f) => {
+                    let t = top!();
+                    let code = self.code(f as usize);
+                    set_top!(self.call(self.refs.f1, &[code, t]))
+                }
+                Op::Lookup(table) => {
+                    let address = *self.table_addresses.get(table as usize).ok_or_else(bad)?;
+                    let t = top!();
+                    let pointer = self.b.ins().iconst(types::I64, address);
+                    set_top!(self.call(self.refs.lookup, &[pointer, t]))
+                }
+                Op::Add
+                | Op::Sub
+                | Op::Mul
+                | Op::Div(_)
+                | Op::Pow
+                | Op::Eq
+                | Op::Ne
+                | Op::Lt
+                | Op::Le
+                | Op::Gt
+                | Op::Ge
+                | Op::And
+                | Op::Or
+                | Op::F2(_) => {
+                    let y = pop!();
+                    let x = pop!();
+                    let v = self.binary(op, x, y);
+                    stack.push(v)
+                }
+                Op::F3(f) => {
+                    let c = pop!();
+                    let y = pop!();
+                    let x = pop!();
+                    let code = self.code(f as usize);
+                    let (time, dt) = (self.time, self.dt);
+                    let v = self.call(self.refs.f3, &[code, x, y, c, time, dt]);
+                    stack.push(v)
+                }
+                Op::PulseTrain => {
+                    let end_time = pop!();
+                    let interval = pop!();
+                    let width = pop!();
+                    let start_time = pop!();
+                    let (time, dt) = (self.time, self.dt);
+                    let v = self.call(
+                        self.refs.pulse_train,
+                        &[start_time, width, interval, end_time, time, dt],
+                    );
+                    stack.push(v)
+                }
+            }
+        }
+        match stack.as_slice() {
+            [v] => Ok(*v),
+            _ => Err(bad()),
+        }
+    }
+
+    fn binary(&mut self, op: Op, x: Value, y: Value) -> Value {
+        let compare = |cc| Some(cc);
+        let cc = match op {
+            Op::Eq => compare(FloatCC::Equal),
+            Op::Ne => compare(FloatCC::NotEqual),
+            Op::Lt => compare(FloatCC::LessThan),
+            Op::Le => compare(FloatCC::LessThanOrEqual),
+            Op::Gt => compare(FloatCC::GreaterThan),
+            Op::Ge => compare(FloatCC::GreaterThanOrEqual),
+            _ => None,
+        };
+        if let Some(cc) = cc {
+            let c = self.b.ins().fcmp(cc, x, y);
+            return self.bool_f(c);
+        }
+        match op {
+            Op::Add => self.b.ins().fadd(x, y),
+            Op::Sub => self.b.ins().fsub(x, y),
+            Op::Mul => self.b.ins().fmul(x, y),
+            Op::Div(_) => self.b.ins().fdiv(x, y),
+            Op::Pow => self.call(self.refs.pow, &[x, y]),
+            Op::And | Op::Or => {
+                let zero = self.num(0.0);
+                let a = self.b.ins().fcmp(FloatCC::NotEqual, x, zero);
+                let b = self.b.ins().fcmp(FloatCC::NotEqual, y, zero);
+                let c = if matches!(op, Op::And) {
+                    self.b.ins().band(a, b)
+                } else {
+                    self.b.ins().bor(a, b)
+                };
+                self.bool_f(c)
+            }
+            Op::F2(f) => {
+                let code = self.code(f as usize);
+                let (time, dt) = (self.time, self.dt);
+                self.call(self.refs.f2, &[code, x, y, time, dt])
+            }
+            _ => unreachable!("binary() is called with binary ops only"),
+        }
+    }
+}
+
+fn as_args(values: &[Value]) -> Vec<cranelift_codegen::ir::BlockArg> {
+    values.iter().map(|&v| v.into()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn function_tables_follow_declaration_order() {
+        for (i, f) in F1_ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+        }
+        for (i, f) in F2_ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+        }
+        for (i, f) in F3_ALL.iter().enumerate() {
+            assert_eq!(*f as usize, i);
+        }
+    }
+}
