@@ -227,8 +227,10 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     absorb(0, first)?;
     // Rounds of work for the pool: groups of LANES runs (each simulated as one batch), a few
     // groups per thread. Each round is folded in run order while the next one is computed, so
-    // the (serial) fold does not leave the other threads waiting.
-    let round = threads * 4 * LANES;
+    // the (serial) fold does not leave the other threads waiting. The round ends at a barrier
+    // where a thread may wait for up to one group: 12 groups per thread make that wait small,
+    // and a round's outputs (a few hundred runs' series) stay small whatever the run count.
+    let round = threads * 12 * LANES;
     type Computed = Vec<Result<Vec<RunOutput>, Diagnostic>>;
     let mut computed: Option<(usize, Computed)> = None;
     let mut next = 1;

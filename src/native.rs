@@ -16,10 +16,13 @@
 //! very Rust function the interpreter uses. `tests/native.rs` checks bit-identity on every
 //! bundled model and the XMILE test corpus.
 //!
-//! **Faults.** Each assignment's value is checked to be finite, as in `Program::eval_all`; on
-//! the first one that is not, the function returns 1 without storing it. The caller then
-//! re-runs the same assignments in the interpreter, which stops at the same assignment with
-//! the message (slots written before it hold the same values either way).
+//! **Faults.** Every assignment's value is checked to be finite, as in `Program::eval_all`,
+//! but without a branch each: the function runs to the end and returns 1 if any value was
+//! not finite. The caller then re-runs the same assignments in the interpreter, which stops
+//! at the first such assignment with the message. (The re-run sees the same inputs: an
+//! assignment reads constants, stocks, time and assignments before it in the order, never
+//! one after it; values after the failure are overwritten either way. The helper functions
+//! the code calls accept NaN and infinities.)
 //!
 //! **Lifetime.** The machine code and everything it points at (the lookup tables) are owned by
 //! [`NativeFlows`], which a `Program` holds in an `Arc`: clones of the program share it, and
@@ -113,8 +116,13 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unav
     let started = std::time::Instant::now();
     let fail = |what: &str, e: &dyn std::fmt::Display| Unavailable(format!("{what}: {e}"));
     let mut flags = settings::builder();
+    // No mid-end optimisation: the bytecode is already optimised (compile::optimize), and
+    // Cranelift's e-graph pass sinks each value to its first use, which kept every value of
+    // the step alive to the end and spilled them (care model, callgrind: 1.12 M instructions
+    // per run in the generated code with "speed", 1.07 M with "none", and a third less
+    // compile time).
     flags
-        .set("opt_level", "speed")
+        .set("opt_level", "none")
         .map_err(|e| fail("settings", &e))?;
     // The IR is made by this module from checked bytecode; tests/native.rs compares every
     // result with the interpreter's. The verifier would double the compile time.
@@ -359,23 +367,27 @@ impl Translator<'_> {
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
         (self.slots, self.time, self.dt) = (params[0], params[1], params[2]);
-        let not_finite = self.b.create_block();
-        for a in &self.p.flows {
+        // Finite check without a branch per assignment: `v − v` is +0 for a finite `v` and
+        // NaN otherwise, so the sums stay 0 until a value is not finite. Four sums, so that
+        // they are not one long chain of dependent additions.
+        let zero = self.num(0.0);
+        let mut sums = [zero; 4];
+        for (i, a) in self.p.flows.iter().enumerate() {
             let v = self.assignment(a)?;
-            // finite ⇔ |v| < ∞ (false for NaN too)
-            let magnitude = self.b.ins().fabs(v);
-            let infinity = self.b.ins().f64const(f64::INFINITY);
-            let finite = self.b.ins().fcmp(FloatCC::LessThan, magnitude, infinity);
-            let next = self.b.create_block();
-            self.b.ins().brif(finite, next, &[], not_finite, &[]);
-            self.b.switch_to_block(next);
             self.store(a.slot, v)?;
+            let nan_unless_finite = self.b.ins().fsub(v, v);
+            sums[i % 4] = self.b.ins().fadd(sums[i % 4], nan_unless_finite);
         }
-        let ok = self.b.ins().iconst(types::I32, 0);
-        self.b.ins().return_(&[ok]);
-        self.b.switch_to_block(not_finite);
-        let bad = self.b.ins().iconst(types::I32, 1);
-        self.b.ins().return_(&[bad]);
+        let low = self.b.ins().fadd(sums[0], sums[1]);
+        let high = self.b.ins().fadd(sums[2], sums[3]);
+        let sum = self.b.ins().fadd(low, high);
+        let all_finite = self.b.ins().fcmp(FloatCC::Equal, sum, zero);
+        let (ok, bad) = (
+            self.b.ins().iconst(types::I32, 0),
+            self.b.ins().iconst(types::I32, 1),
+        );
+        let result = self.b.ins().select(all_finite, ok, bad);
+        self.b.ins().return_(&[result]);
         self.b.seal_all_blocks();
         Ok(())
     }

@@ -1,5 +1,6 @@
 //! Code generation: ordered [`Ir`] assignments → the flat bytecode of a [`Program`].
 
+use super::factors::FactorHoister;
 use super::ir::{Func, Ir};
 use super::order::Orders;
 use super::{Builder, SlotKind};
@@ -18,12 +19,33 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
         uses_pulse: false,
     };
     let n_runtime = b.runtime.len();
+    // The per-step code combines constant factors once per run (compile::factors); the
+    // initial phase evaluates the equations as written.
+    let mut is_flow = vec![false; b.slots.len()];
+    for s in &b.stocks {
+        for &f in s.inflows.iter().chain(&s.outflows) {
+            is_flow[f as usize] = true;
+        }
+    }
+    let mut hoister = FactorHoister::new(
+        b.slots
+            .iter()
+            .map(|s| matches!(s.kind, SlotKind::Constant | SlotKind::InitValue))
+            .collect(),
+    );
     let flows: Vec<Assign> = orders
         .runtime
         .iter()
-        .map(|&i| g.assignment(b.runtime[i].slot, &b.runtime[i].ir))
+        .map(|&i| {
+            let a = &b.runtime[i];
+            let per_step = hoister.rewrite_equation(a.slot, &a.ir);
+            if !is_flow[a.slot as usize] {
+                hoister.note_auxiliary(a.slot, &a.ir);
+            }
+            g.assignment(a.slot, &per_step)
+        })
         .collect();
-    let initial: Vec<Assign> = orders
+    let mut initial: Vec<Assign> = orders
         .initial
         .iter()
         .map(|&n| {
@@ -35,6 +57,13 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
             g.assignment(a.slot, &a.ir)
         })
         .collect();
+    // The constant parts read only constants, all computed by now.
+    initial.extend(
+        hoister
+            .parts
+            .iter()
+            .map(|part| g.assignment(part.slot, &part.ir)),
+    );
 
     let mut flow_slots = Vec::new();
     let stocks = b
@@ -56,8 +85,9 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
         })
         .collect();
 
-    let defaults = b.literal_values.iter().map(|v| v.unwrap_or(0.0)).collect();
-    let slot_meta = b
+    let mut defaults: Vec<f64> = b.literal_values.iter().map(|v| v.unwrap_or(0.0)).collect();
+    defaults.resize(defaults.len() + hoister.parts.len(), 0.0);
+    let mut slot_meta: Vec<SlotMeta> = b
         .slots
         .iter()
         .map(|s| SlotMeta {
@@ -65,6 +95,13 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
             loc: s.loc,
         })
         .collect();
+    slot_meta.extend(hoister.parts.iter().map(|part| {
+        let owner = &b.slots[part.owner as usize];
+        SlotMeta {
+            name: format!("{} (its constant factors)", owner.name),
+            loc: owner.loc,
+        }
+    }));
 
     let mut columns = Vec::new();
     let mut params = Vec::new();
@@ -158,7 +195,7 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
         flow_slots,
         previous: b.previous.clone(),
         copies: Vec::new(),
-        hoisted: Vec::new(),
+        hoisted: hoister.parts.iter().map(|part| part.slot).collect(),
         fixed_delays: b.fixed_delays.clone(),
         tables,
         defaults,

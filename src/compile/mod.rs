@@ -11,6 +11,7 @@
 //! 5. code generation — flat bytecode for the VM ([`codegen`]).
 
 mod codegen;
+mod factors;
 pub mod ir;
 mod lower;
 mod optimize;
