@@ -166,6 +166,8 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unav
                 slots: Value::from_u32(0),
                 time: Value::from_u32(0),
                 dt: Value::from_u32(0),
+                known: vec![None; slot_count],
+                remember: true,
             };
             t.function()?;
             let target = module.target_config();
@@ -358,6 +360,12 @@ struct Translator<'a> {
     slots: Value,
     time: Value,
     dt: Value,
+    /// The value of each slot as last loaded or stored in straight-line code (which
+    /// dominates everything after it), so a slot is read from memory once per step.
+    known: Vec<Option<Value>>,
+    /// False inside an assignment with an IF: values made in a branch do not dominate the
+    /// code after it, so they are not remembered.
+    remember: bool,
 }
 
 impl Translator<'_> {
@@ -402,10 +410,17 @@ impl Translator<'_> {
 
     fn load(&mut self, slot: u32) -> Result<Value, Unavailable> {
         let offset = self.offset(slot)?;
-        Ok(self
+        if let Some(v) = self.known[slot as usize] {
+            return Ok(v);
+        }
+        let v = self
             .b
             .ins()
-            .load(types::F64, MemFlagsData::trusted(), self.slots, offset))
+            .load(types::F64, MemFlagsData::trusted(), self.slots, offset);
+        if self.remember {
+            self.known[slot as usize] = Some(v);
+        }
+        Ok(v)
     }
 
     fn store(&mut self, slot: u32, v: Value) -> Result<(), Unavailable> {
@@ -413,6 +428,8 @@ impl Translator<'_> {
         self.b
             .ins()
             .store(MemFlagsData::trusted(), v, self.slots, offset);
+        // An assignment's value is made at its end, in code every later op passes through.
+        self.known[slot as usize] = Some(v);
         Ok(())
     }
 
@@ -440,6 +457,9 @@ impl Translator<'_> {
     /// are the operand stack at that point.
     fn assignment(&mut self, a: &Assign) -> Result<Value, Unavailable> {
         let (start, end) = (a.start as usize, a.end as usize);
+        self.remember = !self.p.ops[start..end]
+            .iter()
+            .any(|op| matches!(op, Op::JumpIfFalse(_) | Op::Jump(_)));
         let mut targets: Vec<(usize, Block)> = Vec::new();
         let mut stack: Vec<Value> = Vec::new();
         let mut reachable = true;
