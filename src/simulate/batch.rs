@@ -214,17 +214,18 @@ impl<'p> Batch<'p> {
     fn check_stocks(&mut self) {
         let slots = &mut self.state.slots;
         for &s in &self.net.clamped {
-            for v in &mut slots[s as usize] {
-                if *v < 0.0 {
-                    *v = 0.0;
-                }
+            let v = &mut slots[s as usize];
+            *v = std::array::from_fn(|l| if v[l] < 0.0 { 0.0 } else { v[l] });
+        }
+        let mut finite = [true; LANES];
+        for &s in &self.net.stock_slots {
+            for (ok, v) in finite.iter_mut().zip(&slots[s as usize]) {
+                *ok &= v.is_finite();
             }
         }
-        for &s in &self.net.stock_slots {
-            for (l, v) in slots[s as usize].iter().enumerate() {
-                if !v.is_finite() {
-                    self.failed |= 1 << l;
-                }
+        for (l, ok) in finite.iter().enumerate() {
+            if !ok {
+                self.failed |= 1 << l;
             }
         }
     }
@@ -272,8 +273,8 @@ impl<'p> Batch<'p> {
             for (p, &(_, src)) in pending_previous.iter_mut().zip(&self.p.previous) {
                 *p = self.state.slots[src as usize];
             }
-            self.stock_values(&mut y0);
             if rk4 {
+                self.stock_values(&mut y0);
                 let half = 0.5 * dt;
                 axpy(&mut stage, &y0, half, &k1);
                 self.set_stocks(&stage);
@@ -293,10 +294,14 @@ impl<'p> Batch<'p> {
                             + dt / 6.0 * (k1[i][l] + 2.0 * k2[i][l] + 2.0 * k3[i][l] + k4[i][l])
                     });
                 }
+                self.set_stocks(&stage);
             } else {
-                axpy(&mut stage, &y0, dt, &k1);
+                // Euler, in place: the same `y + dt·k` as through the work buffers.
+                for (k, &s) in k1.iter().zip(&self.net.stock_slots) {
+                    let v = &mut self.state.slots[s as usize];
+                    *v = std::array::from_fn(|l| v[l] + dt * k[l]);
+                }
             }
-            self.set_stocks(&stage);
             for (p, &(prev, _)) in pending_previous.iter().zip(&self.p.previous) {
                 self.state.slots[prev as usize] = *p;
             }
