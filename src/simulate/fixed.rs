@@ -18,13 +18,16 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
     let rk4 = sim.time.method == Method::Rk4;
     let bound = if rk4 { RK4_BOUND } else { EULER_BOUND };
     let n = sim.p.stocks.len();
-    // Work buffers, allocated once per run.
-    let mut y0 = vec![0.0; n];
+    // Work buffers, allocated once per run (Euler needs only the rates).
     let mut k1 = vec![0.0; n];
-    let mut k2 = vec![0.0; n];
-    let mut k3 = vec![0.0; n];
-    let mut k4 = vec![0.0; n];
-    let mut stage = vec![0.0; n];
+    let rk4_buffer = || vec![0.0; if rk4 { n } else { 0 }];
+    let (mut y0, mut k2, mut k3, mut k4, mut stage) = (
+        rk4_buffer(),
+        rk4_buffer(),
+        rk4_buffer(),
+        rk4_buffer(),
+        rk4_buffer(),
+    );
     let mut pending_previous = vec![0.0; sim.p.previous.len()];
     let mut delay_lines = DelayLines::new(sim, steps)?;
     let rows = (steps / save_every + 1 + u64::from(steps % save_every != 0)) as usize;

@@ -241,7 +241,8 @@ pub(crate) struct Sim<'p> {
     pub times: Vec<f64>,
     pub values: Vec<f64>,
     pub warnings: Vec<Diagnostic>,
-    /// One flag per stock: already warned about step-size stability.
+    /// One flag per stock: already warned about step-size stability (empty until the first
+    /// stability check that finds a stock above the bound).
     warned: Vec<bool>,
 }
 
@@ -283,7 +284,7 @@ impl<'p> Sim<'p> {
             times: Vec::new(),
             values: Vec::new(),
             warnings,
-            warned: vec![false; p.stocks.len()],
+            warned: Vec::new(),
         }
     }
 
@@ -383,6 +384,7 @@ impl<'p> Sim<'p> {
     /// Warn once per stock whose `dt × outflow/stock` exceeds the method's `bound`.
     #[cold]
     fn check_stability(&mut self, t: f64, bound: f64, d: &[f64]) {
+        self.warned.resize(self.net.stocks.len(), false);
         let dt = self.time.dt;
         for (i, s) in self.net.stocks.iter().enumerate() {
             let level = self.state.slots[s.slot as usize];
@@ -503,6 +505,7 @@ fn gather(values: &mut Vec<f64>, slots: &[f64], columns: &[u32]) {
 
 /// With non-negative stocks, scale outflows so that no stock loses more than it holds plus its
 /// inflow over `step` (or, without a step, more than its inflow once it is empty).
+#[inline]
 pub(crate) fn limit_outflows(net: &Network, slots: &mut [f64], step: Option<f64>) {
     for s in &net.limited {
         let level = slots[s.slot as usize].max(0.0);
