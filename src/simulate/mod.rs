@@ -370,8 +370,8 @@ impl<'p> Sim<'p> {
         let dt = self.time.dt;
         let mut unstable = false;
         for (o, s) in out.iter_mut().zip(&self.net.stocks) {
-            let outflow = sum(slots, self.net.outflows(s));
-            let rate = sum(slots, self.net.inflows(s)) - outflow;
+            let (inflow, outflow) = self.net.in_out(slots, s);
+            let rate = inflow - outflow;
             *o = rate;
             let level = slots[s.slot as usize];
             unstable |= level > 0.0 && dt * outflow.max(-rate) / level > bound;
@@ -509,8 +509,7 @@ fn gather(values: &mut Vec<f64>, slots: &[f64], columns: &[u32]) {
 pub(crate) fn limit_outflows(net: &Network, slots: &mut [f64], step: Option<f64>) {
     for s in &net.limited {
         let level = slots[s.slot as usize].max(0.0);
-        let inflow = sum(slots, net.inflows(s));
-        let outflow = sum(slots, net.outflows(s));
+        let (inflow, outflow) = net.in_out(slots, s);
         let available = match step {
             Some(h) => level / h + inflow,
             None if level <= 0.0 => inflow,
@@ -528,6 +527,7 @@ pub(crate) fn limit_outflows(net: &Network, slots: &mut [f64], step: Option<f64>
 /// Net rate of change of every stock: inflows − outflows (call [`limit_outflows`] first).
 pub(crate) fn net_rates(net: &Network, slots: &[f64], out: &mut [f64]) {
     for (o, s) in out.iter_mut().zip(&net.stocks) {
-        *o = sum(slots, net.inflows(s)) - sum(slots, net.outflows(s));
+        let (inflow, outflow) = net.in_out(slots, s);
+        *o = inflow - outflow;
     }
 }

@@ -16,6 +16,21 @@ pub(crate) struct StockFlows {
     inflows: u32,
     outflows: u32,
     end: u32,
+    shape: Shape,
+}
+
+/// How many flows a stock has each way, for [`Network::in_out`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Shape {
+    /// Any other number (first: the test for it is one comparison).
+    Many = 0,
+    /// One inflow and one outflow.
+    Through,
+    /// One outflow, no inflow.
+    Source,
+    /// One inflow, no outflow.
+    Sink,
 }
 
 #[derive(Debug, Clone)]
@@ -47,11 +62,19 @@ impl Network {
                 flows.extend_from_slice(range(s.inflows));
                 let outflows = flows.len() as u32;
                 flows.extend_from_slice(range(s.outflows));
+                let end = flows.len() as u32;
+                let shape = match (outflows - inflows, end - outflows) {
+                    (1, 1) => Shape::Through,
+                    (0, 1) => Shape::Source,
+                    (1, 0) => Shape::Sink,
+                    _ => Shape::Many,
+                };
                 StockFlows {
                     slot: s.slot,
                     inflows,
                     outflows,
-                    end: flows.len() as u32,
+                    end,
+                    shape,
                 }
             })
             .collect();
@@ -74,6 +97,21 @@ impl Network {
             limited,
             clamped,
             columns: p.columns.iter().map(|c| c.slot).collect(),
+        }
+    }
+
+    /// A stock's (inflow, outflow): each the [`sum`] of its flows. A stock with at most one
+    /// flow each way (most stocks) takes a path without loops, with the same additions.
+    #[inline(always)]
+    pub fn in_out(&self, slots: &[f64], s: &StockFlows) -> (f64, f64) {
+        let zero: f64 = std::iter::empty::<f64>().sum();
+        let (i, o) = (s.inflows as usize, s.outflows as usize);
+        let value = |k: usize| slots[self.flows[k] as usize];
+        match s.shape {
+            Shape::Many => (sum(slots, self.inflows(s)), sum(slots, self.outflows(s))),
+            Shape::Through => (zero + value(i), zero + value(o)),
+            Shape::Source => (zero, zero + value(o)),
+            Shape::Sink => (zero + value(i), zero),
         }
     }
 
