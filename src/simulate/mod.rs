@@ -357,6 +357,7 @@ impl<'p> Sim<'p> {
     /// Net rate of change of every stock into `out`. `step` is the step about to be taken (it
     /// bounds outflows of non-negative stocks); `check` (time, bound) enables the stability
     /// warning.
+    #[inline]
     pub fn derivatives(&mut self, step: Option<f64>, out: &mut [f64], check: Option<(f64, f64)>) {
         let slots = &mut self.state.slots[..];
         limit_outflows(self.net, slots, step);
@@ -411,6 +412,7 @@ impl<'p> Sim<'p> {
     }
 
     /// Save the current values as the row for time `t`.
+    #[inline]
     pub fn record(&mut self, t: f64) {
         self.times.push(t);
         let slots = &mut self.state.slots;
@@ -454,6 +456,7 @@ impl<'p> Sim<'p> {
     /// how they are kept non-negative) and reject non-finite ones. `finite`: whether the step
     /// left every stock finite (what [`Sim::euler_step`] and [`Sim::set_stocks`] return);
     /// clamping keeps a finite value finite, so only a non-finite step needs the full check.
+    #[inline]
     pub fn check_stocks(&mut self, t: f64, finite: bool) -> Result<(), Diagnostic> {
         let slots = &mut self.state.slots;
         for &s in &self.net.clamped {
@@ -463,8 +466,15 @@ impl<'p> Sim<'p> {
             }
         }
         if finite {
-            return Ok(());
+            Ok(())
+        } else {
+            self.non_finite_stock(t)
         }
+    }
+
+    /// The error for the first stock (in order) that is not finite, if any.
+    #[cold]
+    fn non_finite_stock(&self, t: f64) -> Result<(), Diagnostic> {
         for s in &self.p.stocks {
             let v = self.state.slots[s.slot as usize];
             if !v.is_finite() {
