@@ -324,13 +324,18 @@ impl<'p> Sim<'p> {
     }
 
     fn initial_phase(&mut self, overridden: &[bool], t: f64) -> Result<(), Diagnostic> {
-        for a in &self.p.initial {
-            if overridden[a.slot as usize] {
-                continue;
-            }
+        // The assignments between two overridden ones, each stretch in one evaluation.
+        let initial = &self.p.initial;
+        let skipped = (initial.iter().enumerate())
+            .filter(|(_, a)| overridden[a.slot as usize])
+            .map(|(i, _)| i)
+            .chain([initial.len()]);
+        let mut start = 0;
+        for end in skipped {
             self.p
-                .eval_all(std::slice::from_ref(a), &mut self.state, t, self.time.dt)
+                .eval_all(&initial[start..end], &mut self.state, t, self.time.dt)
                 .map_err(|f| f.to_diagnostic(self.p, t))?;
+            start = end + 1;
         }
         Ok(())
     }
@@ -357,7 +362,7 @@ impl<'p> Sim<'p> {
     /// Net rate of change of every stock into `out`. `step` is the step about to be taken (it
     /// bounds outflows of non-negative stocks); `check` (time, bound) enables the stability
     /// warning.
-    #[inline]
+    #[inline(always)]
     pub fn derivatives(&mut self, step: Option<f64>, out: &mut [f64], check: Option<(f64, f64)>) {
         let slots = &mut self.state.slots[..];
         limit_outflows(self.net, slots, step);
@@ -412,7 +417,7 @@ impl<'p> Sim<'p> {
     }
 
     /// Save the current values as the row for time `t`.
-    #[inline]
+    #[inline(always)]
     pub fn record(&mut self, t: f64) {
         self.times.push(t);
         let slots = &mut self.state.slots;
