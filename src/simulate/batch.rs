@@ -12,7 +12,7 @@
 //! has them: a scenario takes its warnings from run 0, which runs on its own).
 
 use super::network::{Network, StockFlows};
-use super::{Results, ScheduleSet, Sim, Simulator, validate_time};
+use super::{Results, ScheduleSet, Sim, Simulator, saved_rows, validate_time};
 use crate::diagnostics::Diagnostic;
 use crate::model::{Method, TimeSettings};
 use crate::vm::{BatchState, LANES, Lanes, Program};
@@ -248,7 +248,7 @@ impl<'p> Batch<'p> {
             per_lane(),
         );
         let mut pending_previous = vec![[0.0; LANES]; self.p.previous.len()];
-        let rows = (steps / save_every + 1 + u64::from(steps % save_every != 0)) as usize;
+        let rows = saved_rows(steps, save_every);
         self.times.reserve_exact(rows);
         for row in &mut self.rows {
             row.reserve_exact(rows * self.p.columns.len());

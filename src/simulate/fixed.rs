@@ -1,7 +1,7 @@
 //! Fixed-step integration: Euler and classic fourth-order Runge–Kutta.
 
-use super::Sim;
 use super::delay_lines::DelayLines;
+use super::{Sim, saved_rows};
 use crate::diagnostics::Diagnostic;
 use crate::model::Method;
 
@@ -30,7 +30,7 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
     );
     let mut pending_previous = vec![0.0; sim.p.previous.len()];
     let mut delay_lines = DelayLines::new(sim, steps)?;
-    let rows = (steps / save_every + 1 + u64::from(steps % save_every != 0)) as usize;
+    let rows = saved_rows(steps, save_every);
     sim.times.reserve_exact(rows);
     sim.values.reserve_exact(rows * sim.p.columns.len());
 

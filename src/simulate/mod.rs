@@ -512,6 +512,12 @@ pub(crate) fn apply_schedules(
     p.eval_all(&set.dependents, state, t, dt)
 }
 
+/// Rows a fixed-step run of `steps` saves: every `save_every`-th step from the first, and the
+/// last.
+pub(crate) fn saved_rows(steps: u64, save_every: u64) -> usize {
+    (steps / save_every + 1 + u64::from(!steps.is_multiple_of(save_every))) as usize
+}
+
 /// Append the values of `columns` (slots) to `values`: one saved row.
 #[inline]
 fn gather(values: &mut Vec<f64>, slots: &[f64], columns: &[u32]) {
@@ -544,5 +550,18 @@ pub(crate) fn net_rates(net: &Network, slots: &[f64], out: &mut [f64]) {
     for (o, s) in out.iter_mut().zip(&net.stocks) {
         let (inflow, outflow) = net.in_out(slots, s);
         *o = inflow - outflow;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::saved_rows;
+
+    #[test]
+    fn saved_rows_counts_every_save_step_and_the_last_step() {
+        assert_eq!(saved_rows(10, 1), 11); // 0, 1, …, 10
+        assert_eq!(saved_rows(10, 4), 4); // 0, 4, 8 and the last, 10
+        assert_eq!(saved_rows(12, 4), 4); // 0, 4, 8, 12
+        assert_eq!(saved_rows(3, 5), 2); // 0 and the last, 3
     }
 }
