@@ -1,7 +1,8 @@
 //! `careshift bench`: time a model's runs in-process, without writing outputs.
 //!
-//! The model is loaded and compiled once (like `careshift run`), then run `runs` times with its
-//! own time settings; each run is timed on its own, so the median is robust to a noisy machine.
+//! The model is loaded and compiled once (like `careshift run`) and prepared once for running
+//! (`simulate::Simulator`, as a Monte Carlo does), then run `runs` times with its own time
+//! settings; each run is timed on its own, so the median is robust to a noisy machine.
 //! The result is one JSON object (see [`BenchReport`]) that scripts such as benches/peers.sh
 //! read from the last line of standard output.
 //!
