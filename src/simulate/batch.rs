@@ -171,8 +171,9 @@ impl<'p> Batch<'p> {
             let level = slots[s.slot as usize];
             let inflow = lane_sum(slots, net.inflows(s));
             let outflow = lane_sum(slots, net.outflows(s));
+            let available: Lanes = std::array::from_fn(|l| level[l].max(0.0) / h + inflow[l]);
             for l in 0..LANES {
-                let available = level[l].max(0.0) / h + inflow[l];
+                let available = available[l];
                 if outflow[l] > available && outflow[l] > 0.0 {
                     let factor = available.max(0.0) / outflow[l];
                     for &f in net.outflows(s) {
