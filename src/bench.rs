@@ -1,7 +1,8 @@
 //! `careshift bench`: time a model's runs in-process, without writing outputs.
 //!
-//! The model is loaded and compiled once (like `careshift run`), then run `runs` times with its
-//! own time settings; each run is timed on its own, so the median is robust to a noisy machine.
+//! The model is loaded and compiled once (like `careshift run`) and prepared once for running
+//! (`simulate::Simulator`, as a Monte Carlo does), then run `runs` times with its own time
+//! settings; each run is timed on its own, so the median is robust to a noisy machine.
 //! The result is one JSON object (see [`BenchReport`]) that scripts such as benches/peers.sh
 //! read from the last line of standard output.
 //!
@@ -16,6 +17,7 @@ use crate::Model;
 use crate::diagnostics::Diagnostic;
 use crate::experiment::{RunSettings, run};
 use crate::scenario::Scenario;
+use crate::simulate::ScheduleSet;
 
 /// What `careshift bench` prints (as JSON, on one line).
 #[derive(Debug, Clone, Serialize)]
@@ -46,14 +48,18 @@ pub fn bench(model: &Model, runs: usize) -> Result<BenchReport, Diagnostic> {
         return Err(Diagnostic::error("--runs must be at least 1"));
     }
     let time = model.time();
+    // The program prepared once, as for a Monte Carlo (and as Simlin's reset + run reuses its
+    // compiled simulation).
+    let simulator = model.simulator();
+    let no_schedules = ScheduleSet::default();
     // Warm-up: page in the program, size the allocator's pools; also reports a failing run
     // before any timing.
-    std::hint::black_box(model.run(time, &[])?);
+    std::hint::black_box(simulator.run(time, &[], &no_schedules)?);
     let mut times = Vec::with_capacity(runs);
     let all = Instant::now();
     for _ in 0..runs {
         let start = Instant::now();
-        let results = model.run(time, &[])?;
+        let results = simulator.run(time, &[], &no_schedules)?;
         times.push(start.elapsed().as_secs_f64());
         std::hint::black_box(results);
     }

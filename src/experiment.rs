@@ -22,8 +22,7 @@ use crate::diagnostics::Diagnostic;
 use crate::montecarlo::Sampler;
 use crate::run_store::{DEFAULT_BLOCK_RUNS, RunStore};
 use crate::scenario::{Arm, LeverTarget, MetricKind, Scenario};
-use crate::simulate::batch::simulate_batch;
-use crate::simulate::{Results, ScheduleSet, simulate_with};
+use crate::simulate::{Results, ScheduleSet, Simulator};
 use crate::vm::LANES;
 
 /// How to run (not what: that is the scenario).
@@ -339,7 +338,9 @@ fn check_temporary_space(runs: usize, width: usize, block_runs: usize) -> Result
 type Sample = (Vec<f64>, Vec<(u32, f64)>);
 
 /// What every run needs, prepared once.
-struct Plan {
+struct Plan<'s> {
+    /// The model prepared once for every run.
+    simulator: Simulator<'s>,
     sampler: Sampler,
     baseline_schedules: ScheduleSet,
     option_schedules: Vec<ScheduleSet>,
@@ -349,8 +350,8 @@ struct Plan {
     shared_baseline: bool,
 }
 
-impl Plan {
-    fn new(s: &Scenario) -> Result<Plan, Diagnostic> {
+impl<'s> Plan<'s> {
+    fn new(s: &'s Scenario) -> Result<Plan<'s>, Diagnostic> {
         let u = &s.uncertainty;
         let sampler =
             Sampler::new(u.sampling, u.seed, u.runs, u.parameters.len()).map_err(|e| {
@@ -395,6 +396,7 @@ impl Plan {
             .iter()
             .any(|l| matches!(l.target, LeverTarget::Parameter(_)));
         Ok(Plan {
+            simulator: Simulator::new(program),
             sampler,
             baseline_schedules,
             option_schedules,
@@ -502,11 +504,10 @@ impl Plan {
         sample_overrides: &[(u32, f64)],
         option_range: std::ops::Range<usize>,
     ) -> Result<(RunOutput, Vec<f64>, Vec<Diagnostic>), Diagnostic> {
-        let program = &s.model.program;
         let mut warnings = Vec::new();
         let mut run_arm = |arm: Arm, option: usize, sched: &ScheduleSet| {
             let overrides = self.arm_overrides(s, arm, option, sample_overrides);
-            let r = simulate_with(program, &s.time, &overrides, sched)
+            let r = (self.simulator.run(&s.time, &overrides, sched))
                 .map_err(|e| Self::describe(s, i, &sampled, e, arm.name(), option))?;
             if i == 0 {
                 warnings.extend(r.warnings.iter().cloned());
@@ -538,21 +539,21 @@ impl Plan {
     }
 
     /// Runs `first..first + count` (at most [`LANES`]) for every option, each arm simulated for
-    /// all of them at once ([`simulate_batch`]); the same outputs as [`Plan::run_one`] on each.
+    /// all of them at once ([`Simulator::run_batch`]); the same outputs as [`Plan::run_one`] on
+    /// each.
     fn run_batch(
         &self,
         s: &Scenario,
         first: usize,
         count: usize,
     ) -> Result<Vec<RunOutput>, Diagnostic> {
-        let program = &s.model.program;
         let samples: Vec<Sample> = (first..first + count).map(|i| self.sample(s, i)).collect();
         let run_arm = |arm: Arm, option: usize, sched: &ScheduleSet| {
             let overrides: Vec<Vec<(u32, f64)>> = samples
                 .iter()
                 .map(|(_, sample)| self.arm_overrides(s, arm, option, sample))
                 .collect();
-            simulate_batch(program, &s.time, &overrides, sched)
+            self.simulator.run_batch(&s.time, &overrides, sched)
         };
         // arms[option] = (baselines, interventions), one result per run.
         type Arms = (

@@ -178,4 +178,9 @@ impl Model {
     ) -> Result<Results, Diagnostic> {
         simulate::simulate(&self.program, time, overrides)
     }
+
+    /// The program prepared for many runs (see [`simulate::Simulator`]).
+    pub fn simulator(&self) -> simulate::Simulator<'_> {
+        simulate::Simulator::new(&self.program)
+    }
 }

@@ -446,3 +446,79 @@ units = "beds/day"
         assert_close("a + b conserved", a[i] + b[i], 10.0, 1e-12, 0.0);
     }
 }
+
+#[test]
+fn every_stock_above_the_stability_bound_is_warned_once_at_the_first_step_it_exceeds_it() {
+    // `fast` is above Euler's bound from the start (dt·k = 2 × 0.6 = 1.2); `slow`'s outflow
+    // rate grows with TIME and exceeds the bound (dt·0.1·TIME > 1) first at TIME = 6, after
+    // `fast` was warned: the check must keep watching the other stocks.
+    let toml = r#"
+[time]
+start = 0
+stop = 20
+dt = 2
+units = "year"
+[stocks.fast]
+initial = 100
+outflows = ["fast_out"]
+units = "people"
+[stocks.slow]
+initial = 100
+outflows = ["slow_out"]
+units = "people"
+[flows.fast_out]
+equation = "k_fast * fast"
+units = "people/year"
+[flows.slow_out]
+equation = "growth * TIME * slow"
+units = "people/year"
+[constants.k_fast]
+value = 0.6
+units = "1/year"
+[constants.growth]
+value = 0.1
+units = "1/year/year"
+"#;
+    let model = load_toml(toml).unwrap();
+    let r = model.run(model.time(), &[]).unwrap();
+    let messages: Vec<&str> = r.warnings.iter().map(|w| w.message.as_str()).collect();
+    assert_eq!(messages.len(), 2, "{messages:?}");
+    assert!(
+        messages[0]
+            .starts_with("dt may be too large for `fast`: at time 0, dt × outflow/stock = 1.200"),
+        "{}",
+        messages[0]
+    );
+    assert!(
+        messages[1]
+            .starts_with("dt may be too large for `slow`: at time 6, dt × outflow/stock = 1.200"),
+        "{}",
+        messages[1]
+    );
+}
+
+#[test]
+fn a_stock_that_overflows_stops_the_run_naming_the_stock_and_the_time() {
+    // The flow is finite (1e308 people/year), but 1e308 + 2 × 1e308 is not.
+    let toml = r#"
+[time]
+start = 0
+stop = 4
+dt = 2
+units = "year"
+[stocks.s]
+initial = 1e308
+inflows = ["grow"]
+units = "people"
+[flows.grow]
+equation = "1e308"
+units = "people/year"
+"#;
+    let model = load_toml(toml).unwrap();
+    let err = model.run(model.time(), &[]).unwrap_err();
+    assert!(
+        err.message.contains("stock `s` became inf at time 2"),
+        "{}",
+        err.message
+    );
+}

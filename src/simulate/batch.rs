@@ -11,7 +11,8 @@
 //! error. Batch runs report no warnings (the scalar run of the same inputs
 //! has them: a scenario takes its warnings from run 0, which runs on its own).
 
-use super::{Results, ScheduleSet, Sim, simulate_with, validate_time};
+use super::network::{Network, StockFlows};
+use super::{Results, ScheduleSet, Sim, Simulator, saved_rows, validate_time};
 use crate::diagnostics::Diagnostic;
 use crate::model::{Method, TimeSettings};
 use crate::vm::{BatchState, LANES, Lanes, Program};
@@ -24,43 +25,57 @@ pub fn simulate_batch(
     overrides: &[Vec<(u32, f64)>],
     schedules: &ScheduleSet,
 ) -> Vec<Result<Results, Diagnostic>> {
-    assert!(overrides.len() <= LANES, "a batch has at most {LANES} runs");
-    let scalar = |o: &Vec<(u32, f64)>| simulate_with(program, time, o, schedules);
-    // Fixed (pipeline) delays keep a ring buffer per run: those models run lane by lane.
-    if time.method == Method::Dopri5 || !program.fixed_delays.is_empty() || overrides.len() < 2 {
-        return overrides.iter().map(scalar).collect();
+    Simulator::new(program).run_batch(time, overrides, schedules)
+}
+
+impl Simulator<'_> {
+    /// [`simulate_batch`] with this simulator's prepared program.
+    pub fn run_batch(
+        &self,
+        time: &TimeSettings,
+        overrides: &[Vec<(u32, f64)>],
+        schedules: &ScheduleSet,
+    ) -> Vec<Result<Results, Diagnostic>> {
+        assert!(overrides.len() <= LANES, "a batch has at most {LANES} runs");
+        let program = self.program;
+        let scalar = |o: &Vec<(u32, f64)>| self.run(time, o, schedules);
+        // Fixed (pipeline) delays keep a ring buffer per run: those models run lane by lane.
+        if time.method == Method::Dopri5 || !program.fixed_delays.is_empty() || overrides.len() < 2
+        {
+            return overrides.iter().map(scalar).collect();
+        }
+        if let Err(d) = validate_time(program, time) {
+            return overrides.iter().map(|_| Err(d.clone())).collect();
+        }
+        let mut batch = Batch::new(program, &self.network, time, schedules, overrides);
+        batch.run();
+        let Batch {
+            lanes,
+            rows,
+            failed,
+            ..
+        } = batch;
+        overrides
+            .iter()
+            .zip(lanes.into_iter().zip(rows))
+            .enumerate()
+            .map(|(l, (o, (init, values)))| match init {
+                Err(d) => Err(d),
+                Ok(()) if failed & (1 << l) != 0 => scalar(o),
+                Ok(()) => Ok(Results {
+                    columns: self.columns.clone(),
+                    times: batch.times.clone(),
+                    values,
+                    warnings: Vec::new(),
+                }),
+            })
+            .collect()
     }
-    if let Err(d) = validate_time(program, time) {
-        return overrides.iter().map(|_| Err(d.clone())).collect();
-    }
-    let mut batch = Batch::new(program, time, schedules, overrides);
-    batch.run();
-    let Batch {
-        lanes,
-        rows,
-        failed,
-        ..
-    } = batch;
-    let columns: Vec<String> = program.columns.iter().map(|c| c.name.clone()).collect();
-    overrides
-        .iter()
-        .zip(lanes.into_iter().zip(rows))
-        .enumerate()
-        .map(|(l, (o, (init, values)))| match init {
-            Err(d) => Err(d),
-            Ok(()) if failed & (1 << l) != 0 => scalar(o),
-            Ok(()) => Ok(Results {
-                columns: columns.clone(),
-                times: batch.times.clone(),
-                values,
-                warnings: Vec::new(),
-            }),
-        })
-        .collect()
 }
 
 struct Batch<'p> {
     p: &'p Program,
+    net: &'p Network,
     schedules: &'p ScheduleSet,
     time: TimeSettings,
     state: BatchState,
@@ -75,7 +90,6 @@ struct Batch<'p> {
     times: Vec<f64>,
     /// Per lane: saved rows, row-major.
     rows: Vec<Vec<f64>>,
-    has_non_negative: bool,
 }
 
 impl<'p> Batch<'p> {
@@ -83,6 +97,7 @@ impl<'p> Batch<'p> {
     /// the time steps are what batching is for).
     fn new(
         p: &'p Program,
+        net: &'p Network,
         time: &TimeSettings,
         schedules: &'p ScheduleSet,
         overrides: &[Vec<(u32, f64)>],
@@ -92,7 +107,7 @@ impl<'p> Batch<'p> {
         let mut lanes = Vec::with_capacity(overrides.len());
         let mut active = 0;
         for (l, o) in overrides.iter().enumerate() {
-            let mut sim = Sim::new(p, time, schedules);
+            let mut sim = Sim::new(p, net, time, schedules);
             let init = sim.initialize(o);
             if init.is_ok() {
                 active |= 1 << l;
@@ -116,6 +131,7 @@ impl<'p> Batch<'p> {
         }
         Batch {
             p,
+            net,
             schedules,
             time: time.clone(),
             state,
@@ -125,7 +141,6 @@ impl<'p> Batch<'p> {
             failed: 0,
             times: Vec::new(),
             rows: vec![Vec::new(); overrides.len()],
-            has_non_negative: p.stocks.iter().any(|s| s.non_negative),
         }
     }
 
@@ -150,41 +165,29 @@ impl<'p> Batch<'p> {
             .eval_flows_batch(&mut self.state, self.active & !self.failed, t, dt);
     }
 
-    /// `simulate::derivatives` over lanes: `out[stock][lane]`. Per lane, the same operations
+    /// `Sim::derivatives` over lanes: `out[stock][lane]`. Per lane, the same operations
     /// in the same order (sums folded from the same neutral value), so the same bits.
     fn derivatives(&mut self, out: &mut [Lanes]) {
-        let p = self.p;
+        let net = self.net;
         let slots = &mut self.state.slots;
-        let neutral: f64 = std::iter::empty::<f64>().sum();
-        let sum = |slots: &[Lanes], range: (u32, u32)| -> Lanes {
-            let mut acc = [neutral; LANES];
-            for &f in &p.flow_slots[range.0 as usize..range.1 as usize] {
-                for (a, v) in acc.iter_mut().zip(&slots[f as usize]) {
-                    *a += v;
-                }
-            }
-            acc
-        };
-        if self.has_non_negative {
-            let h = self.time.dt;
-            for s in p.stocks.iter().filter(|s| s.non_negative) {
-                let level = slots[s.slot as usize];
-                let inflow = sum(slots, s.inflows);
-                let outflow = sum(slots, s.outflows);
-                for l in 0..LANES {
-                    let available = level[l].max(0.0) / h + inflow[l];
-                    if outflow[l] > available && outflow[l] > 0.0 {
-                        let factor = available.max(0.0) / outflow[l];
-                        for &f in &p.flow_slots[s.outflows.0 as usize..s.outflows.1 as usize] {
-                            slots[f as usize][l] *= factor;
-                        }
+        let h = self.time.dt;
+        for s in &net.limited {
+            let level = slots[s.slot as usize];
+            let inflow = lane_sum(slots, net.inflows(s));
+            let outflow = lane_sum(slots, net.outflows(s));
+            let available: Lanes = std::array::from_fn(|l| level[l].max(0.0) / h + inflow[l]);
+            for l in 0..LANES {
+                let available = available[l];
+                if outflow[l] > available && outflow[l] > 0.0 {
+                    let factor = available.max(0.0) / outflow[l];
+                    for &f in net.outflows(s) {
+                        slots[f as usize][l] *= factor;
                     }
                 }
             }
         }
-        for (o, s) in out.iter_mut().zip(&p.stocks) {
-            let (inflow, outflow) = (sum(slots, s.inflows), sum(slots, s.outflows));
-            *o = std::array::from_fn(|l| inflow[l] - outflow[l]);
+        for (o, s) in out.iter_mut().zip(&net.stocks) {
+            *o = lane_rate(slots, net, s);
         }
     }
 
@@ -195,33 +198,39 @@ impl<'p> Batch<'p> {
             slots[slot as usize] = slots[source as usize];
         }
         for (l, row) in self.rows.iter_mut().enumerate() {
-            row.extend(self.p.columns.iter().map(|c| slots[c.slot as usize][l]));
+            row.extend(self.net.columns.iter().map(|&c| slots[c as usize][l]));
         }
     }
 
     fn stock_values(&self, out: &mut [Lanes]) {
-        for (v, s) in out.iter_mut().zip(&self.p.stocks) {
-            *v = self.state.slots[s.slot as usize];
+        for (v, &s) in out.iter_mut().zip(&self.net.stock_slots) {
+            *v = self.state.slots[s as usize];
         }
     }
 
     fn set_stocks(&mut self, values: &[Lanes]) {
-        for (v, s) in values.iter().zip(&self.p.stocks) {
-            self.state.slots[s.slot as usize] = *v;
+        for (v, &s) in values.iter().zip(&self.net.stock_slots) {
+            self.state.slots[s as usize] = *v;
         }
     }
 
     /// `Sim::check_stocks` over lanes: clamp non-negative stocks; a non-finite stock fails its
     /// lane.
     fn check_stocks(&mut self) {
-        for s in &self.p.stocks {
-            for (l, v) in self.state.slots[s.slot as usize].iter_mut().enumerate() {
-                if (s.non_negative || s.clamp_at_zero) && *v < 0.0 {
-                    *v = 0.0;
-                }
-                if !v.is_finite() {
-                    self.failed |= 1 << l;
-                }
+        let slots = &mut self.state.slots;
+        for &s in &self.net.clamped {
+            let v = &mut slots[s as usize];
+            *v = std::array::from_fn(|l| if v[l] < 0.0 { 0.0 } else { v[l] });
+        }
+        let mut finite = [true; LANES];
+        for &s in &self.net.stock_slots {
+            for (ok, v) in finite.iter_mut().zip(&slots[s as usize]) {
+                *ok &= v.is_finite();
+            }
+        }
+        for (l, ok) in finite.iter().enumerate() {
+            if !ok {
+                self.failed |= 1 << l;
             }
         }
     }
@@ -244,10 +253,12 @@ impl<'p> Batch<'p> {
             per_lane(),
         );
         let mut pending_previous = vec![[0.0; LANES]; self.p.previous.len()];
-        let rows = (steps / save_every + 2) as usize;
+        let rows = saved_rows(steps, save_every);
+        self.times.reserve_exact(rows);
         for row in &mut self.rows {
-            row.reserve(rows * self.p.columns.len());
+            row.reserve_exact(rows * self.p.columns.len());
         }
+        let mut until_save = 0;
         for k in 0..=steps {
             // Every lane has failed: nothing left to compute (they are re-run on their own).
             if self.active & !self.failed == 0 {
@@ -256,17 +267,19 @@ impl<'p> Batch<'p> {
             let t = t0 + k as f64 * dt;
             self.eval_flows(t);
             self.derivatives(&mut k1);
-            if k % save_every == 0 || k == steps {
+            if until_save == 0 || k == steps {
                 self.record(t);
+                until_save = save_every;
             }
+            until_save -= 1;
             if k == steps {
                 break;
             }
             for (p, &(_, src)) in pending_previous.iter_mut().zip(&self.p.previous) {
                 *p = self.state.slots[src as usize];
             }
-            self.stock_values(&mut y0);
             if rk4 {
+                self.stock_values(&mut y0);
                 let half = 0.5 * dt;
                 axpy(&mut stage, &y0, half, &k1);
                 self.set_stocks(&stage);
@@ -286,10 +299,14 @@ impl<'p> Batch<'p> {
                             + dt / 6.0 * (k1[i][l] + 2.0 * k2[i][l] + 2.0 * k3[i][l] + k4[i][l])
                     });
                 }
+                self.set_stocks(&stage);
             } else {
-                axpy(&mut stage, &y0, dt, &k1);
+                // Euler, in place: the same `y + dt·k` as through the work buffers.
+                for (k, &s) in k1.iter().zip(&self.net.stock_slots) {
+                    let v = &mut self.state.slots[s as usize];
+                    *v = std::array::from_fn(|l| v[l] + dt * k[l]);
+                }
             }
-            self.set_stocks(&stage);
             for (p, &(prev, _)) in pending_previous.iter().zip(&self.p.previous) {
                 self.state.slots[prev as usize] = *p;
             }
@@ -303,4 +320,27 @@ fn axpy(out: &mut [Lanes], y: &[Lanes], h: f64, k: &[Lanes]) {
     for ((o, y), k) in out.iter_mut().zip(y).zip(k) {
         *o = std::array::from_fn(|l| y[l] + h * k[l]);
     }
+}
+
+/// `network::sum` over lanes: per lane, the same additions in the same order.
+#[inline]
+fn lane_sum(slots: &[Lanes], flows: &[u32]) -> Lanes {
+    let neutral: f64 = std::iter::empty::<f64>().sum();
+    let mut acc = [neutral; LANES];
+    for &f in flows {
+        for (a, v) in acc.iter_mut().zip(&slots[f as usize]) {
+            *a += v;
+        }
+    }
+    acc
+}
+
+/// A stock's net rate (inflows − outflows) per lane.
+#[inline]
+fn lane_rate(slots: &[Lanes], net: &Network, s: &StockFlows) -> Lanes {
+    let (inflow, outflow) = (
+        lane_sum(slots, net.inflows(s)),
+        lane_sum(slots, net.outflows(s)),
+    );
+    std::array::from_fn(|l| inflow[l] - outflow[l])
 }

@@ -12,17 +12,18 @@ use std::cell::RefCell;
 use ode_solvers::dop_shared::{IntegrationError, OutputType, System};
 use ode_solvers::{DVector, Dopri5, continuous_output_model::ContinuousOutputModel};
 
-use super::{ScheduleSet, Sim, apply_schedules, derivatives};
+use super::network::Network;
+use super::{ScheduleSet, Sim, apply_schedules, limit_outflows, net_rates};
 use crate::diagnostics::Diagnostic;
 use crate::vm::{Program, State};
 
 struct Ode<'a> {
     p: &'a Program,
+    net: &'a Network,
     schedules: &'a ScheduleSet,
     base: &'a [f64],
     state: &'a RefCell<State>,
     dt: f64,
-    non_negative: bool,
     /// The first evaluation failure; the solver is stopped at its next accepted step.
     error: &'a RefCell<Option<Diagnostic>>,
 }
@@ -30,8 +31,8 @@ struct Ode<'a> {
 impl System<f64, DVector<f64>> for Ode<'_> {
     fn system(&self, t: f64, y: &DVector<f64>, dy: &mut DVector<f64>) {
         let mut state = self.state.borrow_mut();
-        for (s, &v) in self.p.stocks.iter().zip(y.iter()) {
-            state.slots[s.slot as usize] = v;
+        for (&s, &v) in self.net.stock_slots.iter().zip(y.iter()) {
+            state.slots[s as usize] = v;
         }
         if self.error.borrow().is_some() {
             dy.fill(0.0);
@@ -44,13 +45,8 @@ impl System<f64, DVector<f64>> for Ode<'_> {
             dy.fill(0.0);
             return;
         }
-        derivatives(
-            self.p,
-            &mut state.slots[..],
-            None,
-            self.non_negative,
-            dy.as_mut_slice(),
-        );
+        limit_outflows(self.net, &mut state.slots, None);
+        net_rates(self.net, &state.slots, dy.as_mut_slice());
     }
 
     fn solout(&mut self, _t: f64, _y: &DVector<f64>, _dy: &DVector<f64>) -> bool {
@@ -79,11 +75,11 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
     let base = sim.base.clone();
     let ode = Ode {
         p: sim.p,
+        net: sim.net,
         schedules: sim.schedules,
         base: &base,
         state: &state,
         dt: time.dt,
-        non_negative: sim.p.stocks.iter().any(|s| s.non_negative),
         error: &error,
     };
     let span = time.stop - time.start;
@@ -138,8 +134,8 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
                 }
             }
         }
-        sim.set_stocks(&y);
-        sim.check_stocks(t)?;
+        let finite = sim.set_stocks(&y);
+        sim.check_stocks(t, finite)?;
         sim.eval_flows(t)?;
         sim.derivatives(None, &mut rates, None);
         sim.record(t);

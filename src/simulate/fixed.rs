@@ -1,7 +1,7 @@
 //! Fixed-step integration: Euler and classic fourth-order Runge–Kutta.
 
-use super::Sim;
 use super::delay_lines::DelayLines;
+use super::{Sim, saved_rows};
 use crate::diagnostics::Diagnostic;
 use crate::model::Method;
 
@@ -18,26 +18,33 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
     let rk4 = sim.time.method == Method::Rk4;
     let bound = if rk4 { RK4_BOUND } else { EULER_BOUND };
     let n = sim.p.stocks.len();
-    // Work buffers, allocated once per run.
-    let mut y0 = vec![0.0; n];
+    // Work buffers, allocated once per run (Euler needs only the rates).
     let mut k1 = vec![0.0; n];
-    let mut k2 = vec![0.0; n];
-    let mut k3 = vec![0.0; n];
-    let mut k4 = vec![0.0; n];
-    let mut stage = vec![0.0; n];
+    let rk4_buffer = || vec![0.0; if rk4 { n } else { 0 }];
+    let (mut y0, mut k2, mut k3, mut k4, mut stage) = (
+        rk4_buffer(),
+        rk4_buffer(),
+        rk4_buffer(),
+        rk4_buffer(),
+        rk4_buffer(),
+    );
     let mut pending_previous = vec![0.0; sim.p.previous.len()];
     let mut delay_lines = DelayLines::new(sim, steps)?;
-    let rows = steps / save_every + 2;
-    sim.times.reserve(rows as usize);
-    sim.values.reserve(rows as usize * sim.p.columns.len());
+    let rows = saved_rows(steps, save_every);
+    sim.times.reserve_exact(rows);
+    sim.values.reserve_exact(rows * sim.p.columns.len());
 
+    // Steps until the next saved row (every `save_every`-th step, and the last).
+    let mut until_save = 0;
     for k in 0..=steps {
         let t = t0 + k as f64 * dt;
         sim.eval_flows(t)?;
         sim.derivatives(Some(dt), &mut k1, Some((t, bound)));
-        if k % save_every == 0 || k == steps {
+        if until_save == 0 || k == steps {
             sim.record(t);
+            until_save = save_every;
         }
+        until_save -= 1;
         if k == steps {
             break;
         }
@@ -45,7 +52,7 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
             *p = sim.state.slots[src as usize];
         }
         delay_lines.push(&sim.p.fixed_delays, &sim.state.slots, k);
-        if rk4 {
+        let finite = if rk4 {
             sim.stock_values(&mut y0);
             let half = 0.5 * dt;
             axpy(&mut stage, &y0, half, &k1);
@@ -63,16 +70,16 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
             for i in 0..n {
                 stage[i] = y0[i] + dt / 6.0 * (k1[i] + 2.0 * k2[i] + 2.0 * k3[i] + k4[i]);
             }
-            sim.set_stocks(&stage);
+            sim.set_stocks(&stage)
         } else {
             // Euler, in place: the same `y + dt·k` as through the work buffers.
-            sim.euler_step(dt, &k1);
-        }
+            sim.euler_step(dt, &k1)
+        };
         for (p, &(prev, _)) in pending_previous.iter().zip(&sim.p.previous) {
             sim.state.slots[prev as usize] = *p;
         }
         delay_lines.release(&sim.p.fixed_delays, &mut sim.state.slots, k);
-        sim.check_stocks(t0 + (k + 1) as f64 * dt)?;
+        sim.check_stocks(t0 + (k + 1) as f64 * dt, finite)?;
     }
     Ok(())
 }

@@ -15,18 +15,23 @@ pub mod batch;
 mod delay_lines;
 mod dopri;
 mod fixed;
+mod network;
 pub mod schedule;
 
 pub use schedule::{Interpolation, Schedule, ScheduleSet};
 
+use std::sync::Arc;
+
 use crate::diagnostics::Diagnostic;
 use crate::model::{Method, TimeSettings};
 use crate::vm::{EvalFault, Program, State};
+use network::{Network, sum};
 
 /// The output of one run: a row per saved time, a column per output variable.
 #[derive(Debug, Clone)]
 pub struct Results {
-    pub columns: Vec<String>,
+    /// The column names, shared by every run of the same [`Simulator`] (not copied per run).
+    pub columns: ColumnNames,
     pub times: Vec<f64>,
     /// Row-major: `values[row * columns.len() + col]`.
     pub values: Vec<f64>,
@@ -50,6 +55,38 @@ impl Results {
     }
 }
 
+/// The names of a program's output columns, in order: a slice of names that every run's
+/// [`Results`] shares (cloning it copies a pointer).
+#[derive(Clone, PartialEq, Eq)]
+pub struct ColumnNames(Arc<[String]>);
+
+impl ColumnNames {
+    pub fn of(program: &Program) -> ColumnNames {
+        ColumnNames(program.columns.iter().map(|c| c.name.clone()).collect())
+    }
+}
+
+impl std::ops::Deref for ColumnNames {
+    type Target = [String];
+    fn deref(&self) -> &[String] {
+        &self.0
+    }
+}
+
+impl<'a> IntoIterator for &'a ColumnNames {
+    type Item = &'a String;
+    type IntoIter = std::slice::Iter<'a, String>;
+    fn into_iter(self) -> Self::IntoIter {
+        self.0.iter()
+    }
+}
+
+impl std::fmt::Debug for ColumnNames {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_list().entries(self.0.iter()).finish()
+    }
+}
+
 /// Run `program` with `time` settings and constant `overrides` (slot, value).
 pub fn simulate(
     program: &Program,
@@ -66,19 +103,53 @@ pub fn simulate_with(
     overrides: &[(u32, f64)],
     schedules: &ScheduleSet,
 ) -> Result<Results, Diagnostic> {
-    validate_time(program, time)?;
-    let mut sim = Sim::new(program, time, schedules);
-    sim.initialize(overrides)?;
-    match time.method {
-        Method::Euler | Method::Rk4 => fixed::run(&mut sim)?,
-        Method::Dopri5 => dopri::run(&mut sim)?,
+    Simulator::new(program).run(time, overrides, schedules)
+}
+
+/// A program prepared for many runs: its stock–flow wiring as flat index lists and its column
+/// names, made once and shared by every run (Monte Carlo, `careshift bench`). The same results
+/// as [`simulate_with`], which prepares one per call.
+#[derive(Debug, Clone)]
+pub struct Simulator<'p> {
+    program: &'p Program,
+    network: Network,
+    columns: ColumnNames,
+}
+
+impl<'p> Simulator<'p> {
+    pub fn new(program: &'p Program) -> Simulator<'p> {
+        Simulator {
+            program,
+            network: Network::new(program),
+            columns: ColumnNames::of(program),
+        }
     }
-    Ok(Results {
-        columns: program.columns.iter().map(|c| c.name.clone()).collect(),
-        times: sim.times,
-        values: sim.values,
-        warnings: sim.warnings,
-    })
+
+    pub fn program(&self) -> &'p Program {
+        self.program
+    }
+
+    /// One run with `time` settings, constant `overrides` (slot, value) and `schedules`.
+    pub fn run(
+        &self,
+        time: &TimeSettings,
+        overrides: &[(u32, f64)],
+        schedules: &ScheduleSet,
+    ) -> Result<Results, Diagnostic> {
+        validate_time(self.program, time)?;
+        let mut sim = Sim::new(self.program, &self.network, time, schedules);
+        sim.initialize(overrides)?;
+        match time.method {
+            Method::Euler | Method::Rk4 => fixed::run(&mut sim)?,
+            Method::Dopri5 => dopri::run(&mut sim)?,
+        }
+        Ok(Results {
+            columns: self.columns.clone(),
+            times: sim.times,
+            values: sim.values,
+            warnings: sim.warnings,
+        })
+    }
 }
 
 /// The most values a run may save (rows × columns): about 800 MB, before the CSV text.
@@ -161,6 +232,7 @@ pub(crate) fn validate_time(program: &Program, t: &TimeSettings) -> Result<(), D
 /// State shared by the integrators.
 pub(crate) struct Sim<'p> {
     pub p: &'p Program,
+    pub net: &'p Network,
     pub schedules: &'p ScheduleSet,
     /// Value of each scheduled constant without its schedule (index = schedule index).
     pub base: Vec<f64>,
@@ -169,13 +241,18 @@ pub(crate) struct Sim<'p> {
     pub times: Vec<f64>,
     pub values: Vec<f64>,
     pub warnings: Vec<Diagnostic>,
-    /// One flag per stock: already warned about step-size stability.
+    /// One flag per stock: already warned about step-size stability (empty until the first
+    /// stability check that finds a stock above the bound).
     warned: Vec<bool>,
-    has_non_negative: bool,
 }
 
 impl<'p> Sim<'p> {
-    fn new(p: &'p Program, time: &TimeSettings, schedules: &'p ScheduleSet) -> Self {
+    fn new(
+        p: &'p Program,
+        net: &'p Network,
+        time: &TimeSettings,
+        schedules: &'p ScheduleSet,
+    ) -> Self {
         let mut warnings = Vec::new();
         if time.method == Method::Dopri5 && p.uses_pulse {
             warnings.push(Diagnostic::warning(format!(
@@ -199,6 +276,7 @@ impl<'p> Sim<'p> {
         }
         Sim {
             p,
+            net,
             schedules,
             base: Vec::new(),
             time: time.clone(),
@@ -206,8 +284,7 @@ impl<'p> Sim<'p> {
             times: Vec::new(),
             values: Vec::new(),
             warnings,
-            warned: vec![false; p.stocks.len()],
-            has_non_negative: p.stocks.iter().any(|s| s.non_negative),
+            warned: Vec::new(),
         }
     }
 
@@ -247,13 +324,18 @@ impl<'p> Sim<'p> {
     }
 
     fn initial_phase(&mut self, overridden: &[bool], t: f64) -> Result<(), Diagnostic> {
-        for a in &self.p.initial {
-            if overridden[a.slot as usize] {
-                continue;
-            }
+        // The assignments between two overridden ones, each stretch in one evaluation.
+        let initial = &self.p.initial;
+        let skipped = (initial.iter().enumerate())
+            .filter(|(_, a)| overridden[a.slot as usize])
+            .map(|(i, _)| i)
+            .chain([initial.len()]);
+        let mut start = 0;
+        for end in skipped {
             self.p
-                .eval_all(std::slice::from_ref(a), &mut self.state, t, self.time.dt)
+                .eval_all(&initial[start..end], &mut self.state, t, self.time.dt)
                 .map_err(|f| f.to_diagnostic(self.p, t))?;
+            start = end + 1;
         }
         Ok(())
     }
@@ -278,31 +360,44 @@ impl<'p> Sim<'p> {
     }
 
     /// Net rate of change of every stock into `out`. `step` is the step about to be taken (it
-    /// bounds outflows of non-negative stocks); `check` enables the stability warning.
+    /// bounds outflows of non-negative stocks); `check` (time, bound) enables the stability
+    /// warning.
+    #[inline(always)]
     pub fn derivatives(&mut self, step: Option<f64>, out: &mut [f64], check: Option<(f64, f64)>) {
-        derivatives(
-            self.p,
-            &mut self.state.slots[..],
-            step,
-            self.has_non_negative,
-            out,
-        );
-        if let Some((t, bound)) = check {
+        let slots = &mut self.state.slots[..];
+        limit_outflows(self.net, slots, step);
+        let Some((t, bound)) = check else {
+            net_rates(self.net, slots, out);
+            return;
+        };
+        // The rates and, in the same pass, the stability condition of `check_stability`
+        // without its per-stock bookkeeping: only a step where some stock meets it (rare: the
+        // run is about to be warned, or was) goes through the full check.
+        let dt = self.time.dt;
+        let mut unstable = false;
+        for (o, s) in out.iter_mut().zip(&self.net.stocks) {
+            let (inflow, outflow) = self.net.in_out(slots, s);
+            let rate = inflow - outflow;
+            *o = rate;
+            let level = slots[s.slot as usize];
+            unstable |= level > 0.0 && dt * outflow.max(-rate) / level > bound;
+        }
+        if unstable {
             self.check_stability(t, bound, out);
         }
     }
 
+    /// Warn once per stock whose `dt × outflow/stock` exceeds the method's `bound`.
+    #[cold]
     fn check_stability(&mut self, t: f64, bound: f64, d: &[f64]) {
+        self.warned.resize(self.net.stocks.len(), false);
         let dt = self.time.dt;
-        for (i, s) in self.p.stocks.iter().enumerate() {
+        for (i, s) in self.net.stocks.iter().enumerate() {
             let level = self.state.slots[s.slot as usize];
             if self.warned[i] || level <= 0.0 {
                 continue;
             }
-            let outflow: f64 = self.p.flow_slots[s.outflows.0 as usize..s.outflows.1 as usize]
-                .iter()
-                .map(|&f| self.state.slots[f as usize])
-                .sum();
+            let outflow = sum(&self.state.slots, self.net.outflows(s));
             let drain = outflow.max(-d[i]);
             let ratio = dt * drain / level;
             if ratio > bound {
@@ -322,44 +417,71 @@ impl<'p> Sim<'p> {
     }
 
     /// Save the current values as the row for time `t`.
+    #[inline(always)]
     pub fn record(&mut self, t: f64) {
         self.times.push(t);
         let slots = &mut self.state.slots;
         for &(slot, source) in &self.p.copies {
             slots[slot as usize] = slots[source as usize];
         }
-        self.values
-            .extend(self.p.columns.iter().map(|c| slots[c.slot as usize]));
+        gather(&mut self.values, slots, &self.net.columns);
     }
 
     pub fn stock_values(&self, out: &mut [f64]) {
-        for (o, s) in out.iter_mut().zip(&self.p.stocks) {
-            *o = self.state.slots[s.slot as usize];
+        for (o, &s) in out.iter_mut().zip(&self.net.stock_slots) {
+            *o = self.state.slots[s as usize];
         }
     }
 
-    /// `stock += dt · rate` for every stock (an Euler step).
-    pub fn euler_step(&mut self, dt: f64, rates: &[f64]) {
-        for (k, s) in rates.iter().zip(&self.p.stocks) {
-            let v = &mut self.state.slots[s.slot as usize];
+    /// `stock += dt · rate` for every stock (an Euler step). Returns whether every new value
+    /// is finite (for [`Sim::check_stocks`]).
+    pub fn euler_step(&mut self, dt: f64, rates: &[f64]) -> bool {
+        let slots = &mut self.state.slots;
+        let mut finite = true;
+        for (k, &s) in rates.iter().zip(&self.net.stock_slots) {
+            let v = &mut slots[s as usize];
             *v += dt * k;
+            finite &= v.is_finite();
         }
+        finite
     }
 
-    pub fn set_stocks(&mut self, values: &[f64]) {
-        for (v, s) in values.iter().zip(&self.p.stocks) {
-            self.state.slots[s.slot as usize] = *v;
+    /// Set every stock. Returns whether every value is finite (for [`Sim::check_stocks`]).
+    pub fn set_stocks(&mut self, values: &[f64]) -> bool {
+        let slots = &mut self.state.slots;
+        let mut finite = true;
+        for (&v, &s) in values.iter().zip(&self.net.stock_slots) {
+            slots[s as usize] = v;
+            finite &= v.is_finite();
         }
+        finite
     }
 
     /// After a step: clamp non-negative stocks (against round-off; for XMILE stocks, this is
-    /// how they are kept non-negative) and reject non-finite ones.
-    pub fn check_stocks(&mut self, t: f64) -> Result<(), Diagnostic> {
-        for s in &self.p.stocks {
-            let v = &mut self.state.slots[s.slot as usize];
-            if (s.non_negative || s.clamp_at_zero) && *v < 0.0 {
+    /// how they are kept non-negative) and reject non-finite ones. `finite`: whether the step
+    /// left every stock finite (what [`Sim::euler_step`] and [`Sim::set_stocks`] return);
+    /// clamping keeps a finite value finite, so only a non-finite step needs the full check.
+    #[inline]
+    pub fn check_stocks(&mut self, t: f64, finite: bool) -> Result<(), Diagnostic> {
+        let slots = &mut self.state.slots;
+        for &s in &self.net.clamped {
+            let v = &mut slots[s as usize];
+            if *v < 0.0 {
                 *v = 0.0;
             }
+        }
+        if finite {
+            Ok(())
+        } else {
+            self.non_finite_stock(t)
+        }
+    }
+
+    /// The error for the first stock (in order) that is not finite, if any.
+    #[cold]
+    fn non_finite_stock(&self, t: f64) -> Result<(), Diagnostic> {
+        for s in &self.p.stocks {
+            let v = self.state.slots[s.slot as usize];
             if !v.is_finite() {
                 let meta = &self.p.slot_meta[s.slot as usize];
                 return Err(Diagnostic::error(format!(
@@ -390,41 +512,56 @@ pub(crate) fn apply_schedules(
     p.eval_all(&set.dependents, state, t, dt)
 }
 
-/// Net rate of change of every stock. With non-negative stocks, outflows are first scaled so
-/// that no stock loses more than it holds plus its inflow over `step` (or, without a step, more
-/// than its inflow once it is empty).
-pub(crate) fn derivatives(
-    p: &Program,
-    slots: &mut [f64],
-    step: Option<f64>,
-    non_negative: bool,
-    out: &mut [f64],
-) {
-    let sum = |slots: &[f64], range: (u32, u32)| -> f64 {
-        p.flow_slots[range.0 as usize..range.1 as usize]
-            .iter()
-            .map(|&f| slots[f as usize])
-            .sum()
-    };
-    if non_negative {
-        for s in p.stocks.iter().filter(|s| s.non_negative) {
-            let level = slots[s.slot as usize].max(0.0);
-            let inflow = sum(slots, s.inflows);
-            let outflow = sum(slots, s.outflows);
-            let available = match step {
-                Some(h) => level / h + inflow,
-                None if level <= 0.0 => inflow,
-                None => f64::INFINITY,
-            };
-            if outflow > available && outflow > 0.0 {
-                let factor = available.max(0.0) / outflow;
-                for &f in &p.flow_slots[s.outflows.0 as usize..s.outflows.1 as usize] {
-                    slots[f as usize] *= factor;
-                }
+/// Rows a fixed-step run of `steps` saves: every `save_every`-th step from the first, and the
+/// last.
+pub(crate) fn saved_rows(steps: u64, save_every: u64) -> usize {
+    (steps / save_every + 1 + u64::from(!steps.is_multiple_of(save_every))) as usize
+}
+
+/// Append the values of `columns` (slots) to `values`: one saved row.
+#[inline]
+fn gather(values: &mut Vec<f64>, slots: &[f64], columns: &[u32]) {
+    values.extend(columns.iter().map(|&c| slots[c as usize]));
+}
+
+/// With non-negative stocks, scale outflows so that no stock loses more than it holds plus its
+/// inflow over `step` (or, without a step, more than its inflow once it is empty).
+#[inline]
+pub(crate) fn limit_outflows(net: &Network, slots: &mut [f64], step: Option<f64>) {
+    for s in &net.limited {
+        let level = slots[s.slot as usize].max(0.0);
+        let (inflow, outflow) = net.in_out(slots, s);
+        let available = match step {
+            Some(h) => level / h + inflow,
+            None if level <= 0.0 => inflow,
+            None => f64::INFINITY,
+        };
+        if outflow > available && outflow > 0.0 {
+            let factor = available.max(0.0) / outflow;
+            for &f in net.outflows(s) {
+                slots[f as usize] *= factor;
             }
         }
     }
-    for (o, s) in out.iter_mut().zip(&p.stocks) {
-        *o = sum(slots, s.inflows) - sum(slots, s.outflows);
+}
+
+/// Net rate of change of every stock: inflows − outflows (call [`limit_outflows`] first).
+pub(crate) fn net_rates(net: &Network, slots: &[f64], out: &mut [f64]) {
+    for (o, s) in out.iter_mut().zip(&net.stocks) {
+        let (inflow, outflow) = net.in_out(slots, s);
+        *o = inflow - outflow;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::saved_rows;
+
+    #[test]
+    fn saved_rows_counts_every_save_step_and_the_last_step() {
+        assert_eq!(saved_rows(10, 1), 11); // 0, 1, …, 10
+        assert_eq!(saved_rows(10, 4), 4); // 0, 4, 8 and the last, 10
+        assert_eq!(saved_rows(12, 4), 4); // 0, 4, 8, 12
+        assert_eq!(saved_rows(3, 5), 2); // 0 and the last, 3
     }
 }
