@@ -162,8 +162,9 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         .build()
         .map_err(|e| Diagnostic::error(format!("cannot start worker threads: {e}")))?;
     let threads = pool.current_num_threads();
-    let plan = Plan::new(scenario)?;
     let runs = scenario.uncertainty.runs;
+    check_run_count(runs)?;
+    let plan = Plan::new(scenario)?;
     let n_opts = plan.option_schedules.len();
 
     // Run 0 goes first, on its own: it tells the time grid and surfaces warnings (e.g. dt too
@@ -313,6 +314,19 @@ pub fn evaluate_points(
             .collect()
     });
     results.into_iter().collect()
+}
+
+/// An error, before the first run, when there are more runs than the reports can index: they
+/// order runs by u32 indices (4 bytes per run of working memory, docs/design/engine-performance.md).
+fn check_run_count(runs: usize) -> Result<(), Diagnostic> {
+    if u32::try_from(runs).is_err() {
+        return Err(Diagnostic::error(format!(
+            "too many runs: {runs}; a scenario runs at most {} times",
+            u32::MAX
+        ))
+        .help("use fewer runs (--runs or [uncertainty] runs)"));
+    }
+    Ok(())
 }
 
 /// An error, before the first run, when the run store of `runs` records of `width` values
