@@ -268,6 +268,8 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     if let Some(w) = per_run {
         w.finish()?;
     }
+    // The rounds' freed results would otherwise stay resident under the reports.
+    crate::allocator::return_free_memory();
     Ok(Outcome {
         times,
         output_names: scenario
@@ -313,6 +315,7 @@ pub fn evaluate_points(
             })
             .collect()
     });
+    crate::allocator::return_free_memory();
     results.into_iter().collect()
 }
 

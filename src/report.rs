@@ -45,6 +45,8 @@ pub fn write_reports(
         let path = dir.join(name);
         write_atomically_with(&path, |w| what(w))
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
+        // What the writer freed (the parquet encoder's buffers) would stay resident.
+        crate::allocator::return_free_memory();
         written.push(path);
         Ok::<(), Diagnostic>(())
     };
