@@ -814,3 +814,20 @@ impl Drop for PerRunWriter {
         let _ = std::fs::remove_file(&self.tmp);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_runs_than_u32_can_index_is_an_error_before_any_run() {
+        assert!(check_run_count(1).is_ok());
+        assert!(check_run_count(u32::MAX as usize).is_ok());
+        let e = check_run_count(u32::MAX as usize + 1).unwrap_err();
+        assert!(
+            e.message.contains("too many runs: 4294967296"),
+            "{}",
+            e.message
+        );
+    }
+}

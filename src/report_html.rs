@@ -11,9 +11,7 @@ use crate::analysis::assumptions::Verdict;
 use crate::diagnostics::Diagnostic;
 use crate::experiment::{Outcome, RunColumn};
 use crate::output::{escape_markup as escape, write_atomically_with};
-use crate::report::{
-    WrittenChart, describe_metric, fmt, option_label, test_drivers, test_result,
-};
+use crate::report::{WrittenChart, describe_metric, fmt, option_label, test_drivers, test_result};
 use crate::scenario::Scenario;
 use crate::sensitivity::{Analysis, Importance};
 

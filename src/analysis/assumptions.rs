@@ -94,7 +94,7 @@ pub fn verdict(k: usize, n: usize) -> Verdict {
 ///
 /// # Panics
 ///
-/// If `x` and `y` differ in length.
+/// If `x` and `y` differ in length, or hold more than `u32::MAX` values.
 pub fn rank_correlation(x: &[f64], y: &[f64]) -> f64 {
     assert_eq!(
         x.len(),
@@ -181,7 +181,8 @@ pub fn strongest_drivers(mut drivers: Vec<Driver>, top: usize) -> Vec<Driver> {
 ///
 /// # Panics
 ///
-/// If `values` and `holds` differ in length.
+/// If `values` and `holds` differ in length, or hold more than `u32::MAX` values (a scenario
+/// has at most that many runs).
 pub fn driver(name: &str, mut values: Vec<f64>, holds: &[bool]) -> Driver {
     assert_eq!(values.len(), holds.len(), "one value per run");
     // Leave out the runs where the parameter is NaN.
@@ -253,7 +254,10 @@ fn ks_statistic(values: &[f64], flags: &[bool], order: &[u32]) -> f64 {
             c_false += 1;
         }
         // Compare the CDFs only after the last of a run of equal values.
-        if order.get(i + 1).is_none_or(|&next| values[next as usize] != v) {
+        if order
+            .get(i + 1)
+            .is_none_or(|&next| values[next as usize] != v)
+        {
             let diff = (c_true as f64 / n_true as f64 - c_false as f64 / n_false as f64).abs();
             d = d.max(diff);
         }
@@ -267,11 +271,7 @@ fn ks_statistic(values: &[f64], flags: &[bool], order: &[u32]) -> f64 {
 fn increasing_order(x: &[f64]) -> Vec<u32> {
     let len = u32::try_from(x.len()).expect("at most u32::MAX values (runs are counted in u32)");
     let mut order: Vec<u32> = (0..len).collect();
-    order.sort_unstable_by(|&a, &b| {
-        x[a as usize]
-            .total_cmp(&x[b as usize])
-            .then(a.cmp(&b))
-    });
+    order.sort_unstable_by(|&a, &b| x[a as usize].total_cmp(&x[b as usize]).then(a.cmp(&b)));
     order
 }
 
@@ -431,6 +431,28 @@ mod tests {
         // NaN pairs are left out.
         let with_nan = [1.0, f64::NAN, 2.0, 3.0];
         assert_eq!(rank_correlation(&with_nan, &[1.0, -50.0, 2.0, 3.0]), 1.0);
+    }
+
+    /// The unstable sort with the index as tie-break gives the stable sort's order, whatever
+    /// the ties (many equal values, -0 and +0, infinities, equal NaNs).
+    #[test]
+    fn increasing_order_is_the_stable_order() {
+        let mut r = Rng(11);
+        for n in [0, 1, 2, 7, 100, 1000] {
+            let x: Vec<f64> = (0..n)
+                .map(|_| match (r.next_f64() * 8.0) as u32 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => f64::INFINITY,
+                    3 => f64::NAN,
+                    k => f64::from(k % 3),
+                })
+                .collect();
+            let mut stable: Vec<usize> = (0..n).collect();
+            stable.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+            let got: Vec<usize> = increasing_order(&x).iter().map(|&i| i as usize).collect();
+            assert_eq!(got, stable, "n = {n}");
+        }
     }
 
     /// Naive average ranks: (number below) + (number equal + 1)/2.
