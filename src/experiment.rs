@@ -162,9 +162,8 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         .build()
         .map_err(|e| Diagnostic::error(format!("cannot start worker threads: {e}")))?;
     let threads = pool.current_num_threads();
-    let runs = scenario.uncertainty.runs;
-    check_run_count(runs)?;
     let plan = Plan::new(scenario)?;
+    let runs = scenario.uncertainty.runs;
     let n_opts = plan.option_schedules.len();
 
     // Run 0 goes first, on its own: it tells the time grid and surfaces warnings (e.g. dt too
@@ -193,6 +192,7 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     let width = n_samples + n_opts * (n_metrics + n_tests);
     let block_runs = settings.spill_block_runs.unwrap_or(DEFAULT_BLOCK_RUNS);
     check_temporary_space(runs, width, block_runs)?;
+    check_run_count(runs)?;
     let mut store = RunStore::new(width, block_runs);
     let mut record = Vec::with_capacity(n_samples + n_opts * (n_metrics + n_tests));
     let mut per_run = match &settings.per_run_series {
@@ -319,7 +319,7 @@ pub fn evaluate_points(
     results.into_iter().collect()
 }
 
-/// An error, before the first run, when there are more runs than the reports can index: they
+/// An error, before the Monte Carlo, when there are more runs than the reports can index: they
 /// order runs by u32 indices (4 bytes per run of working memory, docs/design/engine-performance.md).
 fn check_run_count(runs: usize) -> Result<(), Diagnostic> {
     if u32::try_from(runs).is_err() {
