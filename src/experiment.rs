@@ -191,6 +191,7 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     let width = n_samples + n_opts * (n_metrics + n_tests);
     let block_runs = settings.spill_block_runs.unwrap_or(DEFAULT_BLOCK_RUNS);
     check_temporary_space(runs, width, block_runs)?;
+    check_run_count(runs)?;
     let mut store = RunStore::new(width, block_runs);
     let mut record = Vec::with_capacity(n_samples + n_opts * (n_metrics + n_tests));
     let mut per_run = match &settings.per_run_series {
@@ -268,6 +269,8 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     if let Some(w) = per_run {
         w.finish()?;
     }
+    // The rounds' freed results would otherwise stay resident under the reports.
+    crate::allocator::return_free_memory();
     Ok(Outcome {
         times,
         output_names: scenario
@@ -313,7 +316,21 @@ pub fn evaluate_points(
             })
             .collect()
     });
+    crate::allocator::return_free_memory();
     results.into_iter().collect()
+}
+
+/// An error, before the Monte Carlo, when there are more runs than the reports can index: they
+/// order runs by u32 indices (4 bytes per run of working memory, docs/design/engine-performance.md).
+fn check_run_count(runs: usize) -> Result<(), Diagnostic> {
+    if u32::try_from(runs).is_err() {
+        return Err(Diagnostic::error(format!(
+            "too many runs: {runs}; a scenario runs at most {} times",
+            u32::MAX
+        ))
+        .help("use fewer runs (--runs or [uncertainty] runs)"));
+    }
+    Ok(())
 }
 
 /// An error, before the first run, when the run store of `runs` records of `width` values
@@ -798,5 +815,22 @@ impl Drop for PerRunWriter {
     fn drop(&mut self) {
         // After a successful finish the temporary file has been renamed; otherwise remove it.
         let _ = std::fs::remove_file(&self.tmp);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn more_runs_than_u32_can_index_is_an_error_before_any_run() {
+        assert!(check_run_count(1).is_ok());
+        assert!(check_run_count(u32::MAX as usize).is_ok());
+        let e = check_run_count(u32::MAX as usize + 1).unwrap_err();
+        assert!(
+            e.message.contains("too many runs: 4294967296"),
+            "{}",
+            e.message
+        );
     }
 }

@@ -4,6 +4,7 @@
 //! [`vm::Program`]) → **simulate** ([`simulate`]) → **report** ([`output`]). See
 //! docs/ARCHITECTURE.md for the map and the invariants.
 
+pub mod allocator;
 pub mod analysis;
 pub mod bench;
 pub mod charts;

@@ -181,20 +181,6 @@ fn parse_method(s: &str) -> Result<Method, String> {
     Method::parse(s).ok_or_else(|| format!("unknown method `{s}`; use euler, rk4 or dopri5"))
 }
 
-/// Memory flat in the number of runs (docs/ARCHITECTURE.md): the reports read the per-run
-/// results back one run-sized column at a time. glibc's malloc serves blocks of 128 KiB and
-/// more from mmap and gives them back to the system when freed, but after the first such free
-/// it raises that threshold and serves later ones from the heap, where freed columns stay
-/// resident (the peak grew by several MB at 100,000 runs). A fixed threshold keeps every
-/// column's memory returned. Measured: no change in run time (docs/design/engine-performance.md).
-fn keep_large_blocks_out_of_the_heap() {
-    #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes an allocator setting; called before any thread starts.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 128 * 1024);
-    }
-}
-
 fn main() -> ExitCode {
     // Behave like other Unix tools when the reader goes away (`careshift ... | head`): end
     // quietly on SIGPIPE instead of panicking on a failed write.
@@ -202,7 +188,7 @@ fn main() -> ExitCode {
     unsafe {
         libc::signal(libc::SIGPIPE, libc::SIG_DFL);
     }
-    keep_large_blocks_out_of_the_heap();
+    careshift::allocator::keep_large_blocks_out_of_the_heap();
     let cli = Cli::parse();
     match cli.command {
         Command::Run(args) => {

@@ -45,6 +45,8 @@ pub fn write_reports(
         let path = dir.join(name);
         write_atomically_with(&path, |w| what(w))
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
+        // What the writer freed (the parquet encoder's buffers) would stay resident.
+        crate::allocator::return_free_memory();
         written.push(path);
         Ok::<(), Diagnostic>(())
     };
@@ -59,14 +61,36 @@ pub fn write_reports(
     write("runs.parquet", &|w| {
         write_runs_parquet(w, scenario, outcome)
     })?;
-    let charts = crate::report_charts::scenario_charts(scenario, outcome, tornado)?;
-    written.extend(write_charts(&dir.join("charts"), &charts, true)?);
-    let html = crate::report_html::report_html(scenario, outcome, &charts, tornado)?;
+    // Each chart is written as soon as it is drawn and dropped; report.html then reads the
+    // SVGs back one at a time, so the charts are never all in memory.
+    let chart_dir = dir.join("charts");
+    create_chart_dir(&chart_dir)?;
+    let mut charts = Vec::new();
+    let mut chart_paths = Vec::new();
+    crate::report_charts::scenario_charts(scenario, outcome, tornado, &mut |chart| {
+        chart_paths.extend(write_chart(&chart_dir, &chart)?);
+        charts.push(WrittenChart {
+            title: chart.title,
+            svg: chart_dir.join(format!("{}.svg", chart.name)),
+            name: chart.name,
+        });
+        Ok(())
+    })?;
+    remove_stale_charts(&chart_dir, &chart_paths);
+    written.extend(chart_paths);
     let path = dir.join("report.html");
-    write_atomically(&path, html.as_bytes())
-        .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
+    crate::report_html::write_report_html(&path, scenario, outcome, &charts, tornado)?;
     written.push(path);
     Ok(written)
+}
+
+/// A chart written to disk, as report.html finds it.
+pub struct WrittenChart {
+    /// File stem, e.g. `fan_hospital.emergency_admissions`.
+    pub name: String,
+    pub title: String,
+    /// Its SVG file.
+    pub svg: PathBuf,
 }
 
 /// Write each chart as `NAME.svg` and `NAME.png` into `dir` (created if missing), atomically;
@@ -77,35 +101,51 @@ pub fn write_charts(
     charts: &[crate::charts::Chart],
     remove_stale: bool,
 ) -> Result<Vec<PathBuf>, Diagnostic> {
+    create_chart_dir(dir)?;
+    let mut written = Vec::new();
+    for c in charts {
+        written.extend(write_chart(dir, c)?);
+    }
+    if remove_stale {
+        remove_stale_charts(dir, &written);
+    }
+    Ok(written)
+}
+
+fn create_chart_dir(dir: &Path) -> Result<(), Diagnostic> {
     std::fs::create_dir_all(dir).map_err(|e| {
         Diagnostic::error(format!("cannot create `{}`: {e}", dir.display()))
             .help("choose a writable location for --out")
-    })?;
-    let mut written = Vec::new();
-    for c in charts {
-        for (ext, bytes) in [("svg", c.svg.as_bytes()), ("png", &c.png[..])] {
-            let path = dir.join(format!("{}.{ext}", c.name));
-            write_atomically(&path, bytes).map_err(|e| {
-                Diagnostic::error(format!("cannot write `{}`: {e}", path.display()))
-            })?;
-            written.push(path);
+    })
+}
+
+/// Write `chart` as `NAME.svg` and `NAME.png` into `dir`, each atomically. Returns both paths.
+fn write_chart(dir: &Path, chart: &crate::charts::Chart) -> Result<[PathBuf; 2], Diagnostic> {
+    let file = |ext: &str, bytes: &[u8]| {
+        let path = dir.join(format!("{}.{ext}", chart.name));
+        write_atomically(&path, bytes)
+            .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))?;
+        Ok::<PathBuf, Diagnostic>(path)
+    };
+    Ok([file("svg", chart.svg.as_bytes())?, file("png", &chart.png)?])
+}
+
+/// Remove every .svg and .png in `dir` that is not in `written` (charts of an earlier run
+/// that this one did not draw).
+fn remove_stale_charts(dir: &Path, written: &[PathBuf]) {
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return;
+    };
+    for e in entries.flatten() {
+        let path = e.path();
+        let is_chart = matches!(
+            path.extension().and_then(|x| x.to_str()),
+            Some("svg" | "png")
+        );
+        if is_chart && !written.contains(&path) {
+            let _ = std::fs::remove_file(&path);
         }
     }
-    if let Ok(entries) = std::fs::read_dir(dir)
-        && remove_stale
-    {
-        for e in entries.flatten() {
-            let path = e.path();
-            let is_chart = matches!(
-                path.extension().and_then(|x| x.to_str()),
-                Some("svg" | "png")
-            );
-            if is_chart && !written.contains(&path) {
-                let _ = std::fs::remove_file(&path);
-            }
-        }
-    }
-    Ok(written)
 }
 
 /// Human-readable label of option `o`, e.g. `investment = 2000000, start = 2028`.

@@ -95,15 +95,17 @@ pub fn headline_metrics(s: &Scenario) -> Vec<usize> {
     out
 }
 
-/// Every chart of a scenario run (and the tornado, when one was computed).
+/// Every chart of a scenario run (and the tornado, when one was computed), handed to `take`
+/// one at a time as it is drawn (so a caller that writes and drops each holds one chart at a
+/// time, whatever their number).
 pub fn scenario_charts(
     s: &Scenario,
     out: &Outcome,
     tornado: Option<&Analysis>,
-) -> Result<Vec<Chart>, Diagnostic> {
-    let mut charts = Vec::new();
+    take: &mut dyn FnMut(Chart) -> Result<(), Diagnostic>,
+) -> Result<(), Diagnostic> {
     let Some(opt) = out.options.get(DRAWN_OPTION) else {
-        return Ok(charts);
+        return Ok(());
     };
     let suffix = if out.options.len() > 1 {
         format!(" — option {}", option_label(s, opt))
@@ -144,7 +146,7 @@ pub fn scenario_charts(
                 "{runs} runs. Intervention: median, middle 50 % (dark) and 90 % (light) of runs; baseline: median and 5th/95th percentiles."
             ),
         };
-        charts.push(render(&format!("fan_{name}"), &fan)?);
+        take(render(&format!("fan_{name}"), &fan)?)?;
         let diff = FanChart {
             title: format!("{what}: intervention − baseline{suffix}"),
             y_what: format!("Change in {}", lower_first(&leaf)),
@@ -156,15 +158,15 @@ pub fn scenario_charts(
             marker: None,
             caption: format!("{bands_caption} Run by run, same parameters in both arms."),
         };
-        charts.push(render(&format!("difference_{name}"), &diff)?);
+        take(render(&format!("difference_{name}"), &diff)?)?;
     }
     if let Some(k) = s.headline.cumulative
         && !opt.cumulative.is_empty()
     {
-        charts.push(render(
+        take(render(
             &format!("cumulative_{}", s.metrics[k].name),
             &cumulative_chart(s, out, opt, k, &suffix)?,
-        )?);
+        )?)?;
     }
     for k in headline_metrics(s) {
         if let Some(c) = distribution_chart(
@@ -173,7 +175,7 @@ pub fn scenario_charts(
             k,
             &suffix,
         ) {
-            charts.push(render(&format!("distribution_{}", s.metrics[k].name), &c)?);
+            take(render(&format!("distribution_{}", s.metrics[k].name), &c)?)?;
         }
     }
     if out.options.len() > 1
@@ -201,15 +203,15 @@ pub fn scenario_charts(
             rows,
             caption: format!("{runs} runs per option, the same parameter samples in every option."),
         };
-        charts.push(render(&format!("options_{}", m.name), &chart)?);
+        take(render(&format!("options_{}", m.name), &chart)?)?;
     }
     if let Some(a) = tornado {
-        charts.push(render(
+        take(render(
             &format!("tornado_{}", s.metrics[a.metric].name),
             &tornado_chart(s, a)?,
-        )?);
+        )?)?;
     }
-    Ok(charts)
+    Ok(())
 }
 
 fn lower_first(s: &str) -> String {

@@ -4,13 +4,14 @@
 //! fonts or images fetched: the file opens offline and prints.
 
 use std::fmt::Write as _;
+use std::io::Write as _;
+use std::path::Path;
 
 use crate::analysis::assumptions::Verdict;
-use crate::charts::Chart;
 use crate::diagnostics::Diagnostic;
 use crate::experiment::{Outcome, RunColumn};
-use crate::output::escape_markup as escape;
-use crate::report::{describe_metric, fmt, option_label, test_drivers, test_result};
+use crate::output::{escape_markup as escape, write_atomically_with};
+use crate::report::{WrittenChart, describe_metric, fmt, option_label, test_drivers, test_result};
 use crate::scenario::Scenario;
 use crate::sensitivity::{Analysis, Importance};
 
@@ -52,13 +53,54 @@ fn verdict_cell(v: Verdict) -> String {
     format!("<td class=\"{class}\">{text}</td>")
 }
 
-/// The page.
-pub fn report_html(
+/// Write the page to `path` (atomically). Everything but the charts is computed first (it
+/// reads the per-run results); the page is then streamed to the file, each chart's SVG read
+/// back from its file in turn, so at most one chart is in memory.
+pub fn write_report_html(
+    path: &Path,
     s: &Scenario,
     out: &Outcome,
-    charts: &[Chart],
+    charts: &[WrittenChart],
     tornado: Option<&Analysis>,
-) -> Result<String, Diagnostic> {
+) -> Result<(), Diagnostic> {
+    let head = page_head(s, out)?;
+    let mut tail = String::new();
+    parameters(&mut tail, s);
+    let _ = writeln!(
+        tail,
+        "<p class=\"small\">Data: summary.json, series.csv, runs.csv and runs.parquet in this directory; the charts as SVG and PNG in charts/ (docs/OUTPUTS.md).</p>\n</body>\n</html>"
+    );
+    write_atomically_with(path, |w| {
+        w.write_all(head.as_bytes())?;
+        for c in charts {
+            let svg = std::fs::read_to_string(&c.svg).map_err(|e| {
+                std::io::Error::new(
+                    e.kind(),
+                    format!("cannot read back the chart `{}`: {e}", c.svg.display()),
+                )
+            })?;
+            let mut figure = String::new();
+            let _ = writeln!(
+                figure,
+                "<figure id=\"{}\" aria-label=\"{}\">\n{}\n</figure>",
+                escape(&c.name),
+                escape(&c.title),
+                inline_svg(&svg)
+            );
+            if c.name.starts_with("tornado_")
+                && let Some(a) = tornado
+            {
+                tornado_table(&mut figure, s, a);
+            }
+            w.write_all(figure.as_bytes())?;
+        }
+        w.write_all(tail.as_bytes())
+    })
+    .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", path.display())))
+}
+
+/// The page up to and including the heading of the charts.
+fn page_head(s: &Scenario, out: &Outcome) -> Result<String, Diagnostic> {
     let mut h = String::new();
     let title = format!("careshift: {}", s.name);
     let _ = write!(
@@ -161,25 +203,6 @@ pub fn report_html(
             "<p>The charts over time show the first option; the options chart compares all of them.</p>"
         );
     }
-    for c in charts {
-        let _ = writeln!(
-            h,
-            "<figure id=\"{}\" aria-label=\"{}\">\n{}\n</figure>",
-            escape(&c.name),
-            escape(&c.title),
-            inline_svg(&c.svg)
-        );
-        if c.name.starts_with("tornado_")
-            && let Some(a) = tornado
-        {
-            tornado_table(&mut h, s, a);
-        }
-    }
-    parameters(&mut h, s);
-    let _ = writeln!(
-        h,
-        "<p class=\"small\">Data: summary.json, series.csv, runs.csv and runs.parquet in this directory; the charts as SVG and PNG in charts/ (docs/OUTPUTS.md).</p>\n</body>\n</html>"
-    );
     Ok(h)
 }
 

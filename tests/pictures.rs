@@ -309,6 +309,17 @@ fn a_scenario_run_writes_charts_and_a_self_contained_report() {
             "{prefix}: {charts:?}"
         );
     }
+    // Charts are written as they are drawn and report.html reads them back: it inlines each
+    // SVG file as written, under the chart's name.
+    for c in charts.iter().filter(|c| c.ends_with(".svg")) {
+        let svg = std::fs::read_to_string(out1.join("charts").join(c)).unwrap();
+        let stem = c.trim_end_matches(".svg");
+        assert!(html.contains(&format!("<figure id=\"{stem}\"")), "{c}");
+        assert!(
+            html.contains(&careshift::report_html::inline_svg(&svg)),
+            "{c} is not inlined as written"
+        );
+    }
     for c in &charts {
         let a = std::fs::read(out1.join("charts").join(c)).unwrap();
         let b = std::fs::read(out2.join("charts").join(c)).unwrap();

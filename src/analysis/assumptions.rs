@@ -94,7 +94,7 @@ pub fn verdict(k: usize, n: usize) -> Verdict {
 ///
 /// # Panics
 ///
-/// If `x` and `y` differ in length.
+/// If `x` and `y` differ in length, or hold more than `u32::MAX` values.
 pub fn rank_correlation(x: &[f64], y: &[f64]) -> f64 {
     assert_eq!(
         x.len(),
@@ -181,7 +181,8 @@ pub fn strongest_drivers(mut drivers: Vec<Driver>, top: usize) -> Vec<Driver> {
 ///
 /// # Panics
 ///
-/// If `values` and `holds` differ in length.
+/// If `values` and `holds` differ in length, or hold more than `u32::MAX` values (a scenario
+/// has at most that many runs).
 pub fn driver(name: &str, mut values: Vec<f64>, holds: &[bool]) -> Driver {
     assert_eq!(values.len(), holds.len(), "one value per run");
     // Leave out the runs where the parameter is NaN.
@@ -205,9 +206,8 @@ pub fn driver(name: &str, mut values: Vec<f64>, holds: &[bool]) -> Driver {
         if n == 0 { f64::NAN } else { sum / n as f64 }
     };
     let (mean_when_holds, mean_when_fails) = (mean_of(true), mean_of(false));
-    // Runs in increasing order of the parameter (stable: ties stay in run order).
-    let mut order: Vec<usize> = (0..x.len()).collect();
-    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    // Runs in increasing order of the parameter (ties in run order).
+    let order = increasing_order(&x);
     let distribution_shift = ks_statistic(&x, &flags, &order);
     let rank_correlation = if x.len() < 2 {
         0.0
@@ -225,7 +225,7 @@ pub fn driver(name: &str, mut values: Vec<f64>, holds: &[bool]) -> Driver {
 
 /// [`rank_correlation`] of `x` and the flags (as 0 and 1), given the order of `x`: the ranks
 /// of `x` overwrite `x`; a flag's rank is one of two numbers and is not stored.
-fn binary_rank_correlation(mut x: Vec<f64>, flags: &[bool], order: &[usize]) -> f64 {
+fn binary_rank_correlation(mut x: Vec<f64>, flags: &[bool], order: &[u32]) -> f64 {
     assign_average_ranks(&mut x, order);
     let n_false = flags.iter().filter(|&&f| !f).count();
     let n = flags.len();
@@ -238,7 +238,7 @@ fn binary_rank_correlation(mut x: Vec<f64>, flags: &[bool], order: &[usize]) -> 
 
 /// Two-sample Kolmogorov–Smirnov statistic between the values flagged true and false, given
 /// the order of the values (stable).
-fn ks_statistic(values: &[f64], flags: &[bool], order: &[usize]) -> f64 {
+fn ks_statistic(values: &[f64], flags: &[bool], order: &[u32]) -> f64 {
     let n_true = flags.iter().filter(|&&f| f).count();
     let n_false = flags.len() - n_true;
     if n_true == 0 || n_false == 0 {
@@ -246,6 +246,7 @@ fn ks_statistic(values: &[f64], flags: &[bool], order: &[usize]) -> f64 {
     }
     let (mut c_true, mut c_false, mut d) = (0usize, 0usize, 0.0f64);
     for (i, &run) in order.iter().enumerate() {
+        let run = run as usize;
         let v = values[run];
         if flags[run] {
             c_true += 1;
@@ -253,7 +254,10 @@ fn ks_statistic(values: &[f64], flags: &[bool], order: &[usize]) -> f64 {
             c_false += 1;
         }
         // Compare the CDFs only after the last of a run of equal values.
-        if order.get(i + 1).is_none_or(|&next| values[next] != v) {
+        if order
+            .get(i + 1)
+            .is_none_or(|&next| values[next as usize] != v)
+        {
             let diff = (c_true as f64 / n_true as f64 - c_false as f64 / n_false as f64).abs();
             d = d.max(diff);
         }
@@ -261,9 +265,18 @@ fn ks_statistic(values: &[f64], flags: &[bool], order: &[usize]) -> f64 {
     d
 }
 
+/// The indices of `x` in increasing order of value (`f64::total_cmp`), ties in index order.
+/// u32 indices and an in-place sort: a run-sized order takes 4 bytes per run and nothing more
+/// (the index breaks ties, so the unstable sort gives the stable order).
+fn increasing_order(x: &[f64]) -> Vec<u32> {
+    let len = u32::try_from(x.len()).expect("at most u32::MAX values (runs are counted in u32)");
+    let mut order: Vec<u32> = (0..len).collect();
+    order.sort_unstable_by(|&a, &b| x[a as usize].total_cmp(&x[b as usize]).then(a.cmp(&b)));
+    order
+}
+
 fn average_ranks(x: &[f64]) -> Vec<f64> {
-    let mut order: Vec<usize> = (0..x.len()).collect();
-    order.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+    let order = increasing_order(x);
     let mut ranks = x.to_vec();
     assign_average_ranks(&mut ranks, &order);
     ranks
@@ -271,18 +284,18 @@ fn average_ranks(x: &[f64]) -> Vec<f64> {
 
 /// Replace each value of `x` by its rank (1-based; tied values share the average of their
 /// ranks), given `order`, the indices of `x` in increasing order of value.
-fn assign_average_ranks(x: &mut [f64], order: &[usize]) {
+fn assign_average_ranks(x: &mut [f64], order: &[u32]) {
     let mut start = 0;
     while start < order.len() {
         let mut end = start + 1;
-        while end < order.len() && x[order[end]] == x[order[start]] {
+        while end < order.len() && x[order[end] as usize] == x[order[start] as usize] {
             end += 1;
         }
         // Positions start..end hold ranks start+1..=end; their average (written only once
         // the tied group is known, so later groups still compare values):
         let rank = (start + 1 + end) as f64 / 2.0;
         for &i in &order[start..end] {
-            x[i] = rank;
+            x[i as usize] = rank;
         }
         start = end;
     }
@@ -418,6 +431,28 @@ mod tests {
         // NaN pairs are left out.
         let with_nan = [1.0, f64::NAN, 2.0, 3.0];
         assert_eq!(rank_correlation(&with_nan, &[1.0, -50.0, 2.0, 3.0]), 1.0);
+    }
+
+    /// The unstable sort with the index as tie-break gives the stable sort's order, whatever
+    /// the ties (many equal values, -0 and +0, infinities, equal NaNs).
+    #[test]
+    fn increasing_order_is_the_stable_order() {
+        let mut r = Rng(11);
+        for n in [0, 1, 2, 7, 100, 1000] {
+            let x: Vec<f64> = (0..n)
+                .map(|_| match (r.next_f64() * 8.0) as u32 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => f64::INFINITY,
+                    3 => f64::NAN,
+                    k => f64::from(k % 3),
+                })
+                .collect();
+            let mut stable: Vec<usize> = (0..n).collect();
+            stable.sort_by(|&a, &b| x[a].total_cmp(&x[b]));
+            let got: Vec<usize> = increasing_order(&x).iter().map(|&i| i as usize).collect();
+            assert_eq!(got, stable, "n = {n}");
+        }
     }
 
     /// Naive average ranks: (number below) + (number equal + 1)/2.

@@ -347,7 +347,9 @@ pub fn exact_summary_sorting(values: &mut Vec<f64>) -> Summary {
     }
     let total = values.len();
     values.retain(|x| !x.is_nan());
-    values.sort_by(f64::total_cmp);
+    // Unstable: values equal under total_cmp are bit-identical, so the result is the stable
+    // sort's, without its scratch copy of the column.
+    values.sort_unstable_by(f64::total_cmp);
     let sorted = &values[..];
     let ignored = (total - sorted.len()) as u64;
     if sorted.is_empty() {
@@ -404,7 +406,7 @@ fn sample_sd(m2: f64, count: u64) -> f64 {
 
 fn sorted_without_nan(values: &[f64]) -> Vec<f64> {
     let mut v: Vec<f64> = values.iter().copied().filter(|x| !x.is_nan()).collect();
-    v.sort_by(f64::total_cmp);
+    v.sort_unstable_by(f64::total_cmp);
     v
 }
 
