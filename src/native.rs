@@ -7,8 +7,11 @@
 //! native function per memory layout:
 //!
 //! - `scalar`: `slots` is a run's `State::slots` (`[f64]`, slot `s` at `8·s` bytes);
-//! - `lanes`: `slots` points at lane `l` of a `BatchState` (`[[f64; LANES]]`, slot `s` at
-//!   `8·(LANES·s + l)` bytes), so a batch is evaluated by calling it once per lane.
+//! - `lane_pairs`: `slots` points at lane `l` of a `BatchState` (`[[f64; LANES]]`, slot `s`
+//!   at `8·(LANES·s + l)` bytes), and every operand holds lanes `l` and `l + 1` (`F64X2`:
+//!   one SSE2 instruction does both); a batch is evaluated by calling it for each pair. An IF
+//!   evaluates both branches and chooses per lane, as the interpreter's batches do when the
+//!   lanes disagree; the helper functions are called once per lane.
 //!
 //! **Same numbers as the interpreter.** Each op becomes the same IEEE operation in the same
 //! order (no fused multiply-add, no reassociation, no fast-math); everything that is not a
@@ -30,7 +33,8 @@
 
 use cranelift_codegen::ir::condcodes::FloatCC;
 use cranelift_codegen::ir::{
-    AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Signature, UserFuncName, Value, types,
+    AbiParam, Block, FuncRef, InstBuilder, MemFlagsData, Signature, Type, UserFuncName, Value,
+    types,
 };
 use cranelift_codegen::settings::{self, Configurable};
 use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
@@ -39,13 +43,14 @@ use cranelift_module::{FuncId, Linkage, Module};
 
 use crate::vm::{self, Assign, F1, F2, F3, LANES, Op, Program, Table};
 
-/// `fn(slots, time, dt) -> 0 when every value was finite, 1 otherwise`.
+/// `fn(slots, time, dt) -> bit l set when lane l produced a non-finite value` (one lane
+/// for the scalar layout, two for the pair layout).
 type StepFn = unsafe extern "C" fn(*mut f64, f64, f64) -> i32;
 
-/// Machine code for `Program::flows`, in the scalar and the lane layout.
+/// Machine code for `Program::flows`, in the scalar and the lane-pair layout.
 pub struct NativeFlows {
     scalar: StepFn,
-    lanes: StepFn,
+    lane_pairs: StepFn,
     /// Owns the code; `None` only while being dropped.
     module: Option<JITModule>,
     /// The lookup tables the code points at (a copy of the program's: the code must not
@@ -96,14 +101,16 @@ impl NativeFlows {
         r == 0
     }
 
-    /// Evaluate lane `lane` of a batch state's slots.
+    /// Evaluate lanes `first` and `first + 1` of a batch state's slots (two lanes per
+    /// instruction). Returns the lanes (bit 0: `first`, bit 1: the next) that produced a
+    /// non-finite value.
     #[inline]
-    pub fn eval_lane(&self, slots: &mut [vm::Lanes], lane: usize, time: f64, dt: f64) -> bool {
-        assert!(lane < LANES);
-        // SAFETY: as `eval_scalar`, with the lane layout the `lanes` code was made for.
-        let base = unsafe { (slots.as_mut_ptr() as *mut f64).add(lane) };
-        let r = unsafe { (self.lanes)(base, time, dt) };
-        r == 0
+    pub fn eval_lane_pair(&self, slots: &mut [vm::Lanes], first: usize, time: f64, dt: f64) -> u32 {
+        assert!(first + 1 < LANES);
+        // SAFETY: as `eval_scalar`, with the lane layout the `lane_pairs` code was made for:
+        // it reads and writes 16 bytes at `8·(LANES·slot + first)` for slots of the program.
+        let base = unsafe { (slots.as_mut_ptr() as *mut f64).add(first) };
+        (unsafe { (self.lane_pairs)(base, time, dt) }) as u32
     }
 }
 
@@ -142,11 +149,15 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unav
     let table_addresses: Vec<i64> = tables.iter().map(|t| t as *const Table as i64).collect();
     let helpers = declare_helpers(&mut module)?;
 
-    let layouts = [("flows_scalar", 8i64), ("flows_lanes", 8 * LANES as i64)];
+    // (name, bytes between slots, two lanes per call)
+    let layouts = [
+        ("flows_scalar", 8i64, false),
+        ("flows_lane_pairs", 8 * LANES as i64, true),
+    ];
     let mut ids: Vec<FuncId> = Vec::new();
     let mut ctx = module.make_context();
     let mut fctx = FunctionBuilderContext::new();
-    for (name, stride) in layouts {
+    for (name, stride, pair) in layouts {
         let sig = step_signature(&module);
         let id = module
             .declare_function(name, Linkage::Local, &sig)
@@ -166,6 +177,10 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unav
                 slots: Value::from_u32(0),
                 time: Value::from_u32(0),
                 dt: Value::from_u32(0),
+                time_arg: Value::from_u32(0),
+                dt_arg: Value::from_u32(0),
+                pair,
+                ty: if pair { types::F64X2 } else { types::F64 },
                 known: vec![None; slot_count],
                 assignment: 0,
                 remember: true,
@@ -184,7 +199,7 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unav
         .finalize_definitions()
         .map_err(|e| fail("finalize", &e))?;
     // SAFETY: both functions were defined with `step_signature`, which is `StepFn`'s ABI.
-    let (scalar, lanes) = unsafe {
+    let (scalar, lane_pairs) = unsafe {
         (
             std::mem::transmute::<*const u8, StepFn>(module.get_finalized_function(ids[0])),
             std::mem::transmute::<*const u8, StepFn>(module.get_finalized_function(ids[1])),
@@ -197,7 +212,7 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unav
         .sum();
     Ok(NativeFlows {
         scalar,
-        lanes,
+        lane_pairs,
         module: Some(module),
         _tables: tables,
         compile_seconds: started.elapsed().as_secs_f64(),
@@ -365,8 +380,16 @@ struct Translator<'a> {
     refs: HelperRefs,
     table_addresses: &'a [i64],
     slots: Value,
+    /// TIME and DT as operands (one per lane in the pair layout).
     time: Value,
     dt: Value,
+    /// TIME and DT as the scalar arguments of the helper functions.
+    time_arg: Value,
+    dt_arg: Value,
+    /// Two lanes at once (`F64X2` values): the pair layout.
+    pair: bool,
+    /// The type of an operand: `F64`, or `F64X2` for the pair layout.
+    ty: Type,
     /// The value of each slot as last loaded or stored in straight-line code (which
     /// dominates everything after it), and the assignment that made it, so that a slot
     /// read again within a few assignments is not read from memory again.
@@ -384,7 +407,15 @@ impl Translator<'_> {
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
-        (self.slots, self.time, self.dt) = (params[0], params[1], params[2]);
+        (self.slots, self.time_arg, self.dt_arg) = (params[0], params[1], params[2]);
+        (self.time, self.dt) = if self.pair {
+            (
+                self.b.ins().splat(types::F64X2, self.time_arg),
+                self.b.ins().splat(types::F64X2, self.dt_arg),
+            )
+        } else {
+            (self.time_arg, self.dt_arg)
+        };
         // Finite check without a branch per assignment: `v − v` is +0 for a finite `v` and
         // NaN otherwise, so the sums stay 0 until a value is not finite. Four sums, so that
         // they are not one long chain of dependent additions.
@@ -400,12 +431,20 @@ impl Translator<'_> {
         let low = self.b.ins().fadd(sums[0], sums[1]);
         let high = self.b.ins().fadd(sums[2], sums[3]);
         let sum = self.b.ins().fadd(low, high);
-        let all_finite = self.b.ins().fcmp(FloatCC::Equal, sum, zero);
-        let (ok, bad) = (
-            self.b.ins().iconst(types::I32, 0),
-            self.b.ins().iconst(types::I32, 1),
-        );
-        let result = self.b.ins().select(all_finite, ok, bad);
+        // Bit l set when lane l had a non-finite value.
+        let lanes: Vec<Value> = if self.pair {
+            (0..2).map(|l| self.b.ins().extractlane(sum, l)).collect()
+        } else {
+            vec![sum]
+        };
+        let scalar_zero = self.b.ins().f64const(0.0);
+        let mut result = self.b.ins().iconst(types::I32, 0);
+        for (l, lane) in lanes.into_iter().enumerate() {
+            let bad = self.b.ins().fcmp(FloatCC::NotEqual, lane, scalar_zero);
+            let bad = self.b.ins().uextend(types::I32, bad);
+            let bit = self.b.ins().ishl_imm_u(bad, l as i64);
+            result = self.b.ins().bor(result, bit);
+        }
         self.b.ins().return_(&[result]);
         self.b.seal_all_blocks();
         Ok(())
@@ -426,10 +465,8 @@ impl Translator<'_> {
         {
             return Ok(v);
         }
-        let v = self
-            .b
-            .ins()
-            .load(types::F64, MemFlagsData::trusted(), self.slots, offset);
+        let (ty, flags) = (self.ty, self.mem_flags());
+        let v = self.b.ins().load(ty, flags, self.slots, offset);
         if self.remember {
             self.known[slot as usize] = Some((v, self.assignment));
         }
@@ -438,31 +475,80 @@ impl Translator<'_> {
 
     fn store(&mut self, slot: u32, v: Value) -> Result<(), Unavailable> {
         let offset = self.offset(slot)?;
-        self.b
-            .ins()
-            .store(MemFlagsData::trusted(), v, self.slots, offset);
+        let flags = self.mem_flags();
+        self.b.ins().store(flags, v, self.slots, offset);
         // An assignment's value is made at its end, in code every later op passes through.
         self.known[slot as usize] = Some((v, self.assignment));
         Ok(())
     }
 
-    fn num(&mut self, x: f64) -> Value {
-        self.b.ins().f64const(x)
+    /// A lane pair is 16 bytes at an 8-byte boundary: not aligned for a vector access.
+    fn mem_flags(&self) -> MemFlagsData {
+        if self.pair {
+            MemFlagsData::new().with_notrap()
+        } else {
+            MemFlagsData::trusted()
+        }
     }
 
-    fn call(&mut self, f: FuncRef, args: &[Value]) -> Value {
-        let call = self.b.ins().call(f, args);
-        self.b.inst_results(call)[0]
+    fn num(&mut self, x: f64) -> Value {
+        let v = self.b.ins().f64const(x);
+        if self.pair {
+            self.b.ins().splat(types::F64X2, v)
+        } else {
+            v
+        }
+    }
+
+    /// Call helper `f` with `before` (scalars), `operands` (one value per lane) and
+    /// `after` (scalars): once, or once per lane for a pair.
+    fn call(&mut self, f: FuncRef, before: &[Value], operands: &[Value], after: &[Value]) -> Value {
+        if !self.pair {
+            let args: Vec<Value> = before
+                .iter()
+                .chain(operands)
+                .chain(after)
+                .copied()
+                .collect();
+            let call = self.b.ins().call(f, &args);
+            return self.b.inst_results(call)[0];
+        }
+        let mut result = None;
+        for l in 0..2u8 {
+            let mut args = before.to_vec();
+            for &v in operands {
+                args.push(self.b.ins().extractlane(v, l));
+            }
+            args.extend_from_slice(after);
+            let call = self.b.ins().call(f, &args);
+            let r = self.b.inst_results(call)[0];
+            result = Some(match result {
+                None => self.b.ins().scalar_to_vector(types::F64X2, r),
+                Some(v) => self.b.ins().insertlane(v, r, l),
+            });
+        }
+        result.expect("two lanes")
     }
 
     fn code(&mut self, code: usize) -> Value {
         self.b.ins().iconst(types::I64, code as i64)
     }
 
-    /// 1.0 when `c` (an i8 condition) holds, else 0.0.
+    /// 1.0 when condition `c` (of `fcmp`) holds, else 0.0.
     fn bool_f(&mut self, c: Value) -> Value {
         let (one, zero) = (self.num(1.0), self.num(0.0));
-        self.b.ins().select(c, one, zero)
+        self.choose(c, one, zero)
+    }
+
+    /// `yes` where condition `c` (of `fcmp`: an i8, or a lane mask for a pair) holds, else
+    /// `no`.
+    fn choose(&mut self, c: Value, yes: Value, no: Value) -> Value {
+        if self.pair {
+            let mask = self.b.ins().bitcast(types::F64X2, MemFlagsData::new(), c);
+            self.b.ins().bitselect(mask, yes, no)
+        } else {
+            self.b.ins().select(c, yes, no)
+        }
     }
 
     /// Translate one assignment's ops (a stack program with forward jumps for IF) into SSA
@@ -476,8 +562,20 @@ impl Translator<'_> {
         let mut targets: Vec<(usize, Block)> = Vec::new();
         let mut stack: Vec<Value> = Vec::new();
         let mut reachable = true;
+        // The pair layout evaluates both branches of an IF and chooses per lane (the lanes
+        // may disagree), as the interpreter's batches do: the IFs open here.
+        let mut ifs: Vec<IfFrame> = Vec::new();
         let bad = || Unavailable("malformed code".into());
         for pc in start..=end {
+            while let Some(frame) = ifs.last()
+                && frame.join == Some(pc)
+            {
+                let otherwise = stack.pop().ok_or_else(bad)?;
+                let (mask, then) = (frame.mask, frame.then_value.ok_or_else(bad)?);
+                ifs.pop();
+                let v = self.choose(mask, then, otherwise);
+                stack.push(v);
+            }
             if let Some(&(_, block)) = targets.iter().find(|(t, _)| *t == pc) {
                 if reachable {
                     self.b.ins().jump(block, &as_args(&stack));
@@ -510,6 +608,33 @@ impl Translator<'_> {
                 }};
             }
             match op {
+                Op::JumpIfFalse(target) | Op::Jump(target) if self.pair => {
+                    let target = target as usize;
+                    if target <= pc || target > end {
+                        return Err(bad());
+                    }
+                    if let Op::JumpIfFalse(_) = op {
+                        let c = pop!();
+                        let zero = self.num(0.0);
+                        // The then-branch is taken unless c == 0 (NaN takes it too).
+                        let mask = self.b.ins().fcmp(FloatCC::NotEqual, c, zero);
+                        ifs.push(IfFrame {
+                            mask,
+                            else_start: target,
+                            then_value: None,
+                            join: None,
+                        });
+                    } else {
+                        // The end of the innermost IF's then-branch, just before its else.
+                        let then_value = pop!();
+                        let frame = ifs.last_mut().ok_or_else(bad)?;
+                        if frame.join.is_some() || frame.else_start != pc + 1 {
+                            return Err(bad());
+                        }
+                        frame.then_value = Some(then_value);
+                        frame.join = Some(target);
+                    }
+                }
                 Op::JumpIfFalse(target) | Op::Jump(target) => {
                     let target = target as usize;
                     if target <= pc || target > end {
@@ -618,13 +743,13 @@ impl Translator<'_> {
                 Op::F1(f) => {
                     let t = top!();
                     let code = self.code(f as usize);
-                    set_top!(self.call(self.refs.f1, &[code, t]))
+                    set_top!(self.call(self.refs.f1, &[code], &[t], &[]))
                 }
                 Op::Lookup(table) => {
                     let address = *self.table_addresses.get(table as usize).ok_or_else(bad)?;
                     let t = top!();
                     let pointer = self.b.ins().iconst(types::I64, address);
-                    set_top!(self.call(self.refs.lookup, &[pointer, t]))
+                    set_top!(self.call(self.refs.lookup, &[pointer], &[t], &[]))
                 }
                 Op::Add
                 | Op::Sub
@@ -650,8 +775,8 @@ impl Translator<'_> {
                     let y = pop!();
                     let x = pop!();
                     let code = self.code(f as usize);
-                    let (time, dt) = (self.time, self.dt);
-                    let v = self.call(self.refs.f3, &[code, x, y, c, time, dt]);
+                    let (time, dt) = (self.time_arg, self.dt_arg);
+                    let v = self.call(self.refs.f3, &[code], &[x, y, c], &[time, dt]);
                     stack.push(v)
                 }
                 Op::PulseTrain => {
@@ -659,14 +784,19 @@ impl Translator<'_> {
                     let interval = pop!();
                     let width = pop!();
                     let start_time = pop!();
-                    let (time, dt) = (self.time, self.dt);
+                    let (time, dt) = (self.time_arg, self.dt_arg);
                     let v = self.call(
                         self.refs.pulse_train,
-                        &[start_time, width, interval, end_time, time, dt],
+                        &[],
+                        &[start_time, width, interval, end_time],
+                        &[time, dt],
                     );
                     stack.push(v)
                 }
             }
+        }
+        if !ifs.is_empty() {
+            return Err(bad());
         }
         match stack.as_slice() {
             [v] => Ok(*v),
@@ -694,7 +824,7 @@ impl Translator<'_> {
             Op::Sub => self.b.ins().fsub(x, y),
             Op::Mul => self.b.ins().fmul(x, y),
             Op::Div(_) => self.b.ins().fdiv(x, y),
-            Op::Pow => self.call(self.refs.pow, &[x, y]),
+            Op::Pow => self.call(self.refs.pow, &[], &[x, y], &[]),
             Op::And | Op::Or => {
                 let zero = self.num(0.0);
                 let a = self.b.ins().fcmp(FloatCC::NotEqual, x, zero);
@@ -708,12 +838,24 @@ impl Translator<'_> {
             }
             Op::F2(f) => {
                 let code = self.code(f as usize);
-                let (time, dt) = (self.time, self.dt);
-                self.call(self.refs.f2, &[code, x, y, time, dt])
+                let (time, dt) = (self.time_arg, self.dt_arg);
+                self.call(self.refs.f2, &[code], &[x, y], &[time, dt])
             }
             _ => unreachable!("binary() is called with binary ops only"),
         }
     }
+}
+
+/// An IF being translated in the pair layout.
+struct IfFrame {
+    /// Lanes that take the then-branch.
+    mask: Value,
+    /// Op index where the else-branch starts.
+    else_start: usize,
+    /// The then-branch's value, once translated.
+    then_value: Option<Value>,
+    /// Op index after the else-branch, once known.
+    join: Option<usize>,
 }
 
 fn as_args(values: &[Value]) -> Vec<cranelift_codegen::ir::BlockArg> {

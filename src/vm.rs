@@ -438,12 +438,10 @@ impl Program {
         match &self.native {
             Some(native) => {
                 let mut failed = 0;
-                for l in (0..LANES).filter(|l| lanes & (1 << l) != 0) {
-                    if !native.eval_lane(&mut state.slots, l, time, dt) {
-                        failed |= 1 << l;
-                    }
+                for first in (0..LANES).step_by(2).filter(|l| lanes & (3 << l) != 0) {
+                    failed |= native.eval_lane_pair(&mut state.slots, first, time, dt) << first;
                 }
-                failed
+                failed & lanes
             }
             None => self.eval_batch(&self.flows, state, time, dt) & lanes,
         }
@@ -582,6 +580,8 @@ impl Program {
 /// Runs evaluated together by [`Program::eval_batch`]: wide enough for the compiler to use
 /// vector instructions on every op, small enough that a batch's slots stay in cache.
 pub const LANES: usize = 16;
+// Native code evaluates lanes in pairs.
+const _: () = assert!(LANES.is_multiple_of(2));
 
 /// One value per lane.
 pub type Lanes = [f64; LANES];
