@@ -148,15 +148,21 @@ impl<'p> Batch<'p> {
     fn eval_flows(&mut self, t: f64) {
         let dt = self.time.dt;
         if !self.schedules.is_empty() {
+            // As `apply_schedules`: the dependents are recomputed only when a value changed.
+            let mut changed = false;
             for (k, s) in self.schedules.schedules.iter().enumerate() {
                 let values = &mut self.state.slots[s.slot as usize];
                 for (l, v) in values.iter_mut().enumerate() {
-                    *v = s.value(t, self.base[l][k]);
+                    let value = s.value(t, self.base[l][k]);
+                    changed |= v.to_bits() != value.to_bits();
+                    *v = value;
                 }
             }
-            self.failed |= self
-                .p
-                .eval_batch(&self.schedules.dependents, &mut self.state, t, dt);
+            if changed {
+                self.failed |= self
+                    .p
+                    .eval_batch(&self.schedules.dependents, &mut self.state, t, dt);
+            }
         }
         // Lanes that failed or hold no run are not evaluated natively (their results are
         // dropped; a failed lane is re-run on its own for the message).

@@ -497,7 +497,9 @@ impl<'p> Sim<'p> {
 }
 
 /// Set every scheduled constant to its value at `t` and recompute the constants that depend on
-/// them.
+/// them. When no scheduled value changes (before a ramp, after it, between the steps of a
+/// step schedule), the dependents already hold what they would be recomputed to: they read
+/// only constants (no TIME), and every change of a scheduled slot goes through here.
 pub(crate) fn apply_schedules(
     p: &Program,
     set: &ScheduleSet,
@@ -506,8 +508,14 @@ pub(crate) fn apply_schedules(
     t: f64,
     dt: f64,
 ) -> Result<(), EvalFault> {
+    let mut changed = false;
     for (s, &b) in set.schedules.iter().zip(base) {
-        state.slots[s.slot as usize] = s.value(t, b);
+        let (slot, value) = (&mut state.slots[s.slot as usize], s.value(t, b));
+        changed |= slot.to_bits() != value.to_bits();
+        *slot = value;
+    }
+    if !changed {
+        return Ok(());
     }
     p.eval_all(&set.dependents, state, t, dt)
 }
