@@ -15,10 +15,54 @@
 /// the heap, where the encoder's long-lived metadata between them fragmented it. Call it
 /// before any thread starts. Measured: no change in run time (docs/design/engine-performance.md).
 pub fn keep_large_blocks_out_of_the_heap() {
+    LARGE_BLOCKS_OUT_OF_THE_HEAP.store(true, std::sync::atomic::Ordering::SeqCst);
+    set_mmap_threshold(MMAP_THRESHOLD);
+}
+
+const MMAP_THRESHOLD: i32 = 64 * 1024;
+
+/// Whether [`keep_large_blocks_out_of_the_heap`] was called (the binary does; a library user
+/// keeps glibc's defaults, which [`SimulationPhase`] then leaves alone).
+static LARGE_BLOCKS_OUT_OF_THE_HEAP: std::sync::atomic::AtomicBool =
+    std::sync::atomic::AtomicBool::new(false);
+
+fn set_mmap_threshold(bytes: i32) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     // SAFETY: mallopt only changes an allocator setting.
     unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, 64 * 1024);
+        libc::mallopt(libc::M_MMAP_THRESHOLD, bytes);
+    }
+    #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
+    let _ = bytes;
+}
+
+/// While alive, blocks of any size up to 32 MiB come from the heap: for the Monte Carlo
+/// rounds, whose workers allocate and free each run's results (about 100 KB per simulation of
+/// the care model) all the time. Served by mmap, every such block cost a system call and page
+/// faults to allocate and an munmap to free, and the munmaps of one worker stall the others
+/// (TLB shootdowns): on `scenarios/care_investment_options.toml` (12 options), 2 threads ran
+/// 1.45× faster than 1 with the 64 KiB threshold and 1.87× with this (docs/design/
+/// engine-performance.md). The blocks are reused round after round, so the heap does not grow
+/// with the number of runs; drop the guard, then [`return_free_memory`], when the rounds end.
+pub struct SimulationPhase {
+    active: bool,
+}
+
+impl SimulationPhase {
+    pub fn begin() -> SimulationPhase {
+        let active = LARGE_BLOCKS_OUT_OF_THE_HEAP.load(std::sync::atomic::Ordering::SeqCst);
+        if active {
+            set_mmap_threshold(32 * 1024 * 1024);
+        }
+        SimulationPhase { active }
+    }
+}
+
+impl Drop for SimulationPhase {
+    fn drop(&mut self) {
+        if self.active {
+            set_mmap_threshold(MMAP_THRESHOLD);
+        }
     }
 }
 

@@ -164,6 +164,7 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     let plan = Plan::new(scenario)?;
     let runs = scenario.uncertainty.runs;
     let n_opts = plan.option_schedules.len();
+    let simulation_phase = crate::allocator::SimulationPhase::begin();
 
     // Run 0 goes first, on its own: it tells the time grid and surfaces warnings (e.g. dt too
     // large) once; its results are folded in like every other run's.
@@ -270,6 +271,7 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         w.finish()?;
     }
     // The rounds' freed results would otherwise stay resident under the reports.
+    drop(simulation_phase);
     crate::allocator::return_free_memory();
     Ok(Outcome {
         times,
@@ -304,6 +306,7 @@ pub fn evaluate_points(
         .build()
         .map_err(|e| Diagnostic::error(format!("cannot start worker threads: {e}")))?;
     let plan = Plan::new(scenario)?;
+    let simulation_phase = crate::allocator::SimulationPhase::begin();
     let results: Vec<Result<Vec<f64>, Diagnostic>> = pool.install(|| {
         points
             .par_iter()
@@ -316,6 +319,7 @@ pub fn evaluate_points(
             })
             .collect()
     });
+    drop(simulation_phase);
     crate::allocator::return_free_memory();
     results.into_iter().collect()
 }

@@ -159,9 +159,9 @@ impl<'p> Batch<'p> {
                 }
             }
             if changed {
-                self.failed |= self
-                    .p
-                    .eval_batch(&self.schedules.dependents, &mut self.state, t, dt);
+                self.failed |=
+                    self.p
+                        .eval_batch(&self.schedules.dependents, &mut self.state, t, dt);
             }
         }
         // Lanes that failed or hold no run are not evaluated natively (their results are
