@@ -15,15 +15,7 @@ use common::{load_example, load_toml};
 /// Per lane, every settable literal constant scaled by a lane-dependent factor.
 fn lane_overrides(model: &Model, lanes: usize) -> Vec<Vec<(u32, f64)>> {
     (0..lanes)
-        .map(|l| {
-            model
-                .program
-                .params
-                .iter()
-                .filter(|p| !p.fixed)
-                .filter_map(|p| Some((p.slot, p.default? * (1.0 + 0.03 * l as f64))))
-                .collect()
-        })
+        .map(|l| common::scaled_constants(model, l))
         .collect()
 }
 
@@ -94,16 +86,7 @@ fn batch_runs_equal_single_runs_on_every_bundled_model() {
 #[test]
 fn batch_runs_equal_single_runs_with_schedules_and_diverging_ifs() {
     let model = load_example("models/care_system.toml");
-    let budget = model
-        .overrides(&[("community_budget".into(), 0.0)])
-        .unwrap()[0]
-        .0;
-    let ramp = Schedule {
-        slot: budget,
-        points: vec![(2030.0, 5e6), (2033.0, 15e6)],
-        interpolation: Interpolation::Linear,
-    };
-    let schedules = ScheduleSet::new(&model.program, vec![ramp]);
+    let (budget, schedules) = common::care_budget_ramp(&model);
     let overrides: Vec<Vec<(u32, f64)>> = (0..LANES)
         .map(|l| vec![(budget, if l % 2 == 0 { 0.0 } else { 1e6 * l as f64 })])
         .collect();
@@ -115,24 +98,7 @@ fn batch_runs_equal_single_runs_with_schedules_and_diverging_ifs() {
 /// unaffected.
 #[test]
 fn a_failing_lane_reports_the_single_run_error() {
-    let model = load_toml(
-        r#"
-[time]
-start = 0
-stop = 10
-dt = 0.5
-save_step = 1
-units = "year"
-[stocks.level]
-initial = 100
-outflows = ["drain"]
-[flows.drain]
-equation = "level / (drain_time - TIME)"
-[constants.drain_time]
-value = 20
-"#,
-    )
-    .unwrap_or_else(|f| panic!("{}", f.render()));
+    let model = load_toml(common::DRAIN_TIME_MODEL).unwrap_or_else(|f| panic!("{}", f.render()));
     let slot = model.program.params[0].slot;
     let overrides: Vec<Vec<(u32, f64)>> =
         [20.0, 4.0, 30.0].iter().map(|&d| vec![(slot, d)]).collect();
@@ -154,38 +120,17 @@ value = 20
 /// arrays from another tool's hand), batch against single runs.
 #[test]
 fn batch_runs_equal_single_runs_on_the_xmile_corpus() {
-    let Some(root) = std::env::var_os("CARESHIFT_TEST_MODELS").map(std::path::PathBuf::from) else {
-        println!("SKIPPED (not passed): CARESHIFT_TEST_MODELS is not set");
+    let Some(models) = common::xmile_corpus_models() else {
         return;
     };
-    let mut stack = vec![root];
-    let mut checked = 0;
-    while let Some(dir) = stack.pop() {
-        let Ok(entries) = std::fs::read_dir(&dir) else {
+    for model in models {
+        let method = model.time().method;
+        if method == Method::Dopri5 {
             continue;
-        };
-        for path in entries.filter_map(|e| e.ok().map(|e| e.path())) {
-            if path.is_dir() {
-                stack.push(path);
-            } else if path.extension().is_some_and(|e| e == "xmile")
-                && let Ok(model) = Model::load(&path)
-            {
-                let method = model.time().method;
-                if method == Method::Dopri5 {
-                    continue;
-                }
-                let overrides = lane_overrides(&model, LANES);
-                assert_batch_matches_single_runs(
-                    &model,
-                    method,
-                    &overrides,
-                    &ScheduleSet::default(),
-                );
-                checked += 1;
-            }
         }
+        let overrides = lane_overrides(&model, LANES);
+        assert_batch_matches_single_runs(&model, method, &overrides, &ScheduleSet::default());
     }
-    assert!(checked > 10, "only {checked} corpus models ran");
 }
 
 #[test]

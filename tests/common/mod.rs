@@ -161,3 +161,88 @@ pub fn run_toml_err(toml: &str) -> String {
         Err(d) => d.render(&model.sources),
     }
 }
+
+/// Every settable literal constant scaled by a run-dependent factor (1 + 0.03·run): distinct
+/// parameter sets for batches and comparisons.
+pub fn scaled_constants(model: &Model, run: usize) -> Vec<(u32, f64)> {
+    model
+        .program
+        .params
+        .iter()
+        .filter(|p| !p.fixed)
+        .filter_map(|p| Some((p.slot, p.default? * (1.0 + 0.03 * run as f64))))
+        .collect()
+}
+
+/// The care scenario's community budget ramp (5 M in 2030 to 15 M in 2033) on the care model:
+/// the budget's slot and the schedule set.
+pub fn care_budget_ramp(model: &Model) -> (u32, careshift::simulate::ScheduleSet) {
+    use careshift::simulate::{Interpolation, Schedule, ScheduleSet};
+    let budget = model
+        .overrides(&[("community_budget".into(), 0.0)])
+        .expect("the care model has community_budget")[0]
+        .0;
+    let ramp = Schedule {
+        slot: budget,
+        points: vec![(2030.0, 5e6), (2033.0, 15e6)],
+        interpolation: Interpolation::Linear,
+    };
+    (budget, ScheduleSet::new(&model.program, vec![ramp]))
+}
+
+/// Every `.xmile` model of the conformance corpus (`CARESHIFT_TEST_MODELS`) that careshift
+/// loads. None when the variable is not set (a failure under `CI`: .ci/run sets it).
+pub fn xmile_corpus_models() -> Option<Vec<Model>> {
+    let Some(root) = std::env::var_os("CARESHIFT_TEST_MODELS").map(PathBuf::from) else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "CARESHIFT_TEST_MODELS must be set in CI (.ci/run points it at ../shared/test-models)"
+        );
+        println!("SKIPPED (not passed): CARESHIFT_TEST_MODELS is not set");
+        return None;
+    };
+    let mut stack = vec![root];
+    let mut models = Vec::new();
+    while let Some(dir) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&dir) else {
+            continue;
+        };
+        let mut paths: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
+        paths.sort();
+        for path in paths {
+            if path.is_dir() {
+                stack.push(path);
+            } else if path.extension().is_some_and(|e| e == "xmile")
+                && let Ok(model) = Model::load(&path)
+            {
+                models.push(model);
+            }
+        }
+    }
+    assert!(
+        models.len() > 10,
+        "only {} corpus models loaded",
+        models.len()
+    );
+    Some(models)
+}
+
+/// A model whose flow divides by `drain_time − TIME`: a run with `drain_time` (default 20)
+/// set within 0..10 divides by zero mid-way.
+pub const DRAIN_TIME_MODEL: &str = r#"
+[time]
+start = 0
+stop = 10
+dt = 0.5
+save_step = 1
+units = "year"
+[stocks.level]
+initial = 100
+outflows = ["drain"]
+[flows.drain]
+equation = "level / (drain_time - TIME)"
+[auxiliaries.after]
+equation = "drain * 2"
+[constants.drain_time]
+value = 20
+"#;
