@@ -56,6 +56,8 @@ pub struct NativeFlows {
     /// The lookup tables the code points at (a copy of the program's: the code must not
     /// depend on where the `Program` lives).
     _tables: Box<[Table]>,
+    /// The program's slot count: the code reads and writes below it.
+    slot_count: usize,
     /// How long translating and compiling took (reported by `careshift bench`).
     pub compile_seconds: f64,
     /// Ops translated (both layouts count once).
@@ -90,13 +92,13 @@ impl NativeFlows {
     /// Evaluate `Program::flows` on one run's slots. False when a value was not finite
     /// (re-run the interpreter for the message).
     ///
-    /// # Safety (upheld here)
-    /// `slots` must have the program's slot count, which the caller's `State` guarantees:
-    /// both come from the same `Program`, and the code was made from it.
+    /// Panics if `slots` is not a state of the program the code was made from (its length
+    /// differs), rather than letting the code write out of bounds.
     #[inline]
     pub fn eval_scalar(&self, slots: &mut [f64], time: f64, dt: f64) -> bool {
+        assert_eq!(slots.len(), self.slot_count, "a state of another program");
         // SAFETY: the code reads and writes slots below the program's slot count only, and
-        // `slots` is a state of that program (checked by the caller through `State`).
+        // `slots` has that many.
         let r = unsafe { (self.scalar)(slots.as_mut_ptr(), time, dt) };
         r == 0
     }
@@ -107,6 +109,7 @@ impl NativeFlows {
     #[inline]
     pub fn eval_lane_pair(&self, slots: &mut [vm::Lanes], first: usize, time: f64, dt: f64) -> u32 {
         assert!(first + 1 < LANES);
+        assert_eq!(slots.len(), self.slot_count, "a state of another program");
         // SAFETY: as `eval_scalar`, with the lane layout the `lane_pairs` code was made for:
         // it reads and writes 16 bytes at `8·(LANES·slot + first)` for slots of the program.
         let base = unsafe { (slots.as_mut_ptr() as *mut f64).add(first) };
@@ -215,6 +218,7 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unav
         lane_pairs,
         module: Some(module),
         _tables: tables,
+        slot_count,
         compile_seconds: started.elapsed().as_secs_f64(),
         ops,
     })
