@@ -269,6 +269,9 @@ pub struct Program {
     pub stack_size: usize,
     pub uses_pulse: bool,
     pub summary: Summary,
+    /// Constants that stand for one of the run's time settings (an XMILE model's INITIAL TIME,
+    /// FINAL TIME, TIME STEP, SAVEPER): set from the run's settings before its overrides.
+    pub time_constants: Vec<(u32, crate::model::TimeField)>,
     /// Machine code for `flows` (see [`crate::native`]), made by `compile::compile` after the
     /// last change to `flows`; `None` where Cranelift does not support the CPU, or when the
     /// interpreter was asked for. Anything that changes `flows` or `ops` afterwards must drop

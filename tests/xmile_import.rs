@@ -613,3 +613,45 @@ fn subranges_ranges_and_positions() {
         );
     }
 }
+
+/// STARTTIME, STOPTIME and the Vensim control constants (added by the importer, or defined by
+/// the file) follow the run's time settings, not only the file's: a run over another period or
+/// with another dt computes with that period and dt.
+#[test]
+fn time_control_constants_follow_the_run_time_settings() {
+    let model = load_xmile(&xmile(
+        r#"<sim_specs method="Euler" time_units="Months"><start>0</start><stop>10</stop><dt>0.25</dt><save_step>1</save_step></sim_specs>"#,
+        r#"<model><variables>
+<aux name="span"><eqn>STOPTIME - STARTTIME</eqn></aux>
+<aux name="left"><eqn>FINAL TIME - TIME</eqn></aux>
+<aux name="steps"><eqn>(FINAL TIME - INITIAL TIME) / TIME STEP</eqn></aux>
+<aux name="rows"><eqn>(FINAL TIME - INITIAL TIME) / SAVEPER</eqn></aux>
+</variables></model>"#,
+    ));
+    for (start, stop, dt, save_step) in [(0.0, 10.0, 0.25, 1.0), (2.0, 30.0, 0.5, 2.0)] {
+        let mut time = model.time().clone();
+        (time.start, time.stop, time.dt, time.save_step) = (start, stop, dt, save_step);
+        let r = model.run(&time, &[]).expect("run");
+        let span = stop - start;
+        for (k, &t) in r.times.iter().enumerate() {
+            let at = |name: &str| common::column(&r, name)[k];
+            assert_eq!(at("span"), span, "span at {t}");
+            assert_eq!(at("left"), stop - t, "left at {t}");
+            assert_eq!(at("steps"), span / dt, "steps at {t}");
+            assert_eq!(at("rows"), span / save_step, "rows at {t}");
+        }
+        assert_eq!(*r.times.last().unwrap(), stop);
+    }
+    // A file that defines FINAL TIME itself (as Vensim conversions do): it follows the run too.
+    let own = load_xmile(&xmile(
+        SPECS,
+        r#"<model><variables>
+<aux name="FINAL TIME"><eqn>10</eqn></aux>
+<aux name="left"><eqn>FINAL TIME - TIME</eqn></aux>
+</variables></model>"#,
+    ));
+    let mut time = own.time().clone();
+    time.stop = 16.0;
+    let r = own.run(&time, &[]).expect("run");
+    assert_eq!(common::column(&r, "left")[0], 16.0);
+}

@@ -207,6 +207,7 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
         stack_size: g.max_depth,
         uses_pulse: g.uses_pulse,
         summary,
+        time_constants: Vec::new(),
         native: None,
     }
 }

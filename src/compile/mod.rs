@@ -49,6 +49,19 @@ pub fn compile(model: &ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnost
         }
     };
     let mut program = codegen::generate(&b, &orders);
+    // Literal constants that stand for the run's time settings (XMILE control variables).
+    program.time_constants = model
+        .dialect
+        .time_constants
+        .iter()
+        .filter_map(|(name, field)| {
+            let v = &b.vars[*b.var_index.get(name)?];
+            let literal = v.kind == VarKind::Constant
+                && v.size == 1
+                && b.literal_values[v.slot as usize].is_some();
+            literal.then_some((v.slot, *field))
+        })
+        .collect();
     optimize::optimize(&mut program);
     // Machine code for the per-step assignments; the interpreter where Cranelift cannot
     // make it (an unsupported CPU), which gives the same numbers, only slower.

@@ -50,6 +50,28 @@ pub struct TimeSettings {
     pub atol: f64,
 }
 
+/// One of a run's time settings, which a constant can stand for (the Vensim control variables
+/// INITIAL TIME, FINAL TIME, TIME STEP, SAVEPER of an XMILE model): the simulator sets such a
+/// constant from the run's settings, so it follows `--stop`, `--dt` or a scenario's `[time]`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TimeField {
+    Start,
+    Stop,
+    Dt,
+    SaveStep,
+}
+
+impl TimeField {
+    pub fn of(self, t: &TimeSettings) -> f64 {
+        match self {
+            TimeField::Start => t.start,
+            TimeField::Stop => t.stop,
+            TimeField::Dt => t.dt,
+            TimeField::SaveStep => t.save_step,
+        }
+    }
+}
+
 /// True when `step` is a whole multiple of `dt` (at least one): the fixed-step methods save
 /// every `step / dt` steps.
 pub fn is_whole_multiple(step: f64, dt: f64) -> bool {
@@ -191,4 +213,6 @@ pub struct Dialect {
     /// without changing their flows (XMILE `<non_negative/>` stocks, as the community's
     /// reference outputs require); TOML `non_negative` scales outflows instead.
     pub clamped_stocks: std::collections::HashSet<String>,
+    /// Constants (internal names) that stand for one of the run's time settings.
+    pub time_constants: Vec<(String, TimeField)>,
 }

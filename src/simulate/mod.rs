@@ -292,6 +292,9 @@ impl<'p> Sim<'p> {
     /// equations, every auxiliary) in dependency order. With schedules, the phase runs twice:
     /// once to learn each scheduled constant's own value, then with the schedules applied.
     fn initialize(&mut self, overrides: &[(u32, f64)]) -> Result<(), Diagnostic> {
+        for &(slot, field) in &self.p.time_constants {
+            self.state.slots[slot as usize] = field.of(&self.time);
+        }
         let mut overridden = vec![false; self.state.slots.len()];
         for &(slot, v) in overrides {
             self.state.slots[slot as usize] = v;

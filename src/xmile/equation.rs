@@ -572,6 +572,13 @@ impl Translator<'_> {
                 let builtin = match canon.as_str() {
                     "time" => Some("time".to_string()),
                     "dt" => Some("dt".to_string()),
+                    // The control constants INITIAL TIME / FINAL TIME (added by the importer,
+                    // set from each run's time settings); inside a module, where they are not
+                    // in scope, the file's numbers.
+                    "starttime" | "initial_time" if self.scope.is_empty() => {
+                        Some(ident("initial_time"))
+                    }
+                    "stoptime" | "final_time" if self.scope.is_empty() => Some(ident("final_time")),
                     "starttime" | "initial_time" => Some(number(self.names.start)),
                     "stoptime" | "final_time" => Some(number(self.names.stop)),
                     "pi" => Some(number(std::f64::consts::PI)),

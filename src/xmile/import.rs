@@ -16,8 +16,8 @@ use super::names::{canonical, ident};
 use super::xml::{self, Located};
 use crate::diagnostics::{Diagnostic, Diagnostics, FileId, Location, Sources};
 use crate::model::{
-    Definition, Dialect, Dimension, LookupData, Method, ModelDecl, Text, TimeSettings, VarDecl,
-    VarKind,
+    Definition, Dialect, Dimension, LookupData, Method, ModelDecl, Text, TimeField, TimeSettings,
+    VarDecl, VarKind,
 };
 
 /// Result of an import: the model and the warnings met on the way.
@@ -789,14 +789,18 @@ impl<'t> Importer<'t> {
         }
         self.macro_instances(macro_nodes, &mut names, behavior, &mut vars, &mut dialect);
         // Vensim's control variables, which converted models and reference outputs use.
+        // They stand for the run's time settings (model::TimeField): the simulator sets them
+        // from the run's, whether the file defines them or they are added here.
         let control = [
-            ("INITIAL TIME", time.start),
-            ("FINAL TIME", time.stop),
-            ("TIME STEP", time.dt),
-            ("SAVEPER", time.save_step),
+            ("INITIAL TIME", TimeField::Start),
+            ("FINAL TIME", TimeField::Stop),
+            ("TIME STEP", TimeField::Dt),
+            ("SAVEPER", TimeField::SaveStep),
         ];
-        for (label, value) in control {
+        for (label, field) in control {
             let c = canonical(label);
+            dialect.time_constants.push((ident(&c), field));
+            let value = field.of(&time);
             if !names.vars.contains_key(&c) {
                 let name = ident(&c);
                 dialect.labels.insert(name.clone(), label.to_string());
