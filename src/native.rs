@@ -60,8 +60,6 @@ pub struct NativeFlows {
     slot_count: usize,
     /// How long translating and compiling took (reported by `careshift bench`).
     pub compile_seconds: f64,
-    /// Ops translated (both layouts count once).
-    pub ops: usize,
 }
 
 // SAFETY: after `finalize_definitions` the module is never mutated; the code is immutable
@@ -82,7 +80,6 @@ impl Drop for NativeFlows {
 impl std::fmt::Debug for NativeFlows {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("NativeFlows")
-            .field("ops", &self.ops)
             .field("compile_seconds", &self.compile_seconds)
             .finish_non_exhaustive()
     }
@@ -208,11 +205,6 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unav
             std::mem::transmute::<*const u8, StepFn>(module.get_finalized_function(ids[1])),
         )
     };
-    let ops = program
-        .flows
-        .iter()
-        .map(|a| (a.end - a.start) as usize)
-        .sum();
     Ok(NativeFlows {
         scalar,
         lane_pairs,
@@ -220,7 +212,6 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unav
         _tables: tables,
         slot_count,
         compile_seconds: started.elapsed().as_secs_f64(),
-        ops,
     })
 }
 
