@@ -52,6 +52,9 @@ pub fn bench(model: &Model, runs: usize) -> Result<BenchReport, Diagnostic> {
     // compiled simulation).
     let simulator = model.simulator();
     let no_schedules = ScheduleSet::default();
+    // Each run's results from the heap, as in a Monte Carlo's rounds (not from fresh mmapped
+    // pages, whose page faults would be timed: see `allocator::SimulationPhase`).
+    let _simulation_phase = crate::allocator::SimulationPhase::begin();
     // Warm-up: page in the program, size the allocator's pools; also reports a failing run
     // before any timing.
     std::hint::black_box(simulator.run(time, &[], &no_schedules)?);

@@ -276,7 +276,7 @@ pub struct Program {
     /// last change to `flows`; `None` where Cranelift does not support the CPU, or when the
     /// interpreter was asked for. Anything that changes `flows` or `ops` afterwards must drop
     /// it ([`Program::use_interpreter`]).
-    pub native: Option<std::sync::Arc<crate::native::NativeFlows>>,
+    pub native: Option<std::sync::Arc<crate::native::NativeCode>>,
 }
 
 /// Mutable evaluation state of one run.

@@ -239,3 +239,115 @@ fn native_code_equals_the_interpreter_on_the_xmile_corpus() {
         assert_native_matches_interpreter(&model, &[method], &ScheduleSet::default());
     }
 }
+
+/// The native Euler step's own paths, each against the interpreter (which runs the Rust step):
+/// outflows limited on a non-negative stock (several outflows, one of them another
+/// non-negative stock's inflow, so the order of limiting matters), a stock whose step is
+/// unstable (the warning is written by the Rust code the native step hands the step back to),
+/// and a stock that overflows to infinity (the error, at the same time).
+#[test]
+fn the_native_euler_step_limits_warns_and_fails_as_the_interpreter_does() {
+    let chain = load_toml(
+        r#"
+[time]
+start = 0
+stop = 6
+dt = 0.5
+save_step = 1
+units = "day"
+[stocks.upstream]
+initial = 10
+inflows = ["supply"]
+outflows = ["transfer", "loss"]
+non_negative = true
+[stocks.downstream]
+initial = 1
+inflows = ["transfer"]
+outflows = ["use"]
+non_negative = true
+[stocks.swinging]
+initial = 5
+outflows = ["overshoot"]
+[flows.supply]
+equation = "1 + TIME"
+[flows.transfer]
+equation = "3 * upstream + 2"
+[flows.loss]
+equation = "0.5 * upstream + 1"
+[flows.use]
+equation = "transfer * 2 + downstream"
+[flows.overshoot]
+equation = "3 * swinging"
+"#,
+    )
+    .unwrap_or_else(|f| panic!("{}", f.render()));
+    let slow = interpreter(&chain.program);
+    let no_schedules = ScheduleSet::default();
+    let native = simulate_with(&chain.program, chain.time(), &[], &no_schedules);
+    let results = native.as_ref().expect("the chain runs");
+    // The limiting did happen: until its supply (1 + TIME) exceeds the 3 a day its outflows
+    // take from an empty stock, upstream loses all it holds plus its inflow each step; and
+    // swinging's step was unstable.
+    let upstream = results.column("upstream").expect("upstream");
+    assert_eq!(upstream[1..3], [0.0, 0.0]);
+    assert!(
+        results
+            .warnings
+            .iter()
+            .any(|w| w.message.contains("swinging")),
+        "{:?}",
+        results.warnings
+    );
+    assert_same(
+        "limits and warning",
+        &native,
+        &simulate_with(&slow, chain.time(), &[], &no_schedules),
+    );
+    let batch: Vec<Vec<(u32, f64)>> = (0..LANES)
+        .map(|l| common::scaled_constants(&chain, l))
+        .collect();
+    let (n, i) = (
+        simulate_batch(&chain.program, chain.time(), &batch, &no_schedules),
+        simulate_batch(&slow, chain.time(), &batch, &no_schedules),
+    );
+    for (l, (n, i)) in n.iter().zip(&i).enumerate() {
+        // Batches report no warnings; their values must still agree.
+        let strip = |r: &Result<Results, careshift::diagnostics::Diagnostic>| {
+            r.clone().map(|mut r| {
+                r.warnings.clear();
+                r
+            })
+        };
+        assert_same(&format!("batch lane {l}"), &strip(n), &strip(i));
+    }
+
+    let explosive = load_toml(
+        r#"
+[time]
+start = 0
+stop = 20
+dt = 2
+units = "day"
+[stocks.heap]
+initial = 10
+inflows = ["growth"]
+[flows.growth]
+equation = "heap * 1e307"
+"#,
+    )
+    .unwrap_or_else(|f| panic!("{}", f.render()));
+    let native = simulate_with(&explosive.program, explosive.time(), &[], &no_schedules);
+    // The flow (1e308) is finite; the step 10 + 2 × 1e308 is not.
+    let error = native.as_ref().expect_err("the heap overflows");
+    assert!(
+        error.message.contains("`heap` became inf at time 2"),
+        "{}",
+        error.message
+    );
+    let slow = interpreter(&explosive.program);
+    assert_same(
+        "overflow",
+        &native,
+        &simulate_with(&slow, explosive.time(), &[], &no_schedules),
+    );
+}

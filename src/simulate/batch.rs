@@ -11,7 +11,7 @@
 //! error. Batch runs report no warnings (the scalar run of the same inputs
 //! has them: a scenario takes its warnings from run 0, which runs on its own).
 
-use super::network::{Network, StockFlows};
+use super::network::{Network, StockFlows, at_least_zero};
 use super::{Results, ScheduleSet, Sim, Simulator, saved_rows, validate_time};
 use crate::diagnostics::Diagnostic;
 use crate::model::{Method, TimeSettings};
@@ -181,11 +181,11 @@ impl<'p> Batch<'p> {
             let level = slots[s.slot as usize];
             let inflow = lane_sum(slots, net.inflows(s));
             let outflow = lane_sum(slots, net.outflows(s));
-            let available: Lanes = std::array::from_fn(|l| level[l].max(0.0) / h + inflow[l]);
+            let available: Lanes = std::array::from_fn(|l| at_least_zero(level[l]) / h + inflow[l]);
             for l in 0..LANES {
                 let available = available[l];
                 if outflow[l] > available && outflow[l] > 0.0 {
-                    let factor = available.max(0.0) / outflow[l];
+                    let factor = at_least_zero(available) / outflow[l];
                     for &f in net.outflows(s) {
                         slots[f as usize][l] *= factor;
                     }

@@ -4,6 +4,7 @@ use super::delay_lines::DelayLines;
 use super::{Sim, saved_rows};
 use crate::diagnostics::Diagnostic;
 use crate::model::Method;
+use crate::native::{NativeCode, euler};
 
 /// Stability bound on dt·λ for a decaying stock: Euler 1 (beyond it the stock overshoots
 /// below zero in one step), RK4 ≈ 2.785 (the real-axis limit of its stability region).
@@ -16,6 +17,14 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
     let steps = ((sim.time.stop - t0) / dt).round() as u64;
     let save_every = (sim.time.save_step / dt).round().max(1.0) as u64;
     let rk4 = sim.time.method == Method::Rk4;
+    let program = sim.p;
+    if !rk4
+        && program.previous.is_empty()
+        && program.fixed_delays.is_empty()
+        && let Some(native) = program.native.as_deref()
+    {
+        return run_native_euler(sim, native, steps, save_every);
+    }
     let bound = if rk4 { RK4_BOUND } else { EULER_BOUND };
     let n = sim.p.stocks.len();
     // Work buffers, allocated once per run (Euler needs only the rates).
@@ -81,6 +90,78 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
         delay_lines.release(&sim.p.fixed_delays, &mut sim.state.slots, k);
         sim.check_stocks(t0 + (k + 1) as f64 * dt, finite)?;
     }
+    Ok(())
+}
+
+/// Euler with each step but the last in one call of native code (`native::euler`); the same
+/// values as the loop in [`run`]. The native step hands a step back unfinished when it has
+/// something to report (a non-finite flow, a stability warning): this finishes it as `run`
+/// would. PREVIOUS and fixed delays are not supported by the native step (`run` does not
+/// call this for them); schedules are applied here before each step.
+fn run_native_euler(
+    sim: &mut Sim,
+    native: &NativeCode,
+    steps: u64,
+    save_every: u64,
+) -> Result<(), Diagnostic> {
+    let (t0, dt) = (sim.time.start, sim.time.dt);
+    let width = sim.p.columns.len();
+    let mut rates = vec![0.0; sim.p.stocks.len()];
+    let rows = saved_rows(steps, save_every);
+    sim.times.reserve_exact(rows);
+    sim.values.reserve_exact(rows * width);
+    let mut until_save = 0;
+    for k in 0..steps {
+        let t = t0 + k as f64 * dt;
+        let next = t0 + (k + 1) as f64 * dt;
+        sim.apply_schedules(t)?;
+        let save = until_save == 0;
+        if save {
+            until_save = save_every;
+        }
+        until_save -= 1;
+        // The row is written in place, after the saved ones (the room was reserved above).
+        let row = save.then(|| &mut sim.values.spare_capacity_mut()[..width]);
+        let outcome = native.euler_step(&mut sim.state.slots, t, dt, EULER_BOUND, row, &mut rates);
+        match outcome {
+            euler::STEPPED | euler::STOCK_NOT_FINITE => {
+                if save {
+                    sim.times.push(t);
+                    let saved = sim.values.len() + width;
+                    // SAFETY: the native step wrote the `width` values after the end, within
+                    // the capacity (`spare_capacity_mut()[..width]` checked there was room).
+                    unsafe { sim.values.set_len(saved) };
+                }
+                if outcome == euler::STOCK_NOT_FINITE {
+                    sim.non_finite_stock(next)?;
+                }
+            }
+            euler::UNSTABLE => {
+                // Outflows limited and rates computed: the rest of `run`'s step.
+                sim.check_stability(t, EULER_BOUND, &rates);
+                if save {
+                    sim.record(t);
+                }
+                let finite = sim.euler_step(dt, &rates);
+                sim.check_stocks(next, finite)?;
+            }
+            _ => {
+                // A flow was not finite: the interpreter finds it and explains it. (Had it not
+                // failed, the step would go on as in `run`.)
+                sim.eval_assignments(t)?;
+                sim.derivatives(Some(dt), &mut rates, Some((t, EULER_BOUND)));
+                if save {
+                    sim.record(t);
+                }
+                let finite = sim.euler_step(dt, &rates);
+                sim.check_stocks(next, finite)?;
+            }
+        }
+    }
+    let t = t0 + steps as f64 * dt;
+    sim.eval_flows(t)?;
+    sim.derivatives(Some(dt), &mut rates, Some((t, EULER_BOUND)));
+    sim.record(t);
     Ok(())
 }
 

@@ -25,7 +25,7 @@ use std::sync::Arc;
 use crate::diagnostics::Diagnostic;
 use crate::model::{Method, TimeSettings};
 use crate::vm::{EvalFault, Program, State};
-use network::{Network, sum};
+use network::{Network, at_least_zero, sum};
 
 /// The output of one run: a row per saved time, a column per output variable.
 #[derive(Debug, Clone)]
@@ -346,17 +346,30 @@ impl<'p> Sim<'p> {
     /// Evaluate every auxiliary and flow at time `t` from the current stocks.
     #[inline]
     pub fn eval_flows(&mut self, t: f64) -> Result<(), Diagnostic> {
-        if !self.schedules.is_empty() {
-            apply_schedules(
-                self.p,
-                self.schedules,
-                &self.base,
-                &mut self.state,
-                t,
-                self.time.dt,
-            )
-            .map_err(|f| f.to_diagnostic(self.p, t))?;
+        self.apply_schedules(t)?;
+        self.eval_assignments(t)
+    }
+
+    /// Set the scheduled constants (and their dependents) to their values at `t`.
+    #[inline]
+    pub fn apply_schedules(&mut self, t: f64) -> Result<(), Diagnostic> {
+        if self.schedules.is_empty() {
+            return Ok(());
         }
+        apply_schedules(
+            self.p,
+            self.schedules,
+            &self.base,
+            &mut self.state,
+            t,
+            self.time.dt,
+        )
+        .map_err(|f| f.to_diagnostic(self.p, t))
+    }
+
+    /// Evaluate the per-step assignments at time `t` (schedules already applied).
+    #[inline]
+    pub fn eval_assignments(&mut self, t: f64) -> Result<(), Diagnostic> {
         self.p
             .eval_flows(&mut self.state, t, self.time.dt)
             .map_err(|f| f.to_diagnostic(self.p, t))
@@ -540,7 +553,7 @@ fn gather(values: &mut Vec<f64>, slots: &[f64], columns: &[u32]) {
 #[inline]
 pub(crate) fn limit_outflows(net: &Network, slots: &mut [f64], step: Option<f64>) {
     for s in &net.limited {
-        let level = slots[s.slot as usize].max(0.0);
+        let level = at_least_zero(slots[s.slot as usize]);
         let (inflow, outflow) = net.in_out(slots, s);
         let available = match step {
             Some(h) => level / h + inflow,
@@ -548,7 +561,7 @@ pub(crate) fn limit_outflows(net: &Network, slots: &mut [f64], step: Option<f64>
             None => f64::INFINITY,
         };
         if outflow > available && outflow > 0.0 {
-            let factor = available.max(0.0) / outflow;
+            let factor = at_least_zero(available) / outflow;
             for &f in net.outflows(s) {
                 slots[f as usize] *= factor;
             }

@@ -132,3 +132,11 @@ impl Network {
 pub(crate) fn sum(slots: &[f64], flows: &[u32]) -> f64 {
     flows.iter().map(|&f| slots[f as usize]).sum()
 }
+
+/// `x` when it is above zero, else +0 (NaN and −0 included): the non-negative part of a level
+/// or of an available flow. Written out rather than `f64::max`, whose result for −0 is not
+/// specified, so that the native step (`native::euler`) can make exactly the same bits.
+#[inline(always)]
+pub(crate) fn at_least_zero(x: f64) -> f64 {
+    if x > 0.0 { x } else { 0.0 }
+}

@@ -28,7 +28,7 @@
 //! the code calls accept NaN and infinities.)
 //!
 //! **Lifetime.** The machine code and everything it points at (the lookup tables) are owned by
-//! [`NativeFlows`], which a `Program` holds in an `Arc`: clones of the program share it, and
+//! [`NativeCode`], which a `Program` holds in an `Arc`: clones of the program share it, and
 //! the code is freed when the last clone is dropped.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
@@ -43,14 +43,24 @@ use cranelift_module::{FuncId, Linkage, Module};
 
 use crate::vm::{self, Assign, F1, F2, F3, LANES, Op, Program, Table};
 
+pub mod euler;
+use euler::EulerFn;
+
 /// `fn(slots, time, dt) -> bit l set when lane l produced a non-finite value` (one lane
 /// for the scalar layout, two for the pair layout).
 type StepFn = unsafe extern "C" fn(*mut f64, f64, f64) -> i32;
 
 /// Machine code for `Program::flows`, in the scalar and the lane-pair layout.
-pub struct NativeFlows {
+pub struct NativeCode {
     scalar: StepFn,
     lane_pairs: StepFn,
+    /// The whole Euler step (see [`euler`]), in the scalar and the lane-pair layout.
+    euler_scalar: EulerFn,
+    euler_lane_pairs: EulerFn,
+    /// The program's stock and column counts: the Euler code writes that many rates and row
+    /// values.
+    stock_count: usize,
+    column_count: usize,
     /// Owns the code; `None` only while being dropped.
     module: Option<JITModule>,
     /// The lookup tables the code points at (a copy of the program's: the code must not
@@ -65,10 +75,10 @@ pub struct NativeFlows {
 // SAFETY: after `finalize_definitions` the module is never mutated; the code is immutable
 // and reentrant (it only touches the `slots` it is given and calls pure Rust functions), and
 // the tables it reads are owned by `self` and never written.
-unsafe impl Send for NativeFlows {}
-unsafe impl Sync for NativeFlows {}
+unsafe impl Send for NativeCode {}
+unsafe impl Sync for NativeCode {}
 
-impl Drop for NativeFlows {
+impl Drop for NativeCode {
     fn drop(&mut self) {
         if let Some(module) = self.module.take() {
             // SAFETY: nothing can call the code any more: `self` owns the only pointers to it.
@@ -77,15 +87,15 @@ impl Drop for NativeFlows {
     }
 }
 
-impl std::fmt::Debug for NativeFlows {
+impl std::fmt::Debug for NativeCode {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("NativeFlows")
+        f.debug_struct("NativeCode")
             .field("compile_seconds", &self.compile_seconds)
             .finish_non_exhaustive()
     }
 }
 
-impl NativeFlows {
+impl NativeCode {
     /// Evaluate `Program::flows` on one run's slots. False when a value was not finite
     /// (re-run the interpreter for the message).
     ///
@@ -114,12 +124,78 @@ impl NativeFlows {
     }
 }
 
+impl NativeCode {
+    /// One whole Euler step of a run from time `time` (see [`euler`]): returns one of
+    /// [`euler::STEPPED`], [`euler::FLOWS_NOT_FINITE`], [`euler::UNSTABLE`] (then `rates`
+    /// holds the net rates) or [`euler::STOCK_NOT_FINITE`]. `row`: where to save this step's
+    /// row (`Program::columns` values), or `None`. `bound`: the stability bound on
+    /// `dt × outflow/stock`.
+    ///
+    /// Panics if `slots`, `row` or `rates` do not fit the program the code was made from.
+    #[inline]
+    pub fn euler_step(
+        &self,
+        slots: &mut [f64],
+        time: f64,
+        dt: f64,
+        bound: f64,
+        row: Option<&mut [std::mem::MaybeUninit<f64>]>,
+        rates: &mut [f64],
+    ) -> i32 {
+        assert_eq!(slots.len(), self.slot_count, "a state of another program");
+        assert_eq!(rates.len(), self.stock_count, "one rate per stock");
+        let row = match row {
+            Some(row) => {
+                assert!(row.len() >= self.column_count, "a row holds every column");
+                row.as_mut_ptr() as *mut f64
+            }
+            None => std::ptr::null_mut(),
+        };
+        // SAFETY: the code reads and writes slots below the program's slot count, writes
+        // `column_count` values at `row` (when not null) and `stock_count` at `rates`; each
+        // has that room.
+        unsafe { (self.euler_scalar)(slots.as_mut_ptr(), time, dt, bound, row, rates.as_mut_ptr()) }
+    }
+
+    /// One whole Euler step of lanes `first` and `first + 1` of a batch (see [`euler`]),
+    /// without the stability check. `rows`: where to save each lane's row, or `None`.
+    /// Returns the lanes (bit 0: `first`, bit 1: the next) whose flows or stocks were not
+    /// finite.
+    #[inline]
+    pub fn euler_lane_pair(
+        &self,
+        slots: &mut [vm::Lanes],
+        first: usize,
+        time: f64,
+        dt: f64,
+        rows: Option<[&mut [std::mem::MaybeUninit<f64>]; 2]>,
+    ) -> u32 {
+        assert!(first + 1 < LANES);
+        assert_eq!(slots.len(), self.slot_count, "a state of another program");
+        let mut pointers = [std::ptr::null_mut::<f64>(); 2];
+        let rows = match rows {
+            Some(rows) => {
+                for (p, row) in pointers.iter_mut().zip(rows) {
+                    assert!(row.len() >= self.column_count, "a row holds every column");
+                    *p = row.as_mut_ptr() as *mut f64;
+                }
+                pointers.as_mut_ptr() as *mut f64
+            }
+            None => std::ptr::null_mut(),
+        };
+        // SAFETY: as `eval_lane_pair` for the slots; when `rows` is not null it points at two
+        // row pointers with room for `column_count` values each.
+        let base = unsafe { (slots.as_mut_ptr() as *mut f64).add(first) };
+        (unsafe { (self.euler_lane_pairs)(base, time, dt, 0.0, rows, std::ptr::null_mut()) }) as u32
+    }
+}
+
 /// Why native code could not be made (the interpreter is used instead).
 #[derive(Debug)]
 pub struct Unavailable(pub String);
 
 /// Translate `program.flows` to machine code for this CPU.
-pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unavailable> {
+pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unavailable> {
     let started = std::time::Instant::now();
     let fail = |what: &str, e: &dyn std::fmt::Display| Unavailable(format!("{what}: {e}"));
     let mut flags = settings::builder();
@@ -195,19 +271,47 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeFlows, Unav
         module.clear_context(&mut ctx);
         ids.push(id);
     }
+    let euler_ids = [
+        ("euler_scalar", ids[0], 8i64, false),
+        ("euler_lane_pairs", ids[1], 8 * LANES as i64, true),
+    ]
+    .map(|(name, flows, stride, pair)| {
+        euler::define(
+            &mut module,
+            &mut ctx,
+            &mut fctx,
+            program,
+            slot_count,
+            name,
+            flows,
+            stride,
+            pair,
+        )
+    });
+    let [euler_scalar, euler_lane_pairs] = euler_ids;
+    let (euler_scalar, euler_lane_pairs) = (euler_scalar?, euler_lane_pairs?);
     module
         .finalize_definitions()
         .map_err(|e| fail("finalize", &e))?;
-    // SAFETY: both functions were defined with `step_signature`, which is `StepFn`'s ABI.
-    let (scalar, lane_pairs) = unsafe {
+    // SAFETY: the flows functions were defined with `step_signature`, which is `StepFn`'s
+    // ABI, and the Euler functions with `euler::signature`, `EulerFn`'s.
+    let (scalar, lane_pairs, euler_scalar, euler_lane_pairs) = unsafe {
         (
             std::mem::transmute::<*const u8, StepFn>(module.get_finalized_function(ids[0])),
             std::mem::transmute::<*const u8, StepFn>(module.get_finalized_function(ids[1])),
+            std::mem::transmute::<*const u8, EulerFn>(module.get_finalized_function(euler_scalar)),
+            std::mem::transmute::<*const u8, EulerFn>(
+                module.get_finalized_function(euler_lane_pairs),
+            ),
         )
     };
-    Ok(NativeFlows {
+    Ok(NativeCode {
         scalar,
         lane_pairs,
+        euler_scalar,
+        euler_lane_pairs,
+        stock_count: program.stocks.len(),
+        column_count: program.columns.len(),
         module: Some(module),
         _tables: tables,
         slot_count,
@@ -248,7 +352,7 @@ extern "C" fn helper_pulse_train(s: f64, w: f64, i: f64, e: f64, time: f64, dt: 
 }
 
 extern "C" fn helper_lookup(table: *const Table, x: f64) -> f64 {
-    // SAFETY: `table` is an address in `NativeFlows::_tables`, alive while the code is.
+    // SAFETY: `table` is an address in `NativeCode::_tables`, alive while the code is.
     unsafe { &*table }.eval(x)
 }
 
@@ -446,11 +550,7 @@ impl Translator<'_> {
     }
 
     fn offset(&self, slot: u32) -> Result<i32, Unavailable> {
-        if slot as usize >= self.slot_count {
-            return Err(Unavailable(format!("slot {slot} out of range")));
-        }
-        i32::try_from(slot as i64 * self.stride)
-            .map_err(|_| Unavailable("too many slots for native code".into()))
+        slot_offset(slot, self.stride, self.slot_count)
     }
 
     fn load(&mut self, slot: u32) -> Result<Value, Unavailable> {
@@ -839,6 +939,16 @@ impl Translator<'_> {
             _ => unreachable!("binary() is called with binary ops only"),
         }
     }
+}
+
+/// The byte offset of `slot` for a layout with `stride` bytes between slots; an error for a
+/// slot outside the program's `slot_count` (the code must not touch memory beyond it).
+fn slot_offset(slot: u32, stride: i64, slot_count: usize) -> Result<i32, Unavailable> {
+    if slot as usize >= slot_count {
+        return Err(Unavailable(format!("slot {slot} out of range")));
+    }
+    i32::try_from(slot as i64 * stride)
+        .map_err(|_| Unavailable("too many slots for native code".into()))
 }
 
 /// An IF being translated in the pair layout.
