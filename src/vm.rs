@@ -580,9 +580,16 @@ impl Program {
     }
 }
 
-/// Runs evaluated together by [`Program::eval_batch`]: wide enough for the compiler to use
-/// vector instructions on every op, small enough that a batch's slots stay in cache.
-pub const LANES: usize = 16;
+/// Runs evaluated together in a batch ([`Program::eval_batch`], and the native code two
+/// lanes at a time): wide enough for vector instructions on every op, small enough that a
+/// batch's slots stay in the L1 cache. The native code (the default engine) walks every slot
+/// once per lane pair and step, so the whole state must stay in L1: with the care model's 685
+/// slots, 16 lanes are 87 KB, 4 are 22 KB. Measured (`careshift bench
+/// scenarios/care_community_frailty_investment.toml --runs 4000 --threads 1`, 3 interleaved
+/// rounds, runs/s): native 4,870 (16 lanes), 5,490 (8), 5,820 (4), 5,950 (2); the
+/// interpreter (`--interpreter`, which pays its dispatch once per batch) 2,760, 2,150, 1,515,
+/// 980. Four keeps nearly all of the native gain and half the interpreter's.
+pub const LANES: usize = 4;
 // Native code evaluates lanes in pairs.
 const _: () = assert!(LANES.is_multiple_of(2));
 

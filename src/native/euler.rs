@@ -4,14 +4,15 @@
 //! check — what `simulate::fixed::run` does per step for Euler, as one call.
 //!
 //! **Same numbers as the Rust step.** Every operation is the one `simulate` does, in the same
-//! order: sums folded from `Sum`'s neutral value, `x > 0 ? x : 0` for the level and the
+//! order: sums folded from `Sum`'s neutral value (−0, which leaves the first term's bits), `x > 0 ? x : 0` for the level and the
 //! available flow (`simulate::network::at_least_zero`), `stock + dt·rate`, the clamp
 //! `stock < 0 ? 0 : stock`. tests/native.rs compares every saved value bit for bit with the
 //! interpreter, which runs the Rust step.
 //!
 //! **What it leaves to the caller.** The function returns early, before changing any stock,
 //! when the flows were not finite ([`FLOWS_NOT_FINITE`]: nothing after the flows was done) or
-//! when some stock meets the stability condition ([`UNSTABLE`]: the outflows are limited and
+//! when some stock may meet the stability condition (a cheap test without division that
+//! never misses it; [`UNSTABLE`]: the outflows are limited and
 //! the rates written to `rates`, exactly the state after `Sim::derivatives`); the caller
 //! finishes that step in Rust, which writes the warning. A stock that is not finite after the
 //! update gives [`STOCK_NOT_FINITE`] (the step is complete; the caller reports the error).
@@ -107,7 +108,7 @@ pub(super) fn define(
             neutral: Value::from_u32(0),
         };
         step.dt = step.splat(params[2]);
-        step.neutral = step.num(std::iter::empty::<f64>().sum());
+        step.neutral = step.num(NEUTRAL);
         if !pair {
             step.return_if(flows_result, FLOWS_NOT_FINITE);
         }
@@ -149,6 +150,178 @@ pub(super) fn define(
     module.clear_context(ctx);
     Ok(id)
 }
+
+/// The state of a run of Euler steps in native code ([`define_loop`]): the steps `k..end`,
+/// each one call of the step function, stopping early at the first step that does not
+/// return [`STEPPED`] (that step's `k` is left here, with the other fields as they were
+/// before it, for the caller to finish the step and go on).
+#[repr(C)]
+#[derive(Debug)]
+pub struct StepLoop {
+    /// The next step (time `t0 + k·dt`).
+    pub k: u64,
+    /// The step to stop before.
+    pub end: u64,
+    /// Steps until the next saved row (0: this one), as `simulate::fixed::run` counts.
+    pub until_save: u64,
+    pub save_every: u64,
+    pub t0: f64,
+    pub dt: f64,
+    pub bound: f64,
+    /// Where the next saved row and its time go.
+    pub row: *mut f64,
+    pub time: *mut f64,
+    pub rates: *mut f64,
+}
+
+/// `fn(slots, loop) -> outcome` (scalar layout).
+pub(super) type LoopFn = unsafe extern "C" fn(*mut f64, *mut StepLoop) -> i32;
+
+/// Define `name`, which runs the steps of a [`StepLoop`] by calling `step` (the scalar
+/// Euler step function), saving each saved row's time, for `columns` values per row.
+pub(super) fn define_loop(
+    module: &mut JITModule,
+    ctx: &mut cranelift_codegen::Context,
+    fctx: &mut FunctionBuilderContext,
+    name: &str,
+    step: FuncId,
+    columns: usize,
+) -> Result<FuncId, Unavailable> {
+    use cranelift_codegen::ir::condcodes::IntCC;
+    use std::mem::offset_of;
+    let fail = |what: &str, e: &dyn std::fmt::Display| Unavailable(format!("{what}: {e}"));
+    let pointer = module.target_config().pointer_type();
+    let mut sig = module.make_signature();
+    sig.params.push(AbiParam::new(pointer));
+    sig.params.push(AbiParam::new(pointer));
+    sig.returns.push(AbiParam::new(types::I32));
+    let id = module
+        .declare_function(name, Linkage::Local, &sig)
+        .map_err(|e| fail("declare", &e))?;
+    ctx.func.signature = sig;
+    ctx.func.name = UserFuncName::user(0, id.as_u32());
+    let target = module.target_config();
+    let row_bytes =
+        i64::try_from(8 * columns).map_err(|_| Unavailable("too many columns".into()))?;
+    {
+        let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
+        let step_ref = module.declare_func_in_func(step, b.func);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let (slots, state) = (params[0], params[1]);
+        let m = MemFlagsData::trusted();
+        let field = |b: &mut FunctionBuilder, ty: Type, offset: usize| {
+            b.ins().load(ty, m, state, offset as i32)
+        };
+        let end = field(&mut b, types::I64, offset_of!(StepLoop, end));
+        let save_every = field(&mut b, types::I64, offset_of!(StepLoop, save_every));
+        let t0 = field(&mut b, types::F64, offset_of!(StepLoop, t0));
+        let dt = field(&mut b, types::F64, offset_of!(StepLoop, dt));
+        let bound = field(&mut b, types::F64, offset_of!(StepLoop, bound));
+        let rates = field(&mut b, pointer, offset_of!(StepLoop, rates));
+        let k = field(&mut b, types::I64, offset_of!(StepLoop, k));
+        let until_save = field(&mut b, types::I64, offset_of!(StepLoop, until_save));
+        let row = field(&mut b, pointer, offset_of!(StepLoop, row));
+        let time = field(&mut b, pointer, offset_of!(StepLoop, time));
+        // header(k, until_save, row, time); exit(k, until_save, row, time, outcome)
+        let (header, body, saved, exit) = (
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+        );
+        for block in [header, exit] {
+            b.append_block_param(block, types::I64);
+            b.append_block_param(block, types::I64);
+            b.append_block_param(block, pointer);
+            b.append_block_param(block, pointer);
+        }
+        b.append_block_param(exit, types::I32);
+        let stepped = b.ins().iconst(types::I32, STEPPED as i64);
+        let args = |v: &[Value]| -> Vec<cranelift_codegen::ir::BlockArg> {
+            v.iter().map(|&v| v.into()).collect()
+        };
+        b.ins().jump(header, &args(&[k, until_save, row, time]));
+
+        b.switch_to_block(header);
+        let hp = b.block_params(header).to_vec();
+        let (k, until_save, row, time) = (hp[0], hp[1], hp[2], hp[3]);
+        let done = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, k, end);
+        b.ins().brif(
+            done,
+            exit,
+            &args(&[k, until_save, row, time, stepped]),
+            body,
+            &[],
+        );
+
+        b.switch_to_block(body);
+        let kf = b.ins().fcvt_from_uint(types::F64, k);
+        let elapsed = b.ins().fmul(kf, dt);
+        let t = b.ins().fadd(t0, elapsed);
+        let save = b.ins().icmp_imm_u(IntCC::Equal, until_save, 0);
+        let null = b.ins().iconst(pointer, 0);
+        let row_arg = b.ins().select(save, row, null);
+        let call = b
+            .ins()
+            .call(step_ref, &[slots, t, dt, bound, row_arg, rates]);
+        let outcome = b.inst_results(call)[0];
+        let go_on = b.create_block();
+        b.ins().brif(
+            outcome,
+            exit,
+            &args(&[k, until_save, row, time, outcome]),
+            go_on,
+            &[],
+        );
+
+        b.switch_to_block(go_on);
+        let next_k = b.ins().iadd_imm_s(k, 1);
+        let counted = b.ins().iadd_imm_s(until_save, -1);
+        b.ins().brif(
+            save,
+            saved,
+            &[],
+            header,
+            &args(&[next_k, counted, row, time]),
+        );
+
+        b.switch_to_block(saved);
+        b.ins().store(m, t, time, 0);
+        let next_time = b.ins().iadd_imm_s(time, 8);
+        let next_row = b.ins().iadd_imm_s(row, row_bytes);
+        let restarted = b.ins().iadd_imm_s(save_every, -1);
+        b.ins()
+            .jump(header, &args(&[next_k, restarted, next_row, next_time]));
+
+        b.switch_to_block(exit);
+        let ep = b.block_params(exit).to_vec();
+        for (value, offset) in [
+            (ep[0], offset_of!(StepLoop, k)),
+            (ep[1], offset_of!(StepLoop, until_save)),
+            (ep[2], offset_of!(StepLoop, row)),
+            (ep[3], offset_of!(StepLoop, time)),
+        ] {
+            b.ins().store(m, value, state, offset as i32);
+        }
+        b.ins().return_(&[ep[4]]);
+        b.seal_all_blocks();
+        b.finalize(target);
+    }
+    module
+        .define_function(id, ctx)
+        .map_err(|e| fail("code generation", &e))?;
+    module.clear_context(ctx);
+    Ok(id)
+}
+
+/// What `Sum` folds from (the sum of no values): −0 in current Rust.
+const NEUTRAL: f64 = {
+    // `Sum::sum` is not const; its neutral value is checked against this by a test.
+    -0.0
+};
 
 /// A stock's inflow and outflow slots.
 fn flows_of<'p>(p: &'p Program, s: &StockSlot) -> (&'p [u32], &'p [u32]) {
@@ -229,9 +402,17 @@ impl Step<'_, '_> {
     }
 
     /// The sum of `flows`' values, folded in order from the neutral value (`network::sum`).
+    /// The neutral value is −0, and `−0 + x` is `x` for every `x` (+0 included), so the first
+    /// addition is left out.
     fn sum(&mut self, flows: &[u32]) -> Result<Value, Unavailable> {
-        let mut acc = self.neutral;
-        for &f in flows {
+        let Some((&first, rest)) = flows.split_first() else {
+            return Ok(self.neutral);
+        };
+        let mut acc = self.load(first)?;
+        if NEUTRAL.to_bits() != (-0.0f64).to_bits() {
+            acc = self.b.ins().fadd(self.neutral, acc);
+        }
+        for &f in rest {
             let v = self.load(f)?;
             acc = self.b.ins().fadd(acc, v);
         }
@@ -305,11 +486,15 @@ impl Step<'_, '_> {
             .collect()
     }
 
-    /// Whether some stock meets `Sim::derivatives`' stability condition
-    /// `level > 0 && dt · max(outflow, −rate) / level > bound`, written as
-    /// `dt·outflow/level > bound || dt·(−rate)/level > bound`: for `dt, level > 0` both sides
-    /// are monotone in the flow (rounding is monotone), and a NaN side is false where `max`
-    /// would take the other, so the two are the same condition. (Scalar layout.)
+    /// Whether some stock may meet `Sim::derivatives`' stability condition
+    /// `level > 0 && dt · max(outflow, −rate) / level > bound`: when it does, the caller
+    /// checks exactly (`Sim::check_stability`), so this may say yes where the exact condition
+    /// does not, but never no where it holds. Without a division: rounding is monotone and
+    /// `bound` is a double, so a quotient `y / level` that rounds above `bound` is at least
+    /// `bound` exactly, `y ≥ bound · level`, and then `y` (a double) is at least that product
+    /// rounded: `y ≥ fl(bound · level)` is necessary. `y = fl(dt · x)` for `x` the larger of
+    /// outflow and −rate, both compared (monotone again; a NaN side is false, as `max` would
+    /// take the other). (Scalar layout.)
     fn unstable(&mut self, rates: &[Value], bound: Value) -> Result<Value, Unavailable> {
         let p = self.p;
         let mut unstable = self.b.ins().iconst(types::I8, 0);
@@ -319,15 +504,18 @@ impl Step<'_, '_> {
             let outflow = self.sum(outflows)?;
             let level = self.load(s.slot)?;
             let positive = self.b.ins().fcmp(FloatCC::GreaterThan, level, zero);
-            let dt = self.dt;
-            let exceeds = |drain: Value, b: &mut FunctionBuilder| {
-                let scaled = b.ins().fmul(dt, drain);
-                let ratio = b.ins().fdiv(scaled, level);
-                b.ins().fcmp(FloatCC::GreaterThan, ratio, bound)
-            };
-            let by_outflow = exceeds(outflow, &mut self.b);
+            let threshold = self.b.ins().fmul(bound, level);
+            let by_outflow = self.b.ins().fmul(self.dt, outflow);
+            let by_outflow = self
+                .b
+                .ins()
+                .fcmp(FloatCC::GreaterThanOrEqual, by_outflow, threshold);
             let minus_rate = self.b.ins().fneg(rate);
-            let by_rate = exceeds(minus_rate, &mut self.b);
+            let by_rate = self.b.ins().fmul(self.dt, minus_rate);
+            let by_rate = self
+                .b
+                .ins()
+                .fcmp(FloatCC::GreaterThanOrEqual, by_rate, threshold);
             let either = self.b.ins().bor(by_outflow, by_rate);
             let this = self.b.ins().band(positive, either);
             unstable = self.b.ins().bor(unstable, this);
@@ -411,5 +599,14 @@ impl Step<'_, '_> {
             result = self.b.ins().bor(result, bit);
         }
         Ok(result)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_neutral_value_is_that_of_sum() {
+        let sum: f64 = std::iter::empty::<f64>().sum();
+        assert_eq!(sum.to_bits(), super::NEUTRAL.to_bits());
     }
 }

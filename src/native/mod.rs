@@ -44,7 +44,7 @@ use cranelift_module::{FuncId, Linkage, Module};
 use crate::vm::{self, Assign, F1, F2, F3, LANES, Op, Program, Table};
 
 pub mod euler;
-use euler::EulerFn;
+use euler::{EulerFn, LoopFn, StepLoop};
 
 /// `fn(slots, time, dt) -> bit l set when lane l produced a non-finite value` (one lane
 /// for the scalar layout, two for the pair layout).
@@ -57,6 +57,8 @@ pub struct NativeCode {
     /// The whole Euler step (see [`euler`]), in the scalar and the lane-pair layout.
     euler_scalar: EulerFn,
     euler_lane_pairs: EulerFn,
+    /// Steps of `euler_scalar` in a loop (see [`euler::StepLoop`]).
+    euler_loop: LoopFn,
     /// The program's stock and column counts: the Euler code writes that many rates and row
     /// values.
     stock_count: usize,
@@ -155,6 +157,56 @@ impl NativeCode {
         // `column_count` values at `row` (when not null) and `stock_count` at `rates`; each
         // has that room.
         unsafe { (self.euler_scalar)(slots.as_mut_ptr(), time, dt, bound, row, rates.as_mut_ptr()) }
+    }
+
+    /// Euler steps `steps.k..steps.end` of a run, each as [`NativeCode::euler_step`],
+    /// saving rows (and their times) at the end of `values` (and `times`) as
+    /// `steps.until_save` counts down. Stops at the first step that is not
+    /// [`euler::STEPPED`] and returns its outcome, with `steps` at that step (the rows
+    /// before it saved, its own row written only for [`euler::STOCK_NOT_FINITE`] — the caller
+    /// finishes that step); [`euler::STEPPED`] when every step was made. The `row`, `time`
+    /// and `rates` fields are set here.
+    ///
+    /// Panics if `slots` or `rates` do not fit the program, or `values` and `times` lack the
+    /// capacity for the rows the steps save.
+    pub fn euler_steps(
+        &self,
+        slots: &mut [f64],
+        steps: &mut StepLoop,
+        values: &mut Vec<f64>,
+        times: &mut Vec<f64>,
+        rates: &mut [f64],
+    ) -> i32 {
+        assert_eq!(slots.len(), self.slot_count, "a state of another program");
+        assert_eq!(rates.len(), self.stock_count, "one rate per stock");
+        assert!(steps.save_every > 0);
+        // The rows the steps may save (one more for a failing step's own row).
+        let count = steps.end.saturating_sub(steps.k);
+        let saves = if steps.until_save < count {
+            1 + (count - 1 - steps.until_save) / steps.save_every
+        } else {
+            0
+        } as usize;
+        let width = self.column_count;
+        assert!(values.capacity() - values.len() >= saves * width);
+        assert!(times.capacity() - times.len() >= saves);
+        let (values_start, times_start) = (values.len(), times.len());
+        // SAFETY: in bounds or one past the end of the allocations.
+        steps.row = unsafe { values.as_mut_ptr().add(values_start) };
+        steps.time = unsafe { times.as_mut_ptr().add(times_start) };
+        steps.rates = rates.as_mut_ptr();
+        // SAFETY: the code reads and writes slots below the program's slot count and
+        // `stock_count` rates; it writes a row of `width` values and a time for each saved
+        // step, `saves` at most (checked above), and the row of a failing step at most
+        // within the same count (that step is among those counted).
+        let outcome = unsafe { (self.euler_loop)(slots.as_mut_ptr(), steps) };
+        // SAFETY: the code advanced `row` and `time` by what it saved, inside the capacity.
+        let saved = unsafe { steps.time.offset_from(times.as_ptr()) } as usize - times_start;
+        unsafe {
+            times.set_len(times_start + saved);
+            values.set_len(values_start + saved * width);
+        }
+        outcome
     }
 
     /// One whole Euler step of lanes `first` and `first + 1` of a batch (see [`euler`]),
@@ -290,12 +342,20 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
     });
     let [euler_scalar, euler_lane_pairs] = euler_ids;
     let (euler_scalar, euler_lane_pairs) = (euler_scalar?, euler_lane_pairs?);
+    let euler_loop = euler::define_loop(
+        &mut module,
+        &mut ctx,
+        &mut fctx,
+        "euler_loop",
+        euler_scalar,
+        program.columns.len(),
+    )?;
     module
         .finalize_definitions()
         .map_err(|e| fail("finalize", &e))?;
     // SAFETY: the flows functions were defined with `step_signature`, which is `StepFn`'s
     // ABI, and the Euler functions with `euler::signature`, `EulerFn`'s.
-    let (scalar, lane_pairs, euler_scalar, euler_lane_pairs) = unsafe {
+    let (scalar, lane_pairs, euler_scalar, euler_lane_pairs, euler_loop) = unsafe {
         (
             std::mem::transmute::<*const u8, StepFn>(module.get_finalized_function(ids[0])),
             std::mem::transmute::<*const u8, StepFn>(module.get_finalized_function(ids[1])),
@@ -303,6 +363,7 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
             std::mem::transmute::<*const u8, EulerFn>(
                 module.get_finalized_function(euler_lane_pairs),
             ),
+            std::mem::transmute::<*const u8, LoopFn>(module.get_finalized_function(euler_loop)),
         )
     };
     Ok(NativeCode {
@@ -310,6 +371,7 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
         lane_pairs,
         euler_scalar,
         euler_lane_pairs,
+        euler_loop,
         stock_count: program.stocks.len(),
         column_count: program.columns.len(),
         module: Some(module),

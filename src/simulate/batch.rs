@@ -15,6 +15,7 @@ use super::network::{Network, StockFlows, at_least_zero};
 use super::{Results, ScheduleSet, Sim, Simulator, saved_rows, validate_time};
 use crate::diagnostics::Diagnostic;
 use crate::model::{Method, TimeSettings};
+use crate::native::NativeCode;
 use crate::vm::{BatchState, LANES, Lanes, Program};
 
 /// Run `program` once per entry of `overrides` (at most [`LANES`]), all with `time` and
@@ -146,6 +147,16 @@ impl<'p> Batch<'p> {
 
     /// `Sim::eval_flows` over lanes.
     fn eval_flows(&mut self, t: f64) {
+        self.apply_schedules(t);
+        // Lanes that failed or hold no run are not evaluated natively (their results are
+        // dropped; a failed lane is re-run on its own for the message).
+        self.failed |=
+            self.p
+                .eval_flows_batch(&mut self.state, self.active & !self.failed, t, self.time.dt);
+    }
+
+    /// `Sim::apply_schedules` over lanes.
+    fn apply_schedules(&mut self, t: f64) {
         let dt = self.time.dt;
         if !self.schedules.is_empty() {
             // As `apply_schedules`: the dependents are recomputed only when a value changed.
@@ -164,11 +175,6 @@ impl<'p> Batch<'p> {
                         .eval_batch(&self.schedules.dependents, &mut self.state, t, dt);
             }
         }
-        // Lanes that failed or hold no run are not evaluated natively (their results are
-        // dropped; a failed lane is re-run on its own for the message).
-        self.failed |= self
-            .p
-            .eval_flows_batch(&mut self.state, self.active & !self.failed, t, dt);
     }
 
     /// `Sim::derivatives` over lanes: `out[stock][lane]`. Per lane, the same operations
@@ -264,6 +270,14 @@ impl<'p> Batch<'p> {
         for row in &mut self.rows {
             row.reserve_exact(rows * self.p.columns.len());
         }
+        let program = self.p;
+        if !rk4
+            && program.previous.is_empty()
+            && let Some(native) = program.native.as_deref()
+        {
+            self.run_native_euler(native, steps, save_every, &mut k1);
+            return;
+        }
         let mut until_save = 0;
         for k in 0..=steps {
             // Every lane has failed: nothing left to compute (they are re-run on their own).
@@ -318,6 +332,64 @@ impl<'p> Batch<'p> {
             }
             self.check_stocks();
         }
+    }
+}
+
+impl Batch<'_> {
+    /// Euler with each step but the last in one native call per lane pair
+    /// (`native::euler`): `run`'s Euler loop, with the same values. Pairs whose lanes have
+    /// all failed (or hold no run) are not stepped. `rates`: a work buffer, one per stock.
+    fn run_native_euler(
+        &mut self,
+        native: &NativeCode,
+        steps: u64,
+        save_every: u64,
+        rates: &mut [Lanes],
+    ) {
+        let (t0, dt) = (self.time.start, self.time.dt);
+        let width = self.p.columns.len();
+        // Where the row of a lane without a run goes (the pair's code writes both lanes).
+        let mut scratch = [(); 2].map(|_| vec![std::mem::MaybeUninit::<f64>::uninit(); width]);
+        let mut until_save = 0;
+        for k in 0..steps {
+            let live = self.active & !self.failed;
+            if live == 0 {
+                return;
+            }
+            let t = t0 + k as f64 * dt;
+            self.apply_schedules(t);
+            let save = until_save == 0;
+            if save {
+                until_save = save_every;
+                self.times.push(t);
+            }
+            until_save -= 1;
+            for first in (0..LANES).step_by(2).filter(|l| live & (3 << l) != 0) {
+                let failed = if save {
+                    let [spare_a, spare_b] = &mut scratch;
+                    let mut lane_rows = (self.rows.iter_mut().skip(first).take(2))
+                        .map(|r| &mut r.spare_capacity_mut()[..width]);
+                    let a = lane_rows.next().unwrap_or(&mut spare_a[..]);
+                    let b = lane_rows.next().unwrap_or(&mut spare_b[..]);
+                    native.euler_lane_pair(&mut self.state.slots, first, t, dt, Some([a, b]))
+                } else {
+                    native.euler_lane_pair(&mut self.state.slots, first, t, dt, None)
+                };
+                self.failed |= (failed << first) & self.active;
+                if save {
+                    for row in self.rows.iter_mut().skip(first).take(2) {
+                        let saved = row.len() + width;
+                        // SAFETY: the native step wrote `width` values after the row's end,
+                        // within its capacity (`spare_capacity_mut()[..width]` checked it).
+                        unsafe { row.set_len(saved) };
+                    }
+                }
+            }
+        }
+        let t = t0 + steps as f64 * dt;
+        self.eval_flows(t);
+        self.derivatives(rates);
+        self.record(t);
     }
 }
 

@@ -4,7 +4,8 @@ use super::delay_lines::DelayLines;
 use super::{Sim, saved_rows};
 use crate::diagnostics::Diagnostic;
 use crate::model::Method;
-use crate::native::{NativeCode, euler};
+use crate::native::NativeCode;
+use crate::native::euler::{self, StepLoop};
 
 /// Stability bound on dt·λ for a decaying stock: Euler 1 (beyond it the stock overshoots
 /// below zero in one step), RK4 ≈ 2.785 (the real-axis limit of its stability region).
@@ -93,11 +94,12 @@ pub(crate) fn run(sim: &mut Sim) -> Result<(), Diagnostic> {
     Ok(())
 }
 
-/// Euler with each step but the last in one call of native code (`native::euler`); the same
-/// values as the loop in [`run`]. The native step hands a step back unfinished when it has
-/// something to report (a non-finite flow, a stability warning): this finishes it as `run`
-/// would. PREVIOUS and fixed delays are not supported by the native step (`run` does not
-/// call this for them); schedules are applied here before each step.
+/// Euler with each step but the last in native code (`native::euler`): without schedules
+/// the steps run in a native loop, with them one native call per step after the schedules
+/// are set. The same values as the loop in [`run`]. The native step hands a step back
+/// unfinished when it has something to report (a non-finite value, a possible stability
+/// warning): this finishes it as `run` would. PREVIOUS and fixed delays are not supported by
+/// the native step (`run` does not call this for them).
 fn run_native_euler(
     sim: &mut Sim,
     native: &NativeCode,
@@ -110,19 +112,55 @@ fn run_native_euler(
     let rows = saved_rows(steps, save_every);
     sim.times.reserve_exact(rows);
     sim.values.reserve_exact(rows * width);
+    // Without schedules, the steps run in a loop in native code, which hands back only a
+    // step it cannot finish; with them, each step is one call after the schedules are set.
+    let looping = sim.schedules.is_empty();
     let mut until_save = 0;
-    for k in 0..steps {
+    let mut k = 0;
+    while k < steps {
+        // The outcome of step `k` when the loop made it and handed it back unfinished.
+        let mut handed_back = None;
+        if looping {
+            let mut run = StepLoop {
+                k,
+                end: steps,
+                until_save,
+                save_every,
+                t0,
+                dt,
+                bound: EULER_BOUND,
+                row: std::ptr::null_mut(),
+                time: std::ptr::null_mut(),
+                rates: std::ptr::null_mut(),
+            };
+            let outcome = native.euler_steps(
+                &mut sim.state.slots,
+                &mut run,
+                &mut sim.values,
+                &mut sim.times,
+                &mut rates,
+            );
+            (k, until_save) = (run.k, run.until_save);
+            if outcome == euler::STEPPED {
+                break;
+            }
+            handed_back = Some(outcome);
+        }
         let t = t0 + k as f64 * dt;
         let next = t0 + (k + 1) as f64 * dt;
+        k += 1;
         sim.apply_schedules(t)?;
         let save = until_save == 0;
         if save {
             until_save = save_every;
         }
         until_save -= 1;
-        // The row is written in place, after the saved ones (the room was reserved above).
-        let row = save.then(|| &mut sim.values.spare_capacity_mut()[..width]);
-        let outcome = native.euler_step(&mut sim.state.slots, t, dt, EULER_BOUND, row, &mut rates);
+        let outcome = handed_back.unwrap_or_else(|| {
+            // The row is written in place, after the saved ones (the room was reserved
+            // above), as the loop does.
+            let row = save.then(|| &mut sim.values.spare_capacity_mut()[..width]);
+            native.euler_step(&mut sim.state.slots, t, dt, EULER_BOUND, row, &mut rates)
+        });
         match outcome {
             euler::STEPPED | euler::STOCK_NOT_FINITE => {
                 if save {
