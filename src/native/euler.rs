@@ -1,23 +1,25 @@
-//! A whole Euler step in native code: the per-step assignments (by calling the flows
-//! function), the limiting of non-negative stocks' outflows, the net rates, the stability
-//! condition, saving a row, the update `stock += dt · rate`, the clamp at zero and the finite
-//! check — what `simulate::fixed::run` does per step for Euler, as one call.
+//! A whole Euler step in native code: the per-step assignments (translated inline, as in
+//! the flows function), the limiting of non-negative stocks' outflows, the net rates, the
+//! stability condition, saving a row, the update `stock += dt · rate`, the clamp at zero and
+//! the finite check — what `simulate::fixed::run` does per step for Euler, as one call; and,
+//! for single runs, a loop of such steps ([`StepLoop`]).
 //!
 //! **Same numbers as the Rust step.** Every operation is the one `simulate` does, in the same
-//! order: sums folded from `Sum`'s neutral value (−0, which leaves the first term's bits), `x > 0 ? x : 0` for the level and the
-//! available flow (`simulate::network::at_least_zero`), `stock + dt·rate`, the clamp
-//! `stock < 0 ? 0 : stock`. tests/native.rs compares every saved value bit for bit with the
-//! interpreter, which runs the Rust step.
+//! order: sums folded from `Sum`'s neutral value (−0, which leaves the first term's bits),
+//! `x > 0 ? x : 0` for the level and the available flow (`simulate::network::at_least_zero`),
+//! `stock + dt·rate`, the clamp `stock < 0 ? 0 : stock`. tests/native.rs compares every saved
+//! value bit for bit with the interpreter, which runs the Rust step.
 //!
 //! **What it leaves to the caller.** The function returns early, before changing any stock,
 //! when the flows were not finite ([`FLOWS_NOT_FINITE`]: nothing after the flows was done) or
-//! when some stock may meet the stability condition (a cheap test without division that
-//! never misses it; [`UNSTABLE`]: the outflows are limited and
-//! the rates written to `rates`, exactly the state after `Sim::derivatives`); the caller
-//! finishes that step in Rust, which writes the warning. A stock that is not finite after the
-//! update gives [`STOCK_NOT_FINITE`] (the step is complete; the caller reports the error).
-//! PREVIOUS, fixed delays and schedules stay in Rust: a program with the first two does not
-//! use this function, and schedules are applied before it is called.
+//! when some stock may meet the stability condition (a test without division that never
+//! misses it; [`UNSTABLE`]: the outflows are limited and the rates written to `rates`,
+//! exactly the state after `Sim::derivatives`); the caller finishes that step in Rust, which
+//! writes the warning. A stock that is not finite after the update gives
+//! [`STOCK_NOT_FINITE`] (the step is complete; the caller reports the error). PREVIOUS, fixed
+//! delays and schedules stay in Rust: a program with the first two does not use this
+//! function, and schedules are applied before it is called (so the loop is used only without
+//! them).
 //!
 //! The lane-pair variant does the same for two lanes of a batch (no stability check: batches
 //! report no warnings) and returns the lanes that failed, flows or stocks.
@@ -30,7 +32,7 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Linkage, Module};
 
-use super::{Unavailable, slot_offset};
+use super::{Helpers, Translator, Unavailable, slot_offset};
 use crate::vm::{Program, StockSlot};
 
 /// `fn(slots, time, dt, bound, row, rates) -> outcome`. Scalar layout: `row` is where the
@@ -62,8 +64,9 @@ pub(super) fn signature(module: &JITModule) -> Signature {
     sig
 }
 
-/// Define the Euler step function `name` that calls `flows` (the flows function of the same
-/// layout: `stride` bytes between slots, two lanes per value when `pair`).
+/// Define the Euler step function `name` for the layout with `stride` bytes between slots
+/// (two lanes per value when `pair`): the flows' assignments translated inline (as in the
+/// flows function of that layout), then the rest of the step.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn define(
     module: &mut JITModule,
@@ -72,7 +75,8 @@ pub(super) fn define(
     program: &Program,
     slot_count: usize,
     name: &str,
-    flows: FuncId,
+    helpers: &Helpers,
+    table_addresses: &[i64],
     stride: i64,
     pair: bool,
 ) -> Result<FuncId, Unavailable> {
@@ -85,16 +89,25 @@ pub(super) fn define(
     ctx.func.name = UserFuncName::user(0, id.as_u32());
     let target = module.target_config();
     {
-        let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
-        let flows_ref = module.declare_func_in_func(flows, b.func);
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let params = b.block_params(entry).to_vec();
-        let flows_result = {
-            let call = b.ins().call(flows_ref, &[params[0], params[1], params[2]]);
-            b.inst_results(call)[0]
-        };
+        let b = FunctionBuilder::new(&mut ctx.func, fctx);
+        let mut flows = Translator::new(
+            b,
+            module,
+            helpers,
+            program,
+            table_addresses,
+            slot_count,
+            stride,
+            pair,
+        );
+        let entry = flows.b.create_block();
+        flows.b.append_block_params_for_function_params(entry);
+        flows.b.switch_to_block(entry);
+        let params = flows.b.block_params(entry).to_vec();
+        flows.set_arguments(params[0], params[1], params[2]);
+        let not_finite = flows.assignments()?;
+        let flows_result = flows.lanes_not_finite(not_finite);
+        let b = flows.b;
         let ty = if pair { types::F64X2 } else { types::F64 };
         let mut step = Step {
             b,
@@ -120,7 +133,7 @@ pub(super) fn define(
             let (unstable_block, go_on) = (step.b.create_block(), step.b.create_block());
             step.b.ins().brif(unstable, unstable_block, &[], go_on, &[]);
             step.b.switch_to_block(unstable_block);
-            for (i, &rate) in rates.iter().enumerate() {
+            for (i, &StockRate { rate, .. }) in rates.iter().enumerate() {
                 let offset =
                     i32::try_from(8 * i).map_err(|_| Unavailable("too many stocks".into()))?;
                 step.b
@@ -323,6 +336,17 @@ const NEUTRAL: f64 = {
     -0.0
 };
 
+/// A stock's values after the outflows are limited.
+#[derive(Clone, Copy)]
+struct StockRate {
+    /// Inflows − outflows.
+    rate: Value,
+    /// The sum of its outflows.
+    outflow: Value,
+    /// The stock's value.
+    level: Value,
+}
+
 /// A stock's inflow and outflow slots.
 fn flows_of<'p>(p: &'p Program, s: &StockSlot) -> (&'p [u32], &'p [u32]) {
     let range = |r: (u32, u32)| &p.flow_slots[r.0 as usize..r.1 as usize];
@@ -472,8 +496,9 @@ impl Step<'_, '_> {
         Ok(())
     }
 
-    /// Every stock's net rate, inflows − outflows (`network::net_rates`).
-    fn rates(&mut self) -> Result<Vec<Value>, Unavailable> {
+    /// Every stock's net rate, inflows − outflows (`network::net_rates`), with its outflow
+    /// and level (which nothing changes before the update).
+    fn rates(&mut self) -> Result<Vec<StockRate>, Unavailable> {
         let p = self.p;
         p.stocks
             .iter()
@@ -481,7 +506,11 @@ impl Step<'_, '_> {
                 let (inflows, outflows) = flows_of(p, s);
                 let inflow = self.sum(inflows)?;
                 let outflow = self.sum(outflows)?;
-                Ok(self.b.ins().fsub(inflow, outflow))
+                Ok(StockRate {
+                    rate: self.b.ins().fsub(inflow, outflow),
+                    outflow,
+                    level: self.load(s.slot)?,
+                })
             })
             .collect()
     }
@@ -495,14 +524,15 @@ impl Step<'_, '_> {
     /// rounded: `y ≥ fl(bound · level)` is necessary. `y = fl(dt · x)` for `x` the larger of
     /// outflow and −rate, both compared (monotone again; a NaN side is false, as `max` would
     /// take the other). (Scalar layout.)
-    fn unstable(&mut self, rates: &[Value], bound: Value) -> Result<Value, Unavailable> {
-        let p = self.p;
+    fn unstable(&mut self, rates: &[StockRate], bound: Value) -> Result<Value, Unavailable> {
         let mut unstable = self.b.ins().iconst(types::I8, 0);
         let zero = self.num(0.0);
-        for (s, &rate) in p.stocks.iter().zip(rates) {
-            let (_, outflows) = flows_of(p, s);
-            let outflow = self.sum(outflows)?;
-            let level = self.load(s.slot)?;
+        for &StockRate {
+            rate,
+            outflow,
+            level,
+        } in rates
+        {
             let positive = self.b.ins().fcmp(FloatCC::GreaterThan, level, zero);
             let threshold = self.b.ins().fmul(bound, level);
             let by_outflow = self.b.ins().fmul(self.dt, outflow);
@@ -565,12 +595,11 @@ impl Step<'_, '_> {
     /// `stock += dt · rate` for every stock, then the clamp at zero of the stocks that have it
     /// (`Sim::euler_step`, `Sim::check_stocks`). Returns whether a new value is not finite
     /// (scalar: an i8; pair: an i32 with bit `l` for lane `l`), checked before the clamp.
-    fn update(&mut self, rates: &[Value]) -> Result<Value, Unavailable> {
+    fn update(&mut self, rates: &[StockRate]) -> Result<Value, Unavailable> {
         let p = self.p;
         let zero = self.num(0.0);
         let mut sums = [zero; 4];
-        for (i, (s, &rate)) in p.stocks.iter().zip(rates).enumerate() {
-            let level = self.load(s.slot)?;
+        for (i, (s, &StockRate { rate, level, .. })) in p.stocks.iter().zip(rates).enumerate() {
             let change = self.b.ins().fmul(self.dt, rate);
             let new = self.b.ins().fadd(level, change);
             let nan_unless_finite = self.b.ins().fsub(new, new);

@@ -294,25 +294,16 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
         ctx.func.name = UserFuncName::user(0, id.as_u32());
         {
             let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            let refs = helpers.import(&mut module, b.func);
-            let mut t = Translator {
+            let mut t = Translator::new(
                 b,
-                p: program,
-                stride,
+                &mut module,
+                &helpers,
+                program,
+                &table_addresses,
                 slot_count,
-                refs,
-                table_addresses: &table_addresses,
-                slots: Value::from_u32(0),
-                time: Value::from_u32(0),
-                dt: Value::from_u32(0),
-                time_arg: Value::from_u32(0),
-                dt_arg: Value::from_u32(0),
+                stride,
                 pair,
-                ty: if pair { types::F64X2 } else { types::F64 },
-                known: vec![None; slot_count],
-                assignment: 0,
-                remember: true,
-            };
+            );
             t.function()?;
             let target = module.target_config();
             t.b.finalize(target);
@@ -324,10 +315,10 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
         ids.push(id);
     }
     let euler_ids = [
-        ("euler_scalar", ids[0], 8i64, false),
-        ("euler_lane_pairs", ids[1], 8 * LANES as i64, true),
+        ("euler_scalar", 8i64, false),
+        ("euler_lane_pairs", 8 * LANES as i64, true),
     ]
-    .map(|(name, flows, stride, pair)| {
+    .map(|(name, stride, pair)| {
         euler::define(
             &mut module,
             &mut ctx,
@@ -335,7 +326,8 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
             program,
             slot_count,
             name,
-            flows,
+            &helpers,
+            &table_addresses,
             stride,
             pair,
         )
@@ -562,13 +554,58 @@ struct Translator<'a> {
     remember: bool,
 }
 
-impl Translator<'_> {
+impl<'a> Translator<'a> {
+    /// A translator that builds into `b` (a function of `module`) for the layout with
+    /// `stride` bytes between slots, two lanes per value when `pair`.
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        b: FunctionBuilder<'a>,
+        module: &mut JITModule,
+        helpers: &Helpers,
+        p: &'a Program,
+        table_addresses: &'a [i64],
+        slot_count: usize,
+        stride: i64,
+        pair: bool,
+    ) -> Translator<'a> {
+        let refs = helpers.import(module, b.func);
+        Translator {
+            b,
+            p,
+            stride,
+            slot_count,
+            refs,
+            table_addresses,
+            slots: Value::from_u32(0),
+            time: Value::from_u32(0),
+            dt: Value::from_u32(0),
+            time_arg: Value::from_u32(0),
+            dt_arg: Value::from_u32(0),
+            pair,
+            ty: if pair { types::F64X2 } else { types::F64 },
+            known: vec![None; slot_count],
+            assignment: 0,
+            remember: true,
+        }
+    }
+
+    /// The flows function: `fn(slots, time, dt) -> lanes that were not finite`.
     fn function(&mut self) -> Result<(), Unavailable> {
         let entry = self.b.create_block();
         self.b.append_block_params_for_function_params(entry);
         self.b.switch_to_block(entry);
         let params = self.b.block_params(entry).to_vec();
-        (self.slots, self.time_arg, self.dt_arg) = (params[0], params[1], params[2]);
+        self.set_arguments(params[0], params[1], params[2]);
+        let sum = self.assignments()?;
+        let result = self.lanes_not_finite(sum);
+        self.b.ins().return_(&[result]);
+        self.b.seal_all_blocks();
+        Ok(())
+    }
+
+    /// The slots pointer, TIME and DT the code works with.
+    fn set_arguments(&mut self, slots: Value, time: Value, dt: Value) {
+        (self.slots, self.time_arg, self.dt_arg) = (slots, time, dt);
         (self.time, self.dt) = if self.pair {
             (
                 self.b.ins().splat(types::F64X2, self.time_arg),
@@ -577,6 +614,11 @@ impl Translator<'_> {
         } else {
             (self.time_arg, self.dt_arg)
         };
+    }
+
+    /// Every assignment of `Program::flows`, in order, each stored to its slot. Returns a sum
+    /// that is 0 (per lane) when every value was finite and NaN otherwise.
+    fn assignments(&mut self) -> Result<Value, Unavailable> {
         // Finite check without a branch per assignment: `v − v` is +0 for a finite `v` and
         // NaN otherwise, so the sums stay 0 until a value is not finite. Four sums, so that
         // they are not one long chain of dependent additions.
@@ -591,8 +633,11 @@ impl Translator<'_> {
         }
         let low = self.b.ins().fadd(sums[0], sums[1]);
         let high = self.b.ins().fadd(sums[2], sums[3]);
-        let sum = self.b.ins().fadd(low, high);
-        // Bit l set when lane l had a non-finite value.
+        Ok(self.b.ins().fadd(low, high))
+    }
+
+    /// An i32 with bit l set when lane l of `sum` (from [`Translator::assignments`]) is not 0.
+    fn lanes_not_finite(&mut self, sum: Value) -> Value {
         let lanes: Vec<Value> = if self.pair {
             (0..2).map(|l| self.b.ins().extractlane(sum, l)).collect()
         } else {
@@ -606,9 +651,7 @@ impl Translator<'_> {
             let bit = self.b.ins().ishl_imm_u(bad, l as i64);
             result = self.b.ins().bor(result, bit);
         }
-        self.b.ins().return_(&[result]);
-        self.b.seal_all_blocks();
-        Ok(())
+        result
     }
 
     fn offset(&self, slot: u32) -> Result<i32, Unavailable> {
