@@ -351,3 +351,58 @@ equation = "heap * 1e307"
         &simulate_with(&slow, explosive.time(), &[], &no_schedules),
     );
 }
+
+/// The native initial phase: an overridden constant that has an equation keeps the override
+/// (its assignment is skipped, and what reads it sees the override), and a value that is not
+/// finite at the start gives the interpreter's message.
+#[test]
+fn the_native_initial_phase_skips_overrides_and_reports_faults_as_the_interpreter_does() {
+    let model = load_toml(
+        r#"
+[time]
+start = 0
+stop = 4
+dt = 1
+units = "day"
+[stocks.pool]
+initial = "capacity / divisor"
+outflows = ["out"]
+[flows.out]
+equation = "pool * rate"
+[constants.base]
+value = 3
+[constants.capacity]
+equation = "base * 10"
+[constants.divisor]
+value = 2
+[constants.rate]
+value = 0.1
+"#,
+    )
+    .unwrap_or_else(|f| panic!("{}", f.render()));
+    assert!(model.program.native.is_some());
+    let slow = interpreter(&model.program);
+    let no_schedules = ScheduleSet::default();
+    let run = |program: &Program, overrides: &[(String, f64)]| {
+        let o = model.overrides(overrides).expect("known constants");
+        simulate_with(program, model.time(), &o, &no_schedules)
+    };
+    let overridden = [("capacity".to_string(), 50.0)];
+    let native = run(&model.program, &overridden);
+    let pool = native.as_ref().expect("runs").column("pool").expect("pool");
+    assert_eq!(pool[0], 25.0, "capacity 50 (overridden, not base × 10) / 2");
+    assert_same("override", &native, &run(&slow, &overridden));
+    let base = [("base".to_string(), 4.0)];
+    let native = run(&model.program, &base);
+    let pool = native.as_ref().expect("runs").column("pool").expect("pool");
+    assert_eq!(pool[0], 20.0, "capacity = 4 × 10, / 2");
+    let zero = [("divisor".to_string(), 0.0)];
+    let native = run(&model.program, &zero);
+    let error = native.as_ref().expect_err("divides by zero at the start");
+    assert!(
+        error.message.contains("division by zero"),
+        "{}",
+        error.message
+    );
+    assert_same("initial fault", &native, &run(&slow, &zero));
+}

@@ -44,7 +44,9 @@ use cranelift_module::{FuncId, Linkage, Module};
 use crate::vm::{self, Assign, F1, F2, F3, LANES, Op, Program, Table};
 
 pub mod euler;
+mod initial;
 use euler::{EulerFn, LoopFn, StepLoop};
+use initial::InitialFn;
 
 /// `fn(slots, time, dt) -> bit l set when lane l produced a non-finite value` (one lane
 /// for the scalar layout, two for the pair layout).
@@ -59,6 +61,8 @@ pub struct NativeCode {
     euler_lane_pairs: EulerFn,
     /// Steps of `euler_scalar` in a loop (see [`euler::StepLoop`]).
     euler_loop: LoopFn,
+    /// `Program::initial` (see `initial`), where it could be translated.
+    initial: Option<InitialFn>,
     /// The program's stock and column counts: the Euler code writes that many rates and row
     /// values.
     stock_count: usize,
@@ -157,6 +161,26 @@ impl NativeCode {
         // `column_count` values at `row` (when not null) and `stock_count` at `rates`; each
         // has that room.
         unsafe { (self.euler_scalar)(slots.as_mut_ptr(), time, dt, bound, row, rates.as_mut_ptr()) }
+    }
+
+    /// Run the initial phase (`Program::initial`) on a run's slots, skipping the assignments
+    /// of the slots flagged in `skip` (overridden constants). `None` when it has no native
+    /// code; `Some(false)` when a value was not finite (re-run the interpreter for the
+    /// message).
+    pub fn eval_initial(
+        &self,
+        slots: &mut [f64],
+        time: f64,
+        dt: f64,
+        skip: &[bool],
+    ) -> Option<bool> {
+        let initial = self.initial?;
+        assert_eq!(slots.len(), self.slot_count, "a state of another program");
+        assert_eq!(skip.len(), self.slot_count, "a flag per slot");
+        // SAFETY: the code reads and writes slots below the program's slot count and reads
+        // one byte per slot of `skip` (a `bool` is one byte, 0 or 1).
+        let failed = unsafe { initial(slots.as_mut_ptr(), time, dt, skip.as_ptr() as *const u8) };
+        Some(failed == 0)
     }
 
     /// Euler steps `steps.k..steps.end` of a run, each as [`NativeCode::euler_step`],
@@ -342,6 +366,16 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
         euler_scalar,
         program.columns.len(),
     )?;
+    let initial = initial::define(
+        &mut module,
+        &mut ctx,
+        &mut fctx,
+        program,
+        slot_count,
+        "initial",
+        &helpers,
+        &table_addresses,
+    )?;
     module
         .finalize_definitions()
         .map_err(|e| fail("finalize", &e))?;
@@ -358,7 +392,12 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
             std::mem::transmute::<*const u8, LoopFn>(module.get_finalized_function(euler_loop)),
         )
     };
+    // SAFETY: defined with `InitialFn`'s signature (`initial::define`).
+    let initial = initial.map(|id| unsafe {
+        std::mem::transmute::<*const u8, InitialFn>(module.get_finalized_function(id))
+    });
     Ok(NativeCode {
+        initial,
         scalar,
         lane_pairs,
         euler_scalar,
@@ -549,6 +588,9 @@ struct Translator<'a> {
     known: Vec<Option<(Value, usize)>>,
     /// Index of the assignment being translated.
     assignment: usize,
+    /// How many assignments back a remembered value is reused ([`REMEMBER_ASSIGNMENTS`];
+    /// 0: within the assignment only).
+    reuse_window: usize,
     /// False inside an assignment with an IF: values made in a branch do not dominate the
     /// code after it, so they are not remembered.
     remember: bool,
@@ -585,6 +627,7 @@ impl<'a> Translator<'a> {
             ty: if pair { types::F64X2 } else { types::F64 },
             known: vec![None; slot_count],
             assignment: 0,
+            reuse_window: REMEMBER_ASSIGNMENTS,
             remember: true,
         }
     }
@@ -661,7 +704,7 @@ impl<'a> Translator<'a> {
     fn load(&mut self, slot: u32) -> Result<Value, Unavailable> {
         let offset = self.offset(slot)?;
         if let Some((v, made)) = self.known[slot as usize]
-            && self.assignment - made <= REMEMBER_ASSIGNMENTS
+            && self.assignment - made <= self.reuse_window
         {
             return Ok(v);
         }

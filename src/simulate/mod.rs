@@ -327,6 +327,13 @@ impl<'p> Sim<'p> {
     }
 
     fn initial_phase(&mut self, overridden: &[bool], t: f64) -> Result<(), Diagnostic> {
+        if let Some(native) = self.p.native.as_deref()
+            && native.eval_initial(&mut self.state.slots, t, self.time.dt, overridden) == Some(true)
+        {
+            return Ok(());
+        }
+        // Without native code, or after a value that was not finite (the interpreter stops
+        // at the same assignment and explains it).
         // The assignments between two overridden ones, each stretch in one evaluation.
         let initial = &self.p.initial;
         let skipped = (initial.iter().enumerate())
