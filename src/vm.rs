@@ -63,6 +63,22 @@ pub enum Op {
     SubMulLoads(u32, u32),
 }
 
+impl Op {
+    /// The slots this op reads (none, one or two).
+    pub fn slots_read(self) -> impl Iterator<Item = u32> {
+        let (a, b) = match self {
+            Op::Load(s) | Op::AddLoad(s) | Op::SubLoad(s) | Op::MulLoad(s) | Op::DivLoad(s, _) => {
+                (Some(s), None)
+            }
+            Op::MulLoads(x, y) | Op::AddMulLoads(x, y) | Op::SubMulLoads(x, y) => {
+                (Some(x), Some(y))
+            }
+            _ => (None, None),
+        };
+        a.into_iter().chain(b)
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum F1 {
     Abs,

@@ -406,3 +406,55 @@ value = 0.1
     );
     assert_same("initial fault", &native, &run(&slow, &zero));
 }
+
+/// The native Euler step computes a value that only the saved rows need (nothing the step
+/// computes reads it) only at the steps that save a row: the saved values are the
+/// interpreter's, and a fault of such a value at a step that saves no row is not seen (the
+/// interpreter, which computes every value at every step, reports it). Saving every step, the
+/// fault is reported with the interpreter's message.
+#[test]
+fn values_only_rows_need_are_computed_at_saved_steps() {
+    let model = |save_step: f64| {
+        load_toml(&format!(
+            r#"
+[time]
+start = 0
+stop = 3
+dt = 0.5
+save_step = {save_step}
+units = "day"
+[stocks.level]
+initial = 1
+inflows = ["growth"]
+[flows.growth]
+equation = "level * 0.1"
+[auxiliaries.spike]
+equation = "level / (TIME - 0.5)"
+"#
+        ))
+        .unwrap_or_else(|f| panic!("{}", f.render()))
+    };
+    let no_schedules = ScheduleSet::default();
+    let yearly = model(1.0);
+    let native = simulate_with(&yearly.program, yearly.time(), &[], &no_schedules);
+    let results = native.as_ref().expect("t = 0.5 is not saved");
+    let level = results.column("level").expect("level");
+    let spike = results.column("spike").expect("spike");
+    for (row, &t) in results.times.iter().enumerate() {
+        assert_eq!(spike[row], level[row] / (t - 0.5), "spike at {t}");
+    }
+    let slow = interpreter(&yearly.program);
+    let interpreted = simulate_with(&slow, yearly.time(), &[], &no_schedules);
+    let error = interpreted.expect_err("the interpreter computes spike at t = 0.5");
+    assert!(error.message.contains("spike"), "{}", error.message);
+
+    let every_step = model(0.5);
+    let native = simulate_with(&every_step.program, every_step.time(), &[], &no_schedules);
+    let slow = interpreter(&every_step.program);
+    assert_same(
+        "saving every step",
+        &native,
+        &simulate_with(&slow, every_step.time(), &[], &no_schedules),
+    );
+    assert!(native.is_err());
+}

@@ -105,8 +105,35 @@ pub(super) fn define(
         flows.b.switch_to_block(entry);
         let params = flows.b.block_params(entry).to_vec();
         flows.set_arguments(params[0], params[1], params[2]);
-        let not_finite = flows.assignments()?;
-        let flows_result = flows.lanes_not_finite(not_finite);
+        // The assignments the step needs, then (only when a row is saved) those only the
+        // row needs.
+        let for_row_only = for_row_only(program);
+        let not_finite = flows.assignments_where(|i| !for_row_only[i])?;
+        let mut flows_result = flows.lanes_not_finite(not_finite);
+        if !pair {
+            flows_result = return_if(&mut flows.b, flows_result, FLOWS_NOT_FINITE);
+        }
+        if for_row_only.iter().any(|&r| r) {
+            let (row_values, join) = (flows.b.create_block(), flows.b.create_block());
+            flows.b.append_block_param(join, types::I32);
+            flows
+                .b
+                .ins()
+                .brif(params[4], row_values, &[], join, &[flows_result.into()]);
+            flows.b.switch_to_block(row_values);
+            // Values made in this block do not dominate the code after it.
+            let known = flows.known.clone();
+            let not_finite = flows.assignments_where(|i| for_row_only[i])?;
+            flows.known = known;
+            let mut row_result = flows.lanes_not_finite(not_finite);
+            if !pair {
+                row_result = return_if(&mut flows.b, row_result, FLOWS_NOT_FINITE);
+            }
+            let both = flows.b.ins().bor(flows_result, row_result);
+            flows.b.ins().jump(join, &[both.into()]);
+            flows.b.switch_to_block(join);
+            flows_result = flows.b.block_params(join)[0];
+        }
         let b = flows.b;
         let ty = if pair { types::F64X2 } else { types::F64 };
         let mut step = Step {
@@ -122,9 +149,6 @@ pub(super) fn define(
         };
         step.dt = step.splat(params[2]);
         step.neutral = step.num(NEUTRAL);
-        if !pair {
-            step.return_if(flows_result, FLOWS_NOT_FINITE);
-        }
         step.limit_outflows()?;
         let rates = step.rates()?;
         if !pair {
@@ -336,6 +360,50 @@ const NEUTRAL: f64 = {
     -0.0
 };
 
+/// Return `code` when the i32 `flag` is not zero; go on otherwise (where `flag` is 0, which
+/// is returned).
+fn return_if(b: &mut FunctionBuilder, flag: Value, code: i32) -> Value {
+    let (exit, go_on) = (b.create_block(), b.create_block());
+    b.ins().brif(flag, exit, &[], go_on, &[]);
+    b.switch_to_block(exit);
+    let code = b.ins().iconst(types::I32, code as i64);
+    b.ins().return_(&[code]);
+    b.switch_to_block(go_on);
+    b.ins().iconst(types::I32, 0)
+}
+
+/// Per assignment of `Program::flows`: whether only a saved row needs it — nothing the step
+/// computes reads it (no flow, nor an assignment that one reads, directly or not). The Euler
+/// step computes those only at the steps that save a row (after the others: they read no
+/// value made after them in the order that the others need, so the values are the same).
+/// Consequence: a value only a row needs that is not finite at a step that saves no row is not
+/// seen (the interpreter, RK4 and dopri5 compute every assignment at every evaluation).
+fn for_row_only(p: &Program) -> Vec<bool> {
+    let mut needed = vec![false; p.defaults.len()];
+    for &f in &p.flow_slots {
+        needed[f as usize] = true;
+    }
+    for &(_, source) in &p.previous {
+        needed[source as usize] = true;
+    }
+    for d in &p.fixed_delays {
+        needed[d.input as usize] = true;
+    }
+    let mut row_only = vec![false; p.flows.len()];
+    for (i, a) in p.flows.iter().enumerate().rev() {
+        if needed[a.slot as usize] {
+            for op in &p.ops[a.start as usize..a.end as usize] {
+                for s in op.slots_read() {
+                    needed[s as usize] = true;
+                }
+            }
+        } else {
+            row_only[i] = true;
+        }
+    }
+    row_only
+}
+
 /// A stock's values after the outflows are limited.
 #[derive(Clone, Copy)]
 struct StockRate {
@@ -441,16 +509,6 @@ impl Step<'_, '_> {
             acc = self.b.ins().fadd(acc, v);
         }
         Ok(acc)
-    }
-
-    /// Return `code` when the i32 `flag` is not zero; go on otherwise.
-    fn return_if(&mut self, flag: Value, code: i32) {
-        let (exit, go_on) = (self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(flag, exit, &[], go_on, &[]);
-        self.b.switch_to_block(exit);
-        let code = self.b.ins().iconst(types::I32, code as i64);
-        self.b.ins().return_(&[code]);
-        self.b.switch_to_block(go_on);
     }
 
     /// `simulate::limit_outflows` with a step of DT: per non-negative stock, in order, scale

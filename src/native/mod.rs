@@ -662,12 +662,18 @@ impl<'a> Translator<'a> {
     /// Every assignment of `Program::flows`, in order, each stored to its slot. Returns a sum
     /// that is 0 (per lane) when every value was finite and NaN otherwise.
     fn assignments(&mut self) -> Result<Value, Unavailable> {
+        self.assignments_where(|_| true)
+    }
+
+    /// [`Translator::assignments`] for the assignments whose index in `Program::flows`
+    /// satisfies `include`, in order.
+    fn assignments_where(&mut self, include: impl Fn(usize) -> bool) -> Result<Value, Unavailable> {
         // Finite check without a branch per assignment: `v − v` is +0 for a finite `v` and
         // NaN otherwise, so the sums stay 0 until a value is not finite. Four sums, so that
         // they are not one long chain of dependent additions.
         let zero = self.num(0.0);
         let mut sums = [zero; 4];
-        for (i, a) in self.p.flows.iter().enumerate() {
+        for (i, a) in self.p.flows.iter().enumerate().filter(|&(i, _)| include(i)) {
             self.assignment = i;
             let v = self.assignment(a)?;
             self.store(a.slot, v)?;
@@ -704,6 +710,7 @@ impl<'a> Translator<'a> {
     fn load(&mut self, slot: u32) -> Result<Value, Unavailable> {
         let offset = self.offset(slot)?;
         if let Some((v, made)) = self.known[slot as usize]
+            && made <= self.assignment
             && self.assignment - made <= self.reuse_window
         {
             return Ok(v);
