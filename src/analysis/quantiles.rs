@@ -149,15 +149,27 @@ impl P2Quantile {
     #[inline(always)]
     fn push_finite(&mut self, x: f64) {
         if self.count < 5 {
-            // Insertion into the sorted buffer; equal values keep arrival order (irrelevant
-            // for the value, but keeps the state a pure function of the input order).
-            let len = self.count as usize;
-            let at = self.q[..len].partition_point(|&y| y <= x);
-            self.q.copy_within(at..len, at + 1);
-            self.q[at] = x;
-            self.count += 1;
-            return;
+            self.fill(x);
+        } else {
+            self.update(x);
         }
+    }
+
+    /// One of the first five values: insertion into the sorted buffer; equal values keep
+    /// arrival order (irrelevant for the value, but keeps the state a pure function of the
+    /// input order).
+    #[inline(never)]
+    fn fill(&mut self, x: f64) {
+        let len = self.count as usize;
+        let at = self.q[..len].partition_point(|&y| y <= x);
+        self.q.copy_within(at..len, at + 1);
+        self.q[at] = x;
+        self.count += 1;
+    }
+
+    /// The P² update for a finite value once five have been seen.
+    #[inline(always)]
+    fn update(&mut self, x: f64) {
         self.count += 1;
         let q = &mut self.q;
         let n = &mut self.n;
@@ -289,8 +301,18 @@ impl StreamStats {
         self.m2 += delta * (x - self.mean);
         self.min = self.min.min(x);
         self.max = self.max.max(x);
-        for q in &mut self.quantiles {
-            q.push_finite(x);
+        // Every estimator has seen the same finite values: one test for the five.
+        if self.count > 5 {
+            let [q5, q25, q50, q75, q95] = &mut self.quantiles;
+            q5.update(x);
+            q25.update(x);
+            q50.update(x);
+            q75.update(x);
+            q95.update(x);
+        } else {
+            for q in &mut self.quantiles {
+                q.fill(x);
+            }
         }
     }
 
@@ -738,6 +760,20 @@ mod tests {
                         assert_eq!(fast.desired, textbook.desired[1..4]);
                     }
                 }
+            }
+            // StreamStats runs its five estimators through its own path.
+            let mut stats = StreamStats::new();
+            let mut textbook = SUMMARY_LEVELS.map(TextbookP2::new);
+            for (m, &x) in values.iter().enumerate() {
+                stats.push(x);
+                textbook.iter_mut().for_each(|q| q.push(x));
+                let sum = stats.summary();
+                assert_eq!(
+                    [sum.p5, sum.p25, sum.p50, sum.p75, sum.p95].map(f64::to_bits),
+                    textbook.each_ref().map(|q| q.value().to_bits()),
+                    "stream {s}, StreamStats after {} values",
+                    m + 1
+                );
             }
         }
     }
