@@ -202,12 +202,21 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
 
     let progress = Progress::new(runs as u64, settings.progress);
     // Consecutive runs from `first` on, in run order: their scalars to the store (and their
-    // series to the per-run file) one run after the other, their series into the streaming
-    // statistics (in parallel over statistics, each statistic in run order: `fold_series`).
+    // series, formatted on the pool, to the per-run file) one run after the other, their
+    // series into the streaming statistics (in parallel over statistics, each statistic in
+    // run order: `fold_series`).
     let mut absorb = |first: usize, outs: &[RunOutput]| -> Result<(), Diagnostic> {
-        for (i, out) in (first..).zip(outs) {
+        let texts: Vec<String> = if per_run.is_some() {
+            outs.par_iter()
+                .enumerate()
+                .map(|(k, out)| PerRunWriter::run_text(first + k, out, n_out, n_times, &times))
+                .collect()
+        } else {
+            Vec::new()
+        };
+        for (k, out) in outs.iter().enumerate() {
             if let Some(w) = per_run.as_mut() {
-                w.write_run(i, out, n_out, n_times, &times)?;
+                w.write(texts[k].as_bytes())?;
             }
             record.clear();
             record.extend_from_slice(&out.samples);
@@ -825,14 +834,14 @@ impl PerRunWriter {
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", self.tmp.display())))
     }
 
-    fn write_run(
-        &mut self,
+    /// Run `run`'s lines of the file (formatted on the pool; written in run order).
+    fn run_text(
         run: usize,
         out: &RunOutput,
         n_out: usize,
         n_times: usize,
         times: &[f64],
-    ) -> Result<(), Diagnostic> {
+    ) -> String {
         let mut text = String::new();
         for (o, OptionRun { series, .. }) in out.options.iter().enumerate() {
             for (a, arm) in ARMS.iter().enumerate() {
@@ -850,7 +859,7 @@ impl PerRunWriter {
                 }
             }
         }
-        self.write(text.as_bytes())
+        text
     }
 
     fn finish(mut self) -> Result<(), Diagnostic> {
