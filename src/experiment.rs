@@ -206,30 +206,38 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     // series into the streaming statistics (in parallel over statistics, each statistic in
     // run order: `fold_series`).
     let mut absorb = |first: usize, outs: &[RunOutput]| -> Result<(), Diagnostic> {
-        let texts: Vec<String> = if per_run.is_some() {
-            outs.par_iter()
-                .enumerate()
-                .map(|(k, out)| PerRunWriter::run_text(first + k, out, n_out, n_times, &times))
-                .collect()
-        } else {
-            Vec::new()
-        };
-        for (k, out) in outs.iter().enumerate() {
-            if let Some(w) = per_run.as_mut() {
-                w.write(texts[k].as_bytes())?;
+        for (c, chunk) in outs.chunks(PER_RUN_TEXT_RUNS).enumerate() {
+            let chunk_first = first + c * PER_RUN_TEXT_RUNS;
+            let texts: Vec<String> = if per_run.is_some() {
+                chunk
+                    .par_iter()
+                    .enumerate()
+                    .map(|(k, out)| {
+                        PerRunWriter::run_text(chunk_first + k, out, n_out, n_times, &times)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            for (k, out) in chunk.iter().enumerate() {
+                if let Some(w) = per_run.as_mut() {
+                    w.write(texts[k].as_bytes())?;
+                }
+                record.clear();
+                record.extend_from_slice(&out.samples);
+                for run in &out.options {
+                    record.extend_from_slice(&run.metrics);
+                    record.extend(run.tests.iter().map(|&t| f64::from(u8::from(t))));
+                }
+                store.push(&record).map_err(|e| {
+                    Diagnostic::error(format!(
+                        "cannot keep the per-run results in a temporary file: {e}"
+                    ))
+                    .help(
+                        "free space in the temporary directory, or point TMPDIR at a disk with room",
+                    )
+                })?;
             }
-            record.clear();
-            record.extend_from_slice(&out.samples);
-            for run in &out.options {
-                record.extend_from_slice(&run.metrics);
-                record.extend(run.tests.iter().map(|&t| f64::from(u8::from(t))));
-            }
-            store.push(&record).map_err(|e| {
-                Diagnostic::error(format!(
-                    "cannot keep the per-run results in a temporary file: {e}"
-                ))
-                .help("free space in the temporary directory, or point TMPDIR at a disk with room")
-            })?;
         }
         fold_series(&mut options, outs);
         Ok(())
@@ -311,6 +319,11 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         threads,
     })
 }
+
+/// Runs whose `--per-run-series` text is formatted at once (in parallel) before it is written:
+/// bounds that text's memory (a run's lines are about 13 KB per option on the care model)
+/// whatever the number of threads.
+const PER_RUN_TEXT_RUNS: usize = 64;
 
 /// Statistics folded by one task of [`fold_series`]: their state (about 1 KB each) stays in
 /// the core's first-level cache while the round's runs stream through it.
