@@ -201,34 +201,52 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     };
 
     let progress = Progress::new(runs as u64, settings.progress);
-    let mut absorb = |i: usize, out: RunOutput| -> Result<(), Diagnostic> {
-        if let Some(w) = per_run.as_mut() {
-            w.write_run(i, &out, n_out, n_times, &times)?;
-        }
-        record.clear();
-        record.extend_from_slice(&out.samples);
-        for (o, run) in out.options.into_iter().enumerate() {
-            record.extend_from_slice(&run.metrics);
-            record.extend(run.tests.iter().map(|&t| f64::from(u8::from(t))));
-            let opt = &mut options[o];
-            for (stat, v) in opt.series.iter_mut().zip(run.series) {
-                stat.push(v);
+    // Consecutive runs from `first` on, in run order: their scalars to the store (and their
+    // series, formatted on the pool, to the per-run file) one run after the other, their
+    // series into the streaming statistics (in parallel over statistics, each statistic in
+    // run order: `fold_series`).
+    let mut absorb = |first: usize, outs: &[RunOutput]| -> Result<(), Diagnostic> {
+        for (c, chunk) in outs.chunks(PER_RUN_TEXT_RUNS).enumerate() {
+            let chunk_first = first + c * PER_RUN_TEXT_RUNS;
+            let texts: Vec<String> = if per_run.is_some() {
+                chunk
+                    .par_iter()
+                    .enumerate()
+                    .map(|(k, out)| {
+                        PerRunWriter::run_text(chunk_first + k, out, n_out, n_times, &times)
+                    })
+                    .collect()
+            } else {
+                Vec::new()
+            };
+            for (k, out) in chunk.iter().enumerate() {
+                if let Some(w) = per_run.as_mut() {
+                    w.write(texts[k].as_bytes())?;
+                }
+                record.clear();
+                record.extend_from_slice(&out.samples);
+                for run in &out.options {
+                    record.extend_from_slice(&run.metrics);
+                    record.extend(run.tests.iter().map(|&t| f64::from(u8::from(t))));
+                }
+                store.push(&record).map_err(|e| {
+                    Diagnostic::error(format!(
+                        "cannot keep the per-run results in a temporary file: {e}"
+                    ))
+                    .help(
+                        "free space in the temporary directory, or point TMPDIR at a disk with room",
+                    )
+                })?;
             }
-            for (stat, v) in opt.cumulative.iter_mut().zip(run.cumulative) {
-                stat.push(v);
-            }
         }
-        store.push(&record).map_err(|e| {
-            Diagnostic::error(format!(
-                "cannot keep the per-run results in a temporary file: {e}"
-            ))
-            .help("free space in the temporary directory, or point TMPDIR at a disk with room")
-        })
+        fold_series(&mut options, outs);
+        Ok(())
     };
-    absorb(0, first)?;
+    absorb(0, std::slice::from_ref(&first))?;
+    drop(first);
     // Rounds of work for the pool: groups of LANES runs (each simulated as one batch), a few
     // groups per thread. Each round is folded in run order while the next one is computed, so
-    // the (serial) fold does not leave the other threads waiting. The round ends at a barrier
+    // the fold does not leave the other threads waiting. The round ends at a barrier
     // where a thread may wait for up to one group: 12 groups per thread make that wait small,
     // and a round's outputs (a few hundred runs' series) stay small whatever the run count.
     let round = threads * 12 * LANES;
@@ -246,16 +264,27 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
                 .collect()
         };
         let fold = || -> Result<(), Diagnostic> {
-            let Some((mut i, outputs)) = computed.take() else {
+            let Some((first, outputs)) = computed.take() else {
                 return Ok(());
             };
+            // The round's runs up to its first failure, which is then the run's error (after
+            // the runs before it, as a run-by-run loop would meet it).
+            let mut outs = Vec::with_capacity(round);
+            let mut failure = None;
             for group in outputs {
-                for out in group? {
-                    absorb(i, out)?;
-                    i += 1;
+                match group {
+                    Ok(group) => outs.extend(group),
+                    Err(e) => {
+                        failure = Some(e);
+                        break;
+                    }
                 }
             }
-            progress.set(i as u64, started);
+            absorb(first, &outs)?;
+            if let Some(e) = failure {
+                return Err(e);
+            }
+            progress.set((first + outs.len()) as u64, started);
             Ok(())
         };
         let (outputs, folded) = pool.install(|| rayon::join(compute, fold));
@@ -289,6 +318,46 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
         elapsed: started.elapsed(),
         threads,
     })
+}
+
+/// Runs whose `--per-run-series` text is formatted at once (in parallel) before it is written:
+/// bounds that text's memory (a run's lines are about 13 KB per option on the care model)
+/// whatever the number of threads.
+const PER_RUN_TEXT_RUNS: usize = 64;
+
+/// Statistics folded by one task of [`fold_series`]: their state (about 0.8 KB each) stays in
+/// the core's first-level cache while the round's runs stream through it.
+const FOLD_CHUNK: usize = 32;
+
+/// Folds consecutive runs' series into the options' streaming statistics. Each statistic
+/// receives the runs' values in run order, exactly as a run-by-run fold would push them, so
+/// the result is the same bit for bit; statistics are independent of each other, so chunks
+/// of them are folded in parallel.
+fn fold_series(options: &mut [OptionOutcome], runs: &[RunOutput]) {
+    for (o, opt) in options.iter_mut().enumerate() {
+        fold_stats(&mut opt.series, runs, |run| &run.options[o].series);
+        fold_stats(&mut opt.cumulative, runs, |run| &run.options[o].cumulative);
+    }
+}
+
+/// Pushes `values(run)[j]` into `stats[j]` for every j, run after run.
+fn fold_stats(
+    stats: &mut [StreamStats],
+    runs: &[RunOutput],
+    values: impl Fn(&RunOutput) -> &[f64] + Sync,
+) {
+    stats
+        .par_chunks_mut(FOLD_CHUNK)
+        .enumerate()
+        .for_each(|(c, chunk)| {
+            let from = c * FOLD_CHUNK;
+            for run in runs {
+                let run_values = &values(run)[from..from + chunk.len()];
+                for (stat, &x) in chunk.iter_mut().zip(run_values) {
+                    stat.push(x);
+                }
+            }
+        });
 }
 
 /// Every metric of option `option` for each given point of the uncertain parameters (values,
@@ -778,14 +847,14 @@ impl PerRunWriter {
             .map_err(|e| Diagnostic::error(format!("cannot write `{}`: {e}", self.tmp.display())))
     }
 
-    fn write_run(
-        &mut self,
+    /// Run `run`'s lines of the file (formatted on the pool; written in run order).
+    fn run_text(
         run: usize,
         out: &RunOutput,
         n_out: usize,
         n_times: usize,
         times: &[f64],
-    ) -> Result<(), Diagnostic> {
+    ) -> String {
         let mut text = String::new();
         for (o, OptionRun { series, .. }) in out.options.iter().enumerate() {
             for (a, arm) in ARMS.iter().enumerate() {
@@ -803,7 +872,7 @@ impl PerRunWriter {
                 }
             }
         }
-        self.write(text.as_bytes())
+        text
     }
 
     fn finish(mut self) -> Result<(), Diagnostic> {
@@ -825,6 +894,59 @@ impl Drop for PerRunWriter {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// A run whose one option has `series` and a two-point cumulative series.
+    fn run_with(series: Vec<f64>, cumulative: Vec<f64>) -> RunOutput {
+        RunOutput {
+            samples: Vec::new(),
+            options: vec![OptionRun {
+                metrics: Vec::new(),
+                tests: Vec::new(),
+                series,
+                cumulative,
+            }],
+        }
+    }
+
+    #[test]
+    fn folding_rounds_in_parallel_is_the_run_by_run_fold() {
+        // More statistics than one chunk, not a multiple of it; rounds of uneven sizes.
+        let n_stats = 2 * FOLD_CHUNK + 7;
+        let mut rng = crate::analysis::test_rng::Rng(11);
+        let runs: Vec<RunOutput> = (0..60)
+            .map(|_| {
+                let series = (0..n_stats).map(|j| j as f64 * rng.next_f64()).collect();
+                run_with(series, vec![rng.next_f64(), -rng.next_f64()])
+            })
+            .collect();
+        let fresh = |n: usize| (0..n).map(|_| StreamStats::new()).collect::<Vec<_>>();
+        let mut options = vec![OptionOutcome {
+            lever_values: Vec::new(),
+            series: fresh(n_stats),
+            cumulative: fresh(2),
+        }];
+        let pool = rayon::ThreadPoolBuilder::new()
+            .num_threads(2)
+            .build()
+            .unwrap();
+        pool.install(|| {
+            for round in [0..1, 1..14, 14..60] {
+                fold_series(&mut options, &runs[round]);
+            }
+        });
+        let (mut series, mut cumulative) = (fresh(n_stats), fresh(2));
+        for run in &runs {
+            for (stat, &x) in series.iter_mut().zip(&run.options[0].series) {
+                stat.push(x);
+            }
+            for (stat, &x) in cumulative.iter_mut().zip(&run.options[0].cumulative) {
+                stat.push(x);
+            }
+        }
+        assert!(options[0].series == series);
+        assert!(options[0].cumulative == cumulative);
+        assert_eq!(series[n_stats - 1].summary().count, 60);
+    }
 
     #[test]
     fn more_runs_than_u32_can_index_is_an_error_before_any_run() {

@@ -388,6 +388,54 @@ fn outputs_do_not_depend_on_the_thread_count() {
     }
 }
 
+/// Several rounds of batches (192 runs a round on one thread) and several blocks of per-run
+/// text (64 runs): the same files with 1 and 2 threads, and runs_series.csv holds every run,
+/// in run order, each with the same number of lines.
+#[test]
+fn many_runs_are_folded_and_written_in_run_order_whatever_the_thread_count() {
+    let sweep = project(
+        "rounds-sweep",
+        &[("model.toml", SWEEP_MODEL), ("sweep.toml", SWEEP_SCENARIO)],
+    );
+    let tmp = common::temp_dir("rounds");
+    let runs = 500;
+    let dirs: Vec<PathBuf> = ["1", "2"]
+        .iter()
+        .map(|t| {
+            let out = tmp.join(format!("threads-{t}"));
+            run_ok(
+                &sweep.join("sweep.toml"),
+                &out,
+                &[
+                    "--threads",
+                    t,
+                    "--runs",
+                    &runs.to_string(),
+                    "--per-run-series",
+                ],
+            );
+            out
+        })
+        .collect();
+    for file in OUTPUT_FILES.iter().chain(&["runs_series.csv"]) {
+        assert!(
+            read(&dirs[0].join(file)) == read(&dirs[1].join(file)),
+            "{file} differs between 1 and 2 threads"
+        );
+    }
+    let (header, rows) = csv(&dirs[0].join("runs_series.csv"));
+    assert_eq!(header[0], "run");
+    let run_of: Vec<usize> = rows.iter().map(|r| r[0].parse().unwrap()).collect();
+    assert!(run_of.windows(2).all(|w| w[0] <= w[1]), "runs out of order");
+    let per_run = run_of.iter().filter(|&&r| r == 0).count();
+    assert!(per_run > 0);
+    for r in 0..runs {
+        let lines = run_of.iter().filter(|&&x| x == r).count();
+        assert_eq!(lines, per_run, "run {r} has {lines} lines, run 0 {per_run}");
+    }
+    assert_eq!(summary(&dirs[0])["runs"], runs);
+}
+
 #[test]
 fn the_same_seed_gives_the_same_outputs_and_another_seed_other_runs() {
     let scenario = &bundled_scenarios()[0];

@@ -97,10 +97,12 @@ pub struct P2Quantile {
     q: [f64; 5],
     /// Actual marker positions (0-based ranks, whole numbers).
     n: [f64; 5],
-    /// Desired marker positions.
-    desired: [f64; 5],
-    /// Increments of the desired positions per value.
-    step: [f64; 5],
+    /// Desired positions of the three middle markers (1, 2, 3). The outer markers' desired
+    /// positions (0 and `count − 1`) are never needed: the outer markers only move with the
+    /// extremes.
+    desired: [f64; 3],
+    /// Increments of the middle markers' desired positions per value.
+    step: [f64; 3],
 }
 
 impl P2Quantile {
@@ -121,8 +123,8 @@ impl P2Quantile {
             ignored: 0,
             q: [0.0; 5],
             n: [0.0, 1.0, 2.0, 3.0, 4.0],
-            desired: [0.0, 2.0 * p, 4.0 * p, 2.0 + 2.0 * p, 4.0],
-            step: [0.0, p / 2.0, p, (1.0 + p) / 2.0, 1.0],
+            desired: [2.0 * p, 4.0 * p, 2.0 + 2.0 * p],
+            step: [p / 2.0, p, (1.0 + p) / 2.0],
         }
     }
 
@@ -134,20 +136,40 @@ impl P2Quantile {
     /// Add one value. Non-finite values are ignored (and counted by
     /// [`ignored`](Self::ignored)).
     pub fn push(&mut self, x: f64) {
-        if !x.is_finite() {
+        if x.is_finite() {
+            self.push_finite(x);
+        } else {
             self.ignored += 1;
-            return;
         }
+    }
+
+    /// [`push`](Self::push) of a value known to be finite.
+    fn push_finite(&mut self, x: f64) {
         if self.count < 5 {
-            // Insertion into the sorted buffer; equal values keep arrival order (irrelevant
-            // for the value, but keeps the state a pure function of the input order).
-            let len = self.count as usize;
-            let at = self.q[..len].partition_point(|&y| y <= x);
-            self.q.copy_within(at..len, at + 1);
-            self.q[at] = x;
-            self.count += 1;
-            return;
+            self.fill(x);
+        } else {
+            self.update(x);
         }
+    }
+
+    /// One of the first five values: insertion into the sorted buffer; equal values keep
+    /// arrival order (irrelevant for the value, but keeps the state a pure function of the
+    /// input order).
+    #[inline(never)]
+    fn fill(&mut self, x: f64) {
+        let len = self.count as usize;
+        let at = self.q[..len].partition_point(|&y| y <= x);
+        self.q.copy_within(at..len, at + 1);
+        self.q[at] = x;
+        self.count += 1;
+    }
+
+    /// The P² update for a finite value once five have been seen. Inlined five times into
+    /// [`StreamStats::push`] (the Monte Carlo fold's inner loop), so it is written to branch
+    /// little; every arithmetic operation is the textbook one, in the same order (the test
+    /// `p2_push_is_the_textbook_update_bit_for_bit` holds it to that).
+    #[inline(always)]
+    fn update(&mut self, x: f64) {
         self.count += 1;
         let q = &mut self.q;
         let n = &mut self.n;
@@ -160,19 +182,36 @@ impl P2Quantile {
             q[4] = x;
             3
         } else {
-            // q[0] ≤ x < q[4]: the last marker among 1..=3 whose height is ≤ x.
-            (1..4).take_while(|&i| q[i] <= x).count()
+            // q[0] ≤ x < q[4]: the last marker among 1..=3 whose height is ≤ x (negated
+            // comparisons: exactly the scan's outcome even for a height that overflowed).
+            #[allow(clippy::neg_cmp_op_on_partial_ord)]
+            if !(q[1] <= x) {
+                0
+            } else if !(q[2] <= x) {
+                1
+            } else if !(q[3] <= x) {
+                2
+            } else {
+                3
+            }
         };
-        for pos in &mut n[k + 1..] {
-            *pos += 1.0;
-        }
+        // Markers above the cell move up one rank. Adding 0.0 to a whole, non-negative
+        // position leaves it unchanged, so this is the same as incrementing n[k + 1..].
+        n[1] += f64::from(u8::from(k < 1));
+        n[2] += f64::from(u8::from(k < 2));
+        n[3] += f64::from(u8::from(k < 3));
+        n[4] += 1.0;
         for (d, s) in self.desired.iter_mut().zip(&self.step) {
             *d += s;
         }
 
         // Move the middle markers towards their desired positions, one rank at a time.
         for i in 1..4 {
-            let off = self.desired[i] - n[i];
+            let off = self.desired[i - 1] - n[i];
+            // |off| < 1 (the usual case) moves nothing (positions are finite).
+            if off.abs() < 1.0 {
+                continue;
+            }
             if (off >= 1.0 && n[i + 1] - n[i] > 1.0) || (off <= -1.0 && n[i - 1] - n[i] < -1.0) {
                 let d = off.signum();
                 let parabolic = q[i]
@@ -262,8 +301,18 @@ impl StreamStats {
         self.m2 += delta * (x - self.mean);
         self.min = self.min.min(x);
         self.max = self.max.max(x);
-        for q in &mut self.quantiles {
-            q.push(x);
+        // Every estimator has seen the same finite values: one test for the five.
+        if self.count > 5 {
+            let [q5, q25, q50, q75, q95] = &mut self.quantiles;
+            q5.update(x);
+            q25.update(x);
+            q50.update(x);
+            q75.update(x);
+            q95.update(x);
+        } else {
+            for q in &mut self.quantiles {
+                q.fill(x);
+            }
         }
     }
 
@@ -598,6 +647,135 @@ mod tests {
         let mut p = spread_order(10_001);
         p.sort_unstable();
         assert_eq!(p, (0..10_001).collect::<Vec<_>>());
+    }
+
+    /// The P² update as Jain & Chlamtac state it (every marker's desired position advanced,
+    /// the cell found by a scan, the markers above it incremented in a loop): the reference
+    /// that the branch-light [`P2Quantile::push`] must match bit for bit.
+    struct TextbookP2 {
+        p: f64,
+        count: usize,
+        q: [f64; 5],
+        n: [f64; 5],
+        desired: [f64; 5],
+        step: [f64; 5],
+    }
+
+    impl TextbookP2 {
+        fn new(p: f64) -> Self {
+            TextbookP2 {
+                p,
+                count: 0,
+                q: [0.0; 5],
+                n: [0.0, 1.0, 2.0, 3.0, 4.0],
+                desired: [0.0, 2.0 * p, 4.0 * p, 2.0 + 2.0 * p, 4.0],
+                step: [0.0, p / 2.0, p, (1.0 + p) / 2.0, 1.0],
+            }
+        }
+
+        fn push(&mut self, x: f64) {
+            if self.count < 5 {
+                self.q[self.count] = x;
+                self.count += 1;
+                self.q[..self.count].sort_by(f64::total_cmp);
+                return;
+            }
+            self.count += 1;
+            let (q, n) = (&mut self.q, &mut self.n);
+            let k = if x < q[0] {
+                q[0] = x;
+                0
+            } else if x >= q[4] {
+                q[4] = x;
+                3
+            } else {
+                (1..4).take_while(|&i| q[i] <= x).count()
+            };
+            for pos in &mut n[k + 1..] {
+                *pos += 1.0;
+            }
+            for (d, s) in self.desired.iter_mut().zip(&self.step) {
+                *d += s;
+            }
+            for i in 1..4 {
+                let off = self.desired[i] - n[i];
+                if (off >= 1.0 && n[i + 1] - n[i] > 1.0) || (off <= -1.0 && n[i - 1] - n[i] < -1.0)
+                {
+                    let d = off.signum();
+                    let parabolic = q[i]
+                        + d / (n[i + 1] - n[i - 1])
+                            * ((n[i] - n[i - 1] + d) * (q[i + 1] - q[i]) / (n[i + 1] - n[i])
+                                + (n[i + 1] - n[i] - d) * (q[i] - q[i - 1]) / (n[i] - n[i - 1]));
+                    q[i] = if q[i - 1] < parabolic && parabolic < q[i + 1] {
+                        parabolic
+                    } else {
+                        let j = if d > 0.0 { i + 1 } else { i - 1 };
+                        q[i] + d * (q[j] - q[i]) / (n[j] - n[i])
+                    };
+                    n[i] += d;
+                }
+            }
+        }
+
+        fn value(&self) -> f64 {
+            match self.count {
+                c if c <= 5 => exact_quantile(&self.q[..c], self.p),
+                _ if self.p == 0.0 => self.q[0],
+                _ if self.p == 1.0 => self.q[4],
+                _ => self.q[2],
+            }
+        }
+    }
+
+    #[test]
+    fn p2_push_is_the_textbook_update_bit_for_bit() {
+        let mut r = Rng(7);
+        // Ties and plateaus (discrete), long tails, negative values, sorted runs.
+        let discrete: Vec<f64> = (0..5000).map(|_| (r.next_f64() * 4.0).floor()).collect();
+        let mut sorted_then_random = normalish(3000, 8);
+        sorted_then_random[..1000].sort_by(f64::total_cmp);
+        let streams = [
+            uniform(5000, 3),
+            normalish(5000, 4),
+            exponential(5000, 5).iter().map(|x| -x).collect(),
+            discrete,
+            sorted_then_random,
+            vec![1.5; 200],
+        ];
+        for (s, values) in streams.iter().enumerate() {
+            for p in [0.0, 0.05, 0.25, 0.5, 0.75, 0.95, 1.0] {
+                let (mut fast, mut textbook) = (P2Quantile::new(p), TextbookP2::new(p));
+                for (m, &x) in values.iter().enumerate() {
+                    fast.push(x);
+                    textbook.push(x);
+                    assert_eq!(
+                        fast.value().to_bits(),
+                        textbook.value().to_bits(),
+                        "stream {s}, p = {p}, after {} values",
+                        m + 1
+                    );
+                    if m >= 5 {
+                        assert_eq!(fast.q.map(f64::to_bits), textbook.q.map(f64::to_bits));
+                        assert_eq!(fast.n, textbook.n);
+                        assert_eq!(fast.desired, textbook.desired[1..4]);
+                    }
+                }
+            }
+            // StreamStats runs its five estimators through its own path.
+            let mut stats = StreamStats::new();
+            let mut textbook = SUMMARY_LEVELS.map(TextbookP2::new);
+            for (m, &x) in values.iter().enumerate() {
+                stats.push(x);
+                textbook.iter_mut().for_each(|q| q.push(x));
+                let sum = stats.summary();
+                assert_eq!(
+                    [sum.p5, sum.p25, sum.p50, sum.p75, sum.p95].map(f64::to_bits),
+                    textbook.each_ref().map(|q| q.value().to_bits()),
+                    "stream {s}, StreamStats after {} values",
+                    m + 1
+                );
+            }
+        }
     }
 
     #[test]
