@@ -149,8 +149,7 @@ pub(super) fn define(
         };
         step.dt = step.splat(params[2]);
         step.neutral = step.num(NEUTRAL);
-        step.limit_outflows()?;
-        let rates = step.rates()?;
+        let rates = step.limit_and_rates()?;
         if !pair {
             let bound = params[3];
             let unstable = step.unstable(&rates, bound)?;
@@ -520,15 +519,9 @@ impl Step<'_, '_> {
         for s in p.stocks.iter().filter(|s| s.non_negative) {
             let (inflows, outflows) = flows_of(p, s);
             let level = self.load(s.slot)?;
-            let level = self.at_least_zero(level);
             let inflow = self.sum(inflows)?;
             let outflow = self.sum(outflows)?;
-            let per_step = self.b.ins().fdiv(level, self.dt);
-            let available = self.b.ins().fadd(per_step, inflow);
-            let zero = self.num(0.0);
-            let too_much = self.b.ins().fcmp(FloatCC::GreaterThan, outflow, available);
-            let positive = self.b.ins().fcmp(FloatCC::GreaterThan, outflow, zero);
-            let scale = self.b.ins().band(too_much, positive);
+            let (scale, available) = self.needs_scaling(level, inflow, outflow);
             let any = if self.pair {
                 self.b.ins().vany_true(scale)
             } else {
@@ -554,23 +547,111 @@ impl Step<'_, '_> {
         Ok(())
     }
 
+    /// The outflows limited ([`Step::limit_outflows`]) and every stock's [`StockRate`]. First
+    /// the limiting's test alone, for every non-negative stock on the values as they are:
+    /// when no stock needs its outflows scaled, the sequential limiting would change nothing
+    /// (each stock's test would see the same values), and the rates come from the sums the
+    /// test made. Otherwise the limiting runs in order and the sums are made again.
+    fn limit_and_rates(&mut self) -> Result<Vec<StockRate>, Unavailable> {
+        let p = self.p;
+        let mut tested: Vec<Option<StockRate>> = vec![None; p.stocks.len()];
+        let mut any_scaled = None;
+        for (i, s) in p.stocks.iter().enumerate().filter(|(_, s)| s.non_negative) {
+            let (inflows, outflows) = flows_of(p, s);
+            let level = self.load(s.slot)?;
+            let inflow = self.sum(inflows)?;
+            let outflow = self.sum(outflows)?;
+            let (scaled, _) = self.needs_scaling(level, inflow, outflow);
+            any_scaled = Some(match any_scaled {
+                None => scaled,
+                Some(any) => self.b.ins().bor(any, scaled),
+            });
+            let rate = self.b.ins().fsub(inflow, outflow);
+            tested[i] = Some(StockRate {
+                rate,
+                outflow,
+                level,
+            });
+        }
+        let Some(any_scaled) = any_scaled else {
+            return self.rates();
+        };
+        let any_scaled = if self.pair {
+            self.b.ins().vany_true(any_scaled)
+        } else {
+            any_scaled
+        };
+        let (unchanged, limit, join) = (
+            self.b.create_block(),
+            self.b.create_block(),
+            self.b.create_block(),
+        );
+        for _ in 0..3 * p.stocks.len() {
+            self.b.append_block_param(join, self.ty);
+        }
+        self.b.ins().brif(any_scaled, limit, &[], unchanged, &[]);
+        let as_args = |rates: &[StockRate]| -> Vec<cranelift_codegen::ir::BlockArg> {
+            rates
+                .iter()
+                .flat_map(|r| [r.rate, r.outflow, r.level])
+                .map(|v| v.into())
+                .collect()
+        };
+        self.b.switch_to_block(unchanged);
+        let mut rates = Vec::with_capacity(p.stocks.len());
+        for (s, tested) in p.stocks.iter().zip(&tested) {
+            rates.push(match tested {
+                Some(r) => *r,
+                None => self.stock_rate(s)?,
+            });
+        }
+        self.b.ins().jump(join, &as_args(&rates));
+        self.b.switch_to_block(limit);
+        self.limit_outflows()?;
+        let rates = self.rates()?;
+        self.b.ins().jump(join, &as_args(&rates));
+        self.b.switch_to_block(join);
+        let params = self.b.block_params(join).to_vec();
+        Ok(params
+            .chunks(3)
+            .map(|v| StockRate {
+                rate: v[0],
+                outflow: v[1],
+                level: v[2],
+            })
+            .collect())
+    }
+
+    /// Whether a non-negative stock's outflows must be scaled (`outflow > available` and
+    /// `outflow > 0`, per lane), and what is available: its level (at least zero) per DT
+    /// plus its inflow.
+    fn needs_scaling(&mut self, level: Value, inflow: Value, outflow: Value) -> (Value, Value) {
+        let level = self.at_least_zero(level);
+        let per_step = self.b.ins().fdiv(level, self.dt);
+        let available = self.b.ins().fadd(per_step, inflow);
+        let zero = self.num(0.0);
+        let too_much = self.b.ins().fcmp(FloatCC::GreaterThan, outflow, available);
+        let positive = self.b.ins().fcmp(FloatCC::GreaterThan, outflow, zero);
+        (self.b.ins().band(too_much, positive), available)
+    }
+
+    /// A stock's [`StockRate`] from the values in memory.
+    fn stock_rate(&mut self, s: &StockSlot) -> Result<StockRate, Unavailable> {
+        let (inflows, outflows) = flows_of(self.p, s);
+        let inflow = self.sum(inflows)?;
+        let outflow = self.sum(outflows)?;
+        Ok(StockRate {
+            rate: self.b.ins().fsub(inflow, outflow),
+            outflow,
+            level: self.load(s.slot)?,
+        })
+    }
+
     /// Every stock's net rate, inflows − outflows (`network::net_rates`), with its outflow
     /// and level (which nothing changes before the update).
     fn rates(&mut self) -> Result<Vec<StockRate>, Unavailable> {
         let p = self.p;
-        p.stocks
-            .iter()
-            .map(|s| {
-                let (inflows, outflows) = flows_of(p, s);
-                let inflow = self.sum(inflows)?;
-                let outflow = self.sum(outflows)?;
-                Ok(StockRate {
-                    rate: self.b.ins().fsub(inflow, outflow),
-                    outflow,
-                    level: self.load(s.slot)?,
-                })
-            })
-            .collect()
+        p.stocks.iter().map(|s| self.stock_rate(s)).collect()
     }
 
     /// Whether some stock may meet `Sim::derivatives`' stability condition
