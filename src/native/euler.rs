@@ -25,14 +25,12 @@
 //! report no warnings) and returns the lanes that failed, flows or stocks.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{
-    AbiParam, InstBuilder, MemFlagsData, Signature, Type, UserFuncName, Value, types,
-};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Signature, Type, Value, types};
+use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
-use cranelift_module::{FuncId, Linkage, Module};
+use cranelift_module::{FuncId, Module};
 
-use super::{Helpers, Translator, Unavailable, slot_offset};
+use super::{Maker, Unavailable, slot_offset};
 use crate::vm::{Program, StockSlot};
 
 /// `fn(slots, time, dt, bound, row, rates) -> outcome`. Scalar layout: `row` is where the
@@ -67,39 +65,18 @@ pub(super) fn signature(module: &JITModule) -> Signature {
 /// Define the Euler step function `name` for the layout with `stride` bytes between slots
 /// (two lanes per value when `pair`): the flows' assignments translated inline (as in the
 /// flows function of that layout), then the rest of the step.
-#[allow(clippy::too_many_arguments)]
 pub(super) fn define(
-    module: &mut JITModule,
-    ctx: &mut cranelift_codegen::Context,
-    fctx: &mut FunctionBuilderContext,
-    program: &Program,
-    slot_count: usize,
+    maker: &mut Maker,
     name: &str,
-    helpers: &Helpers,
-    table_addresses: &[i64],
     stride: i64,
     pair: bool,
 ) -> Result<FuncId, Unavailable> {
-    let fail = |what: &str, e: &dyn std::fmt::Display| Unavailable(format!("{what}: {e}"));
-    let sig = signature(module);
-    let id = module
-        .declare_function(name, Linkage::Local, &sig)
-        .map_err(|e| fail("declare", &e))?;
-    ctx.func.signature = sig;
-    ctx.func.name = UserFuncName::user(0, id.as_u32());
-    let target = module.target_config();
+    let (program, slot_count) = (maker.program, maker.slot_count);
+    let sig = signature(&maker.module);
+    let id = maker.declare(name, sig)?;
+    let target = maker.module.target_config();
     {
-        let b = FunctionBuilder::new(&mut ctx.func, fctx);
-        let mut flows = Translator::new(
-            b,
-            module,
-            helpers,
-            program,
-            table_addresses,
-            slot_count,
-            stride,
-            pair,
-        );
+        let mut flows = maker.translator(stride, pair);
         let entry = flows.b.create_block();
         flows.b.append_block_params_for_function_params(entry);
         flows.b.switch_to_block(entry);
@@ -180,10 +157,7 @@ pub(super) fn define(
         step.b.seal_all_blocks();
         step.b.finalize(target);
     }
-    module
-        .define_function(id, ctx)
-        .map_err(|e| fail("code generation", &e))?;
-    module.clear_context(ctx);
+    maker.define(id)?;
     Ok(id)
 }
 
@@ -216,32 +190,25 @@ pub(super) type LoopFn = unsafe extern "C" fn(*mut f64, *mut StepLoop) -> i32;
 /// Define `name`, which runs the steps of a [`StepLoop`] by calling `step` (the scalar
 /// Euler step function), saving each saved row's time, for `columns` values per row.
 pub(super) fn define_loop(
-    module: &mut JITModule,
-    ctx: &mut cranelift_codegen::Context,
-    fctx: &mut FunctionBuilderContext,
+    maker: &mut Maker,
     name: &str,
     step: FuncId,
-    columns: usize,
 ) -> Result<FuncId, Unavailable> {
     use cranelift_codegen::ir::condcodes::IntCC;
     use std::mem::offset_of;
-    let fail = |what: &str, e: &dyn std::fmt::Display| Unavailable(format!("{what}: {e}"));
-    let pointer = module.target_config().pointer_type();
-    let mut sig = module.make_signature();
+    let columns = maker.program.columns.len();
+    let pointer = maker.module.target_config().pointer_type();
+    let mut sig = maker.module.make_signature();
     sig.params.push(AbiParam::new(pointer));
     sig.params.push(AbiParam::new(pointer));
     sig.returns.push(AbiParam::new(types::I32));
-    let id = module
-        .declare_function(name, Linkage::Local, &sig)
-        .map_err(|e| fail("declare", &e))?;
-    ctx.func.signature = sig;
-    ctx.func.name = UserFuncName::user(0, id.as_u32());
-    let target = module.target_config();
+    let id = maker.declare(name, sig)?;
+    let target = maker.module.target_config();
     let row_bytes =
         i64::try_from(8 * columns).map_err(|_| Unavailable("too many columns".into()))?;
     {
-        let mut b = FunctionBuilder::new(&mut ctx.func, fctx);
-        let step_ref = module.declare_func_in_func(step, b.func);
+        let mut b = FunctionBuilder::new(&mut maker.ctx.func, &mut maker.fctx);
+        let step_ref = maker.module.declare_func_in_func(step, b.func);
         let entry = b.create_block();
         b.append_block_params_for_function_params(entry);
         b.switch_to_block(entry);
@@ -348,10 +315,7 @@ pub(super) fn define_loop(
         b.seal_all_blocks();
         b.finalize(target);
     }
-    module
-        .define_function(id, ctx)
-        .map_err(|e| fail("code generation", &e))?;
-    module.clear_context(ctx);
+    maker.define(id)?;
     Ok(id)
 }
 

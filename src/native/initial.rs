@@ -10,12 +10,10 @@
 //! it, which the re-run computes again to the same values).
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, UserFuncName, types};
-use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
-use cranelift_jit::JITModule;
-use cranelift_module::{FuncId, Linkage, Module};
+use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, types};
+use cranelift_module::{FuncId, Module};
 
-use super::{Helpers, Translator, Unavailable, slot_offset};
+use super::{Maker, Translator, Unavailable, slot_offset};
 use crate::vm::Program;
 
 /// `fn(slots, time, dt, skip) -> 1 when a value was not finite, else 0`.
@@ -23,38 +21,19 @@ pub(super) type InitialFn = unsafe extern "C" fn(*mut f64, f64, f64, *const u8) 
 
 /// Translate `program.initial` into the function `name`; `None` (not an error: the
 /// interpreter runs the phase) when the translation fails.
-#[allow(clippy::too_many_arguments)]
-pub(super) fn define(
-    module: &mut JITModule,
-    ctx: &mut cranelift_codegen::Context,
-    fctx: &mut FunctionBuilderContext,
-    program: &Program,
-    slot_count: usize,
-    name: &str,
-    helpers: &Helpers,
-    table_addresses: &[i64],
-) -> Result<Option<FuncId>, Unavailable> {
-    let pointer = module.target_config().pointer_type();
-    let mut sig = module.make_signature();
+pub(super) fn define(maker: &mut Maker, name: &str) -> Result<Option<FuncId>, Unavailable> {
+    let (program, slot_count) = (maker.program, maker.slot_count);
+    let pointer = maker.module.target_config().pointer_type();
+    let mut sig = maker.module.make_signature();
     sig.params.push(AbiParam::new(pointer));
     sig.params.push(AbiParam::new(types::F64));
     sig.params.push(AbiParam::new(types::F64));
     sig.params.push(AbiParam::new(pointer));
     sig.returns.push(AbiParam::new(types::I32));
-    ctx.func.signature = sig.clone();
-    let target = module.target_config();
+    maker.ctx.func.signature = sig.clone();
+    let target = maker.module.target_config();
     let translated = {
-        let b = FunctionBuilder::new(&mut ctx.func, fctx);
-        let mut t = Translator::new(
-            b,
-            module,
-            helpers,
-            program,
-            table_addresses,
-            slot_count,
-            8,
-            false,
-        );
+        let mut t = maker.translator(8, false);
         // Each assignment is in its own block (reached or skipped): a value made in one
         // does not dominate the next, so none is reused across assignments.
         t.reuse_window = 0;
@@ -63,18 +42,12 @@ pub(super) fn define(
         result
     };
     if translated.is_err() {
-        module.clear_context(ctx);
+        maker.module.clear_context(&mut maker.ctx);
         return Ok(None);
     }
-    let fail = |what: &str, e: &dyn std::fmt::Display| Unavailable(format!("{what}: {e}"));
-    let id = module
-        .declare_function(name, Linkage::Local, &sig)
-        .map_err(|e| fail("declare", &e))?;
-    ctx.func.name = UserFuncName::user(0, id.as_u32());
-    module
-        .define_function(id, ctx)
-        .map_err(|e| fail("code generation", &e))?;
-    module.clear_context(ctx);
+    // Declared only now: a declared function must be defined.
+    let id = maker.declare(name, sig)?;
+    maker.define(id)?;
     Ok(Some(id))
 }
 

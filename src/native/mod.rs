@@ -300,6 +300,15 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
     let tables: Box<[Table]> = program.tables.clone().into_boxed_slice();
     let table_addresses: Vec<i64> = tables.iter().map(|t| t as *const Table as i64).collect();
     let helpers = declare_helpers(&mut module)?;
+    let mut maker = Maker {
+        ctx: module.make_context(),
+        module,
+        fctx: FunctionBuilderContext::new(),
+        program,
+        slot_count,
+        helpers,
+        table_addresses,
+    };
 
     // (name, bytes between slots, two lanes per call)
     let layouts = [
@@ -307,75 +316,21 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
         ("flows_lane_pairs", 8 * LANES as i64, true),
     ];
     let mut ids: Vec<FuncId> = Vec::new();
-    let mut ctx = module.make_context();
-    let mut fctx = FunctionBuilderContext::new();
     for (name, stride, pair) in layouts {
-        let sig = step_signature(&module);
-        let id = module
-            .declare_function(name, Linkage::Local, &sig)
-            .map_err(|e| fail("declare", &e))?;
-        ctx.func.signature = sig;
-        ctx.func.name = UserFuncName::user(0, id.as_u32());
-        {
-            let b = FunctionBuilder::new(&mut ctx.func, &mut fctx);
-            let mut t = Translator::new(
-                b,
-                &mut module,
-                &helpers,
-                program,
-                &table_addresses,
-                slot_count,
-                stride,
-                pair,
-            );
-            t.function()?;
-            let target = module.target_config();
-            t.b.finalize(target);
-        }
-        module
-            .define_function(id, &mut ctx)
-            .map_err(|e| fail("code generation", &e))?;
-        module.clear_context(&mut ctx);
+        let sig = step_signature(&maker.module);
+        let id = maker.declare(name, sig)?;
+        let target = maker.module.target_config();
+        let mut t = maker.translator(stride, pair);
+        t.function()?;
+        t.b.finalize(target);
+        maker.define(id)?;
         ids.push(id);
     }
-    let euler_ids = [
-        ("euler_scalar", 8i64, false),
-        ("euler_lane_pairs", 8 * LANES as i64, true),
-    ]
-    .map(|(name, stride, pair)| {
-        euler::define(
-            &mut module,
-            &mut ctx,
-            &mut fctx,
-            program,
-            slot_count,
-            name,
-            &helpers,
-            &table_addresses,
-            stride,
-            pair,
-        )
-    });
-    let [euler_scalar, euler_lane_pairs] = euler_ids;
-    let (euler_scalar, euler_lane_pairs) = (euler_scalar?, euler_lane_pairs?);
-    let euler_loop = euler::define_loop(
-        &mut module,
-        &mut ctx,
-        &mut fctx,
-        "euler_loop",
-        euler_scalar,
-        program.columns.len(),
-    )?;
-    let initial = initial::define(
-        &mut module,
-        &mut ctx,
-        &mut fctx,
-        program,
-        slot_count,
-        "initial",
-        &helpers,
-        &table_addresses,
-    )?;
+    let euler_scalar = euler::define(&mut maker, "euler_scalar", 8, false)?;
+    let euler_lane_pairs = euler::define(&mut maker, "euler_lane_pairs", 8 * LANES as i64, true)?;
+    let euler_loop = euler::define_loop(&mut maker, "euler_loop", euler_scalar)?;
+    let initial = initial::define(&mut maker, "initial")?;
+    let mut module = maker.module;
     module
         .finalize_definitions()
         .map_err(|e| fail("finalize", &e))?;
@@ -410,6 +365,56 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
         slot_count,
         compile_seconds: started.elapsed().as_secs_f64(),
     })
+}
+
+/// What every function of a program's native code is made with: the module, Cranelift's
+/// reusable contexts, the program and what the code refers to.
+struct Maker<'p> {
+    module: JITModule,
+    ctx: cranelift_codegen::Context,
+    fctx: FunctionBuilderContext,
+    program: &'p Program,
+    slot_count: usize,
+    helpers: Helpers,
+    table_addresses: Vec<i64>,
+}
+
+impl<'p> Maker<'p> {
+    /// Declare the local function `name` with `sig` and start building it in `ctx`.
+    fn declare(&mut self, name: &str, sig: Signature) -> Result<FuncId, Unavailable> {
+        let id = self
+            .module
+            .declare_function(name, Linkage::Local, &sig)
+            .map_err(|e| Unavailable(format!("declare {name}: {e}")))?;
+        self.ctx.func.signature = sig;
+        self.ctx.func.name = UserFuncName::user(0, id.as_u32());
+        Ok(id)
+    }
+
+    /// Compile the function built in `ctx` as `id`, and clear `ctx` for the next.
+    fn define(&mut self, id: FuncId) -> Result<(), Unavailable> {
+        self.module
+            .define_function(id, &mut self.ctx)
+            .map_err(|e| Unavailable(format!("code generation: {e}")))?;
+        self.module.clear_context(&mut self.ctx);
+        Ok(())
+    }
+
+    /// A translator building into `ctx` for the layout with `stride` bytes between slots,
+    /// two lanes per value when `pair`.
+    fn translator(&mut self, stride: i64, pair: bool) -> Translator<'_> {
+        let b = FunctionBuilder::new(&mut self.ctx.func, &mut self.fctx);
+        Translator::new(
+            b,
+            &mut self.module,
+            &self.helpers,
+            self.program,
+            &self.table_addresses,
+            self.slot_count,
+            stride,
+            pair,
+        )
+    }
 }
 
 fn step_signature(module: &JITModule) -> Signature {

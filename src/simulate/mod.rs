@@ -312,15 +312,7 @@ impl<'p> Sim<'p> {
             for s in &self.schedules.schedules {
                 overridden[s.slot as usize] = true;
             }
-            apply_schedules(
-                self.p,
-                self.schedules,
-                &self.base,
-                &mut self.state,
-                t,
-                self.time.dt,
-            )
-            .map_err(|f| f.to_diagnostic(self.p, t))?;
+            self.apply_schedules(t)?;
             self.initial_phase(&overridden, t)?;
         }
         Ok(())
