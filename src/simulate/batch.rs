@@ -2,6 +2,8 @@
 //! schedules) integrated together, every op of the bytecode evaluated over the lanes at once
 //! (structure of arrays: `slots[slot][lane]`). This is how Monte Carlo runs: the interpreter's
 //! dispatch is paid once per batch instead of once per run, and the loops over lanes vectorise.
+//! With native code, each Euler step of a pair of lanes is one call of `native::euler`'s
+//! lane-pair function (`Batch::run_native_euler`); RK4 uses the native flows per pair.
 //!
 //! Each lane's results are bit-identical to [`simulate_with`] on the same inputs (same
 //! operations in the same order; tests/batch.rs checks it), so batching changes no output and
