@@ -39,15 +39,6 @@ fn reads_time(op: &Op) -> bool {
     )
 }
 
-fn loads(op: &Op) -> Option<u32> {
-    match *op {
-        Op::Load(s) | Op::AddLoad(s) | Op::SubLoad(s) | Op::MulLoad(s) | Op::DivLoad(s, _) => {
-            Some(s)
-        }
-        _ => None,
-    }
-}
-
 /// Slots whose value may change during a run: written by the per-step list, stocks, PREVIOUS
 /// values, fixed-delay outputs. Everything else is fixed once the initial phase has run.
 fn varying_slots(p: &Program) -> Vec<bool> {
@@ -85,7 +76,7 @@ fn hoist_constant_auxiliaries(p: &mut Program) {
             && !code.iter().any(reads_time)
             && code
                 .iter()
-                .filter_map(loads)
+                .flat_map(|op| op.slots_read())
                 .all(|s| s != a.slot && !varying[s as usize]);
         if constant {
             varying[a.slot as usize] = false;

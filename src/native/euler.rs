@@ -184,6 +184,31 @@ pub struct StepLoop {
     pub rates: *mut f64,
 }
 
+impl StepLoop {
+    /// Steps `k..end` from time `t0` by `dt`, `until_save` steps before the next saved row,
+    /// then one every `save_every`; `bound` for the stability test. The pointers are set by
+    /// `NativeCode::euler_steps`.
+    pub fn new(
+        (k, end): (u64, u64),
+        (until_save, save_every): (u64, u64),
+        (t0, dt): (f64, f64),
+        bound: f64,
+    ) -> StepLoop {
+        StepLoop {
+            k,
+            end,
+            until_save,
+            save_every,
+            t0,
+            dt,
+            bound,
+            row: std::ptr::null_mut(),
+            time: std::ptr::null_mut(),
+            rates: std::ptr::null_mut(),
+        }
+    }
+}
+
 /// `fn(slots, loop) -> outcome` (scalar layout).
 pub(super) type LoopFn = unsafe extern "C" fn(*mut f64, *mut StepLoop) -> i32;
 

@@ -350,8 +350,10 @@ impl Batch<'_> {
     ) {
         let (t0, dt) = (self.time.start, self.time.dt);
         let width = self.p.columns.len();
-        // Where the row of a lane without a run goes (the pair's code writes both lanes).
-        let mut scratch = [(); 2].map(|_| vec![std::mem::MaybeUninit::<f64>::uninit(); width]);
+        // Where the row of a lane without a run goes (the pair's code writes both lanes); only
+        // a batch with fewer runs than lanes has one.
+        let spare = if self.rows.len() < LANES { width } else { 0 };
+        let mut scratch = [(); 2].map(|_| vec![std::mem::MaybeUninit::<f64>::uninit(); spare]);
         let mut until_save = 0;
         for k in 0..steps {
             let live = self.active & !self.failed;

@@ -121,18 +121,8 @@ fn run_native_euler(
         // The outcome of step `k` when the loop made it and handed it back unfinished.
         let mut handed_back = None;
         if looping {
-            let mut run = StepLoop {
-                k,
-                end: steps,
-                until_save,
-                save_every,
-                t0,
-                dt,
-                bound: EULER_BOUND,
-                row: std::ptr::null_mut(),
-                time: std::ptr::null_mut(),
-                rates: std::ptr::null_mut(),
-            };
+            let mut run =
+                StepLoop::new((k, steps), (until_save, save_every), (t0, dt), EULER_BOUND);
             let outcome = native.euler_steps(
                 &mut sim.state.slots,
                 &mut run,

@@ -6,7 +6,7 @@
 //! point it holds the last value. Constants whose equations depend on a scheduled constant are
 //! recomputed at every evaluation, in dependency order.
 
-use crate::vm::{Assign, Op, Program};
+use crate::vm::{Assign, Program};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Interpolation {
@@ -80,7 +80,8 @@ impl ScheduleSet {
             }
             let reads_dirty = program.ops[a.start as usize..a.end as usize]
                 .iter()
-                .any(|op| matches!(op, Op::Load(s) if dirty[*s as usize]));
+                .flat_map(|op| op.slots_read())
+                .any(|s| dirty[s as usize]);
             if reads_dirty {
                 dirty[a.slot as usize] = true;
                 dependents.push(*a);
