@@ -47,6 +47,11 @@ pub fn bench(model: &Model, runs: usize) -> Result<BenchReport, Diagnostic> {
     if runs == 0 {
         return Err(Diagnostic::error("--runs must be at least 1"));
     }
+    // Every run keeps the model's constants, so they are written into the code as numbers
+    // (`Model::specialize`), as a Monte Carlo does for the constants it does not vary.
+    let model = &model
+        .specialize(&[])
+        .map_err(|f| Diagnostic::error(format!("cannot specialise the model: {}", f.render())))?;
     let time = model.time();
     // The program prepared once, as for a Monte Carlo (and as Simlin's reset + run reuses its
     // compiled simulation).

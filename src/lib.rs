@@ -42,6 +42,8 @@ pub struct Model {
     pub sources: Sources,
     /// Compile-time warnings (missing units, unattached flows...).
     pub warnings: Vec<Diagnostic>,
+    /// The declaration it was compiled from, for [`Model::specialize`].
+    decl: std::sync::Arc<model::ModelDecl>,
 }
 
 /// Why a model could not be loaded: the diagnostics and the files they point into.
@@ -91,14 +93,39 @@ impl Model {
         });
         match compiled {
             Ok((program, warnings)) => Ok(Model {
-                name: decl.name,
+                name: decl.name.clone(),
                 program,
-                sources: decl.sources,
+                sources: decl.sources.clone(),
                 warnings: import_warnings.into_iter().chain(warnings).collect(),
+                decl: std::sync::Arc::new(decl),
             }),
             Err(diagnostics) => Err(Failure {
                 diagnostics,
                 sources: decl.sources,
+            }),
+        }
+    }
+
+    /// The model compiled for a job whose runs set only the constants in `settable` (slots
+    /// of this model's program, e.g. from [`Model::overrides`]): every other literal constant
+    /// keeps its model value in every run, so it is written into the per-step code as a
+    /// number and what that makes constant is folded (see `compile::specialize`; selector
+    /// constants such as `state_fit = [1, 0, 0, 0]` remove whole terms). Same columns and
+    /// slots as `self`; a run that sets any other constant is refused.
+    pub fn specialize(&self, settable: &[u32]) -> Result<Model, Failure> {
+        match compile::compile_specialized(&self.decl, settable) {
+            Ok((mut program, _)) => {
+                if self.program.native.is_none() {
+                    program.use_interpreter();
+                }
+                Ok(Model {
+                    program,
+                    ..self.clone()
+                })
+            }
+            Err(diagnostics) => Err(Failure {
+                diagnostics,
+                sources: self.sources.clone(),
             }),
         }
     }

@@ -288,6 +288,10 @@ pub struct Program {
     /// Constants that stand for one of the run's time settings (an XMILE model's INITIAL TIME,
     /// FINAL TIME, TIME STEP, SAVEPER): set from the run's settings before its overrides.
     pub time_constants: Vec<(u32, crate::model::TimeField)>,
+    /// Literal constants whose values are written into the per-step code as numbers
+    /// (`compile::compile_specialized`), in increasing order: a run may not override or
+    /// schedule them, since the code would not see the new value.
+    pub built_in: Vec<u32>,
     /// Machine code for `flows` (see [`crate::native`]), made by `compile::compile` after the
     /// last change to `flows`; `None` where Cranelift does not support the CPU, or when the
     /// interpreter was asked for. Anything that changes `flows` or `ops` afterwards must drop
@@ -895,10 +899,24 @@ fn eps(dt: f64) -> f64 {
     dt * 1e-6
 }
 
+/// MIN: `b` when `b < a` or `a` is NaN, else `a` (so a NaN operand gives the other one, as
+/// `f64::min` does, and a tie, −0 against +0 included, gives `a`: unlike `f64::min`, every
+/// case is specified, so the native code computes the same bits).
+#[inline(always)]
+pub fn min(a: f64, b: f64) -> f64 {
+    if b < a || a.is_nan() { b } else { a }
+}
+
+/// MAX: `b` when `b > a` or `a` is NaN, else `a` (see [`min`]).
+#[inline(always)]
+pub fn max(a: f64, b: f64) -> f64 {
+    if b > a || a.is_nan() { b } else { a }
+}
+
 pub(crate) fn f2(f: F2, a: f64, b: f64, time: f64, dt: f64) -> f64 {
     match f {
-        F2::Min => a.min(b),
-        F2::Max => a.max(b),
+        F2::Min => min(a, b),
+        F2::Max => max(a, b),
         F2::Modulo => a - b * (a / b).floor(),
         F2::Remainder => a % b,
         F2::Zidz => {

@@ -3,6 +3,7 @@
 use super::factors::FactorHoister;
 use super::ir::{Func, Ir};
 use super::order::Orders;
+use super::specialize;
 use super::{Builder, SlotKind};
 use crate::equation::BinaryOp;
 use crate::model::VarKind;
@@ -10,7 +11,9 @@ use crate::vm::{
     Assign, Column, ColumnKind, F1, F2, F3, Op, Param, Program, SlotMeta, StockSlot, Summary, Table,
 };
 
-pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
+/// `built_in[slot]`: a literal constant whose value is written into the per-step code as a
+/// number (`compile::compile_specialized`; all false otherwise).
+pub(crate) fn generate(b: &Builder, orders: &Orders, built_in: &[bool]) -> Program {
     let mut g = Gen {
         ops: Vec::new(),
         op_locations: Vec::new(),
@@ -38,9 +41,22 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
         .iter()
         .map(|&i| {
             let a = &b.runtime[i];
-            let per_step = hoister.rewrite_equation(a.slot, &a.ir);
+            let known = |s: u32| {
+                if built_in.get(s as usize).copied().unwrap_or(false) {
+                    b.literal_values[s as usize]
+                } else {
+                    None
+                }
+            };
+            let ir = specialize::fold(&a.ir, &known);
+            if ir == Ir::Num(0.0) && is_flow[a.slot as usize] {
+                // A flow that is 0 at every step moves nothing: it leaves its stocks' lists
+                // and is computed once, in the initial phase, for its column.
+                is_flow[a.slot as usize] = false;
+            }
+            let per_step = hoister.rewrite_equation(a.slot, &ir);
             if !is_flow[a.slot as usize] {
-                hoister.note_auxiliary(a.slot, &a.ir);
+                hoister.note_auxiliary(a.slot, &ir);
             }
             g.assignment(a.slot, &per_step)
         })
@@ -71,9 +87,9 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
         .iter()
         .map(|s| {
             let i0 = flow_slots.len() as u32;
-            flow_slots.extend(&s.inflows);
+            flow_slots.extend(s.inflows.iter().filter(|&&f| is_flow[f as usize]));
             let i1 = flow_slots.len() as u32;
-            flow_slots.extend(&s.outflows);
+            flow_slots.extend(s.outflows.iter().filter(|&&f| is_flow[f as usize]));
             let i2 = flow_slots.len() as u32;
             StockSlot {
                 slot: s.slot,
@@ -208,6 +224,9 @@ pub(crate) fn generate(b: &Builder, orders: &Orders) -> Program {
         uses_pulse: g.uses_pulse,
         summary,
         time_constants: Vec::new(),
+        built_in: (0..built_in.len() as u32)
+            .filter(|&s| built_in[s as usize])
+            .collect(),
         native: None,
     }
 }

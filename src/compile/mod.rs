@@ -16,6 +16,7 @@ pub mod ir;
 mod lower;
 mod optimize;
 mod order;
+mod specialize;
 mod unitcheck;
 
 use std::collections::HashMap;
@@ -33,6 +34,24 @@ const MAX_SLOTS: usize = 10_000_000;
 
 /// Compile a loaded model. On success also returns warnings.
 pub fn compile(model: &ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
+    compile_with(model, None)
+}
+
+/// Compile a loaded model for a job that sets only the constants in `settable` (slots, as
+/// numbered by [`compile`] for the same model): every other literal constant is built into
+/// the per-step code as a number ([`specialize`]). Runs of the result may override or
+/// schedule only the `settable` slots (and the constants defined by equations).
+pub fn compile_specialized(
+    model: &ModelDecl,
+    settable: &[u32],
+) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
+    compile_with(model, Some(settable))
+}
+
+fn compile_with(
+    model: &ModelDecl,
+    settable: Option<&[u32]>,
+) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
     let mut b = Builder::new(model);
     b.declare();
     if !b.diags.has_errors() {
@@ -48,9 +67,8 @@ pub fn compile(model: &ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnost
             return Err(b.diags);
         }
     };
-    let mut program = codegen::generate(&b, &orders);
     // Literal constants that stand for the run's time settings (XMILE control variables).
-    program.time_constants = model
+    let time_constants: Vec<(u32, crate::model::TimeField)> = model
         .dialect
         .time_constants
         .iter()
@@ -62,6 +80,23 @@ pub fn compile(model: &ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnost
             literal.then_some((v.slot, *field))
         })
         .collect();
+    let built_in = match settable {
+        None => vec![false; b.slots.len()],
+        Some(settable) => {
+            let mut built_in: Vec<bool> = b.literal_values.iter().map(Option::is_some).collect();
+            for &s in settable {
+                if let Some(flag) = built_in.get_mut(s as usize) {
+                    *flag = false;
+                }
+            }
+            for &(s, _) in &time_constants {
+                built_in[s as usize] = false;
+            }
+            built_in
+        }
+    };
+    let mut program = codegen::generate(&b, &orders, &built_in);
+    program.time_constants = time_constants;
     optimize::optimize(&mut program);
     // Machine code for the per-step assignments; the interpreter where Cranelift cannot
     // make it (an unsupported CPU), which gives the same numbers, only slower.

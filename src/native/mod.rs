@@ -393,9 +393,18 @@ impl<'p> Maker<'p> {
 
     /// Compile the function built in `ctx` as `id`, and clear `ctx` for the next.
     fn define(&mut self, id: FuncId) -> Result<(), Unavailable> {
+        let dump = std::env::var_os("CARESHIFT_DISASM").is_some();
+        self.ctx.set_disasm(dump);
         self.module
             .define_function(id, &mut self.ctx)
             .map_err(|e| Unavailable(format!("code generation: {e}")))?;
+        if dump && let Some(cc) = self.ctx.compiled_code() {
+            eprintln!(
+                "=== function {} ===\n{}",
+                id.as_u32(),
+                cc.vcode.clone().unwrap_or_default()
+            );
+        }
         self.module.clear_context(&mut self.ctx);
         Ok(())
     }
@@ -1029,9 +1038,13 @@ impl<'a> Translator<'a> {
                     let c = pop!();
                     let y = pop!();
                     let x = pop!();
-                    let code = self.code(f as usize);
-                    let (time, dt) = (self.time_arg, self.dt_arg);
-                    let v = self.call(self.refs.f3, &[code], &[x, y, c], &[time, dt]);
+                    let v = if f == F3::Xidz {
+                        self.divide_unless_zero(x, y, c)
+                    } else {
+                        let code = self.code(f as usize);
+                        let (time, dt) = (self.time_arg, self.dt_arg);
+                        self.call(self.refs.f3, &[code], &[x, y, c], &[time, dt])
+                    };
                     stack.push(v)
                 }
                 Op::PulseTrain => {
@@ -1057,6 +1070,23 @@ impl<'a> Translator<'a> {
             [v] => Ok(*v),
             _ => Err(bad()),
         }
+    }
+
+    /// `vm::min` (`cc` less than) or `vm::max` (greater than): `y` when `y cc x` or `x` is
+    /// NaN, else `x`.
+    fn min_max(&mut self, cc: FloatCC, x: Value, y: Value) -> Value {
+        let better = self.b.ins().fcmp(cc, y, x);
+        let x_nan = self.b.ins().fcmp(FloatCC::Unordered, x, x);
+        let take_y = self.b.ins().bor(better, x_nan);
+        self.choose(take_y, y, x)
+    }
+
+    /// `x / y`, or `otherwise` where `y` is 0 (ZIDZ, XIDZ).
+    fn divide_unless_zero(&mut self, x: Value, y: Value, otherwise: Value) -> Value {
+        let zero = self.num(0.0);
+        let y_zero = self.b.ins().fcmp(FloatCC::Equal, y, zero);
+        let quotient = self.b.ins().fdiv(x, y);
+        self.choose(y_zero, otherwise, quotient)
     }
 
     fn binary(&mut self, op: Op, x: Value, y: Value) -> Value {
@@ -1090,6 +1120,14 @@ impl<'a> Translator<'a> {
                     self.b.ins().bor(a, b)
                 };
                 self.bool_f(c)
+            }
+            // Inline, as `vm::min` / `vm::max` / `vm::f2` define them: a call would spill
+            // every live register (all are caller-saved).
+            Op::F2(F2::Min) => self.min_max(FloatCC::LessThan, x, y),
+            Op::F2(F2::Max) => self.min_max(FloatCC::GreaterThan, x, y),
+            Op::F2(F2::Zidz) => {
+                let zero = self.num(0.0);
+                self.divide_unless_zero(x, y, zero)
             }
             Op::F2(f) => {
                 let code = self.code(f as usize);

@@ -295,6 +295,18 @@ impl<'p> Sim<'p> {
         for &(slot, field) in &self.p.time_constants {
             self.state.slots[slot as usize] = field.of(&self.time);
         }
+        let built_in = overrides
+            .iter()
+            .map(|&(slot, _)| slot)
+            .chain(self.schedules.schedules.iter().map(|s| s.slot))
+            .find(|slot| self.p.built_in.binary_search(slot).is_ok());
+        if let Some(slot) = built_in {
+            return Err(Diagnostic::error(format!(
+                "`{}` cannot be set in this run: the program was specialised with its value built in",
+                self.p.slot_meta[slot as usize].name
+            ))
+            .help("specialise the model with this constant among the settable ones (Model::specialize)"));
+        }
         let mut overridden = vec![false; self.state.slots.len()];
         for &(slot, v) in overrides {
             self.state.slots[slot as usize] = v;
