@@ -1010,6 +1010,22 @@ mod tests {
         assert_send_sync::<Program>();
     }
 
+    /// MIN and MAX specify every case, so that native code can compute the same bits.
+    #[test]
+    fn min_and_max_give_the_other_operand_for_nan_and_the_first_for_a_tie() {
+        assert_eq!(min(2.0, 1.0), 1.0);
+        assert_eq!(max(2.0, 1.0), 2.0);
+        assert_eq!(min(f64::NAN, 1.0), 1.0);
+        assert_eq!(min(1.0, f64::NAN), 1.0);
+        assert_eq!(max(f64::NAN, 1.0), 1.0);
+        assert_eq!(max(1.0, f64::NAN), 1.0);
+        assert!(min(f64::NAN, f64::NAN).is_nan());
+        assert!(min(-0.0, 0.0).is_sign_negative());
+        assert!(min(0.0, -0.0).is_sign_positive());
+        assert!(max(-0.0, 0.0).is_sign_negative());
+        assert!(max(0.0, -0.0).is_sign_positive());
+    }
+
     #[test]
     fn discrete_table_steps() {
         let t = Table {

@@ -109,6 +109,26 @@ fn native_code_equals_the_interpreter_on_every_bundled_model() {
             &[Method::Euler, Method::Rk4, Method::Dopri5],
             &ScheduleSet::default(),
         );
+        // Specialised, with every other constant built in (`Model::specialize`).
+        let every_other: Vec<u32> = model
+            .program
+            .params
+            .iter()
+            .step_by(2)
+            .map(|p| p.slot)
+            .collect();
+        let specialised = model
+            .specialize(&every_other)
+            .unwrap_or_else(|f| panic!("{}", f.render()));
+        assert!(
+            !specialised.program.built_in.is_empty(),
+            "{path}: nothing built in"
+        );
+        assert_native_matches_interpreter(
+            &specialised,
+            &[Method::Euler, Method::Rk4, Method::Dopri5],
+            &ScheduleSet::default(),
+        );
     }
 }
 

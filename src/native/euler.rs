@@ -732,8 +732,9 @@ impl Step<'_, '_> {
         for (i, (s, &StockRate { rate, level, .. })) in p.stocks.iter().zip(rates).enumerate() {
             let change = self.b.ins().fmul(self.dt, rate);
             let new = self.b.ins().fadd(level, change);
-            let nan_unless_finite = self.b.ins().fsub(new, new);
-            sums[i % 4] = self.b.ins().fadd(sums[i % 4], nan_unless_finite);
+            // As in `Translator::assignments_where`: the sum is finite unless a value is not
+            // (or the sum overflows: a false alarm, which the caller's check clears).
+            sums[i % 4] = self.b.ins().fadd(sums[i % 4], new);
             let kept = if s.non_negative || s.clamp_at_zero {
                 let negative = self.b.ins().fcmp(FloatCC::LessThan, new, zero);
                 self.choose(negative, zero, new)
@@ -745,6 +746,7 @@ impl Step<'_, '_> {
         let low = self.b.ins().fadd(sums[0], sums[1]);
         let high = self.b.ins().fadd(sums[2], sums[3]);
         let sum = self.b.ins().fadd(low, high);
+        let sum = self.b.ins().fsub(sum, sum);
         let scalar_zero = self.b.ins().f64const(0.0);
         if !self.pair {
             return Ok(self.b.ins().fcmp(FloatCC::NotEqual, sum, scalar_zero));

@@ -673,8 +673,9 @@ impl<'a> Translator<'a> {
         };
     }
 
-    /// Every assignment of `Program::flows`, in order, each stored to its slot. Returns a sum
-    /// that is 0 (per lane) when every value was finite and NaN otherwise.
+    /// Every assignment of `Program::flows`, in order, each stored to its slot. Returns the
+    /// sum of their values (per lane): finite when every value was (see
+    /// [`Translator::lanes_not_finite`]).
     fn assignments(&mut self) -> Result<Value, Unavailable> {
         self.assignments_where(|_| true)
     }
@@ -682,25 +683,29 @@ impl<'a> Translator<'a> {
     /// [`Translator::assignments`] for the assignments whose index in `Program::flows`
     /// satisfies `include`, in order.
     fn assignments_where(&mut self, include: impl Fn(usize) -> bool) -> Result<Value, Unavailable> {
-        // Finite check without a branch per assignment: `v − v` is +0 for a finite `v` and
-        // NaN otherwise, so the sums stay 0 until a value is not finite. Four sums, so that
-        // they are not one long chain of dependent additions.
+        // Finite check without a branch per assignment: the values are summed, and a sum
+        // is finite unless some value is not (NaN and ±∞ survive every addition, `∞ − ∞`
+        // is NaN) or the finite values overflow it. That last case is a false alarm only:
+        // the caller finishes the step in Rust, which finds nothing to report and goes on.
+        // Four sums, so that they are not one long chain of dependent additions.
         let zero = self.num(0.0);
         let mut sums = [zero; 4];
         for (i, a) in self.p.flows.iter().enumerate().filter(|&(i, _)| include(i)) {
             self.assignment = i;
             let v = self.assignment(a)?;
             self.store(a.slot, v)?;
-            let nan_unless_finite = self.b.ins().fsub(v, v);
-            sums[i % 4] = self.b.ins().fadd(sums[i % 4], nan_unless_finite);
+            sums[i % 4] = self.b.ins().fadd(sums[i % 4], v);
         }
         let low = self.b.ins().fadd(sums[0], sums[1]);
         let high = self.b.ins().fadd(sums[2], sums[3]);
         Ok(self.b.ins().fadd(low, high))
     }
 
-    /// An i32 with bit l set when lane l of `sum` (from [`Translator::assignments`]) is not 0.
+    /// An i32 with bit l set when lane l of `sum` (from [`Translator::assignments`]) is not
+    /// finite.
     fn lanes_not_finite(&mut self, sum: Value) -> Value {
+        // +0 where the sum is finite, NaN elsewhere.
+        let sum = self.b.ins().fsub(sum, sum);
         let lanes: Vec<Value> = if self.pair {
             (0..2).map(|l| self.b.ins().extractlane(sum, l)).collect()
         } else {

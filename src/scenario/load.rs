@@ -60,7 +60,12 @@ pub fn load_scenario_for(path: &Path, model: Option<&Path>) -> Result<Scenario, 
     let scenario = r.resolve(path, &doc, model_path.clone(), &declared_model);
     let diagnostics = std::mem::take(&mut r.diags);
     match scenario {
-        Some(parts) if !diagnostics.has_errors() => Ok(parts.into_scenario(model)),
+        Some(parts) if !diagnostics.has_errors() => {
+            let mut scenario = parts.into_scenario(model);
+            // The constants no run of the scenario sets are written into the code.
+            scenario.model = scenario.model.specialize(&scenario.settable_slots())?;
+            Ok(scenario)
+        }
         _ => Err(Failure {
             diagnostics,
             sources: model.sources,

@@ -261,6 +261,37 @@ pub fn is_scenario_file(path: &std::path::Path) -> bool {
 }
 
 impl Scenario {
+    /// Every constant slot some run of this scenario sets: fixed parameters of either arm,
+    /// uncertain parameters, parameter levers and the targets of interventions. The others
+    /// keep their model values in every run (see [`crate::Model::specialize`]).
+    pub fn settable_slots(&self) -> Vec<u32> {
+        let mut slots: Vec<u32> = self
+            .fixed
+            .iter()
+            .chain(&self.baseline.fixed)
+            .map(|&(slot, _)| slot)
+            .chain(
+                self.uncertainty
+                    .parameters
+                    .iter()
+                    .flat_map(|p| p.slots.iter().copied()),
+            )
+            .chain(self.levers.iter().flat_map(|l| match &l.target {
+                LeverTarget::Parameter(slots) => slots.clone(),
+                LeverTarget::Scale(_) | LeverTarget::Shift(_) => Vec::new(),
+            }))
+            .chain(
+                self.interventions
+                    .iter()
+                    .chain(&self.baseline.interventions)
+                    .flat_map(|i| i.slots.iter().copied()),
+            )
+            .collect();
+        slots.sort_unstable();
+        slots.dedup();
+        slots
+    }
+
     /// The names of the uncertain parameters, in their order.
     pub fn uncertain_names(&self) -> Vec<&str> {
         self.uncertainty

@@ -164,12 +164,14 @@ pub fn run_toml_err(toml: &str) -> String {
 
 /// Every settable literal constant scaled by a run-dependent factor (1 + 0.03·run): distinct
 /// parameter sets for batches and comparisons.
+/// (Only the constants the program lets a run set: not those a specialised program has
+/// built in.)
 pub fn scaled_constants(model: &Model, run: usize) -> Vec<(u32, f64)> {
     model
         .program
         .params
         .iter()
-        .filter(|p| !p.fixed)
+        .filter(|p| !p.fixed && model.program.built_in.binary_search(&p.slot).is_err())
         .filter_map(|p| Some((p.slot, p.default? * (1.0 + 0.03 * run as f64))))
         .collect()
 }
