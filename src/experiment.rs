@@ -488,7 +488,7 @@ impl<'s> Plan<'s> {
             .iter()
             .any(|l| matches!(l.target, LeverTarget::Parameter(_)));
         Ok(Plan {
-            simulator: Simulator::new(program),
+            simulator: s.model.simulator(),
             sampler,
             baseline_schedules,
             option_schedules,

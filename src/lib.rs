@@ -44,6 +44,8 @@ pub struct Model {
     pub warnings: Vec<Diagnostic>,
     /// The declaration it was compiled from, for [`Model::specialize`].
     decl: std::sync::Arc<model::ModelDecl>,
+    /// `program`'s stock–flow wiring and column names, made once for every run.
+    prepared: std::sync::Arc<simulate::Prepared>,
 }
 
 /// Why a model could not be loaded: the diagnostics and the files they point into.
@@ -94,6 +96,7 @@ impl Model {
         match compiled {
             Ok((program, warnings)) => Ok(Model {
                 name: decl.name.clone(),
+                prepared: simulate::Prepared::of(&program),
                 program,
                 sources: decl.sources.clone(),
                 warnings: import_warnings.into_iter().chain(warnings).collect(),
@@ -119,6 +122,7 @@ impl Model {
                     program.use_interpreter();
                 }
                 Ok(Model {
+                    prepared: simulate::Prepared::of(&program),
                     program,
                     ..self.clone()
                 })
@@ -204,11 +208,12 @@ impl Model {
         time: &TimeSettings,
         overrides: &[(u32, f64)],
     ) -> Result<Results, Diagnostic> {
-        simulate::simulate(&self.program, time, overrides)
+        self.simulator()
+            .run(time, overrides, &simulate::ScheduleSet::default())
     }
 
     /// The program prepared for many runs (see [`simulate::Simulator`]).
     pub fn simulator(&self) -> simulate::Simulator<'_> {
-        simulate::Simulator::new(&self.program)
+        simulate::Simulator::with(&self.program, self.prepared.clone())
     }
 }

@@ -478,3 +478,50 @@ equation = "level / (TIME - 0.5)"
     );
     assert!(native.is_err());
 }
+
+/// The native Euler step checks a value for being finite through what reads it where it can:
+/// through a later value that reads it by `+ − ×` (or as a numerator), and through the
+/// stocks' net rates, which every attached flow reaches. A value that is not finite still
+/// fails the run with the interpreter's message, at a step that saves no row too; one that
+/// only MIN reads (which would hide it) is checked itself.
+#[test]
+fn a_value_checked_through_its_readers_fails_the_run_as_the_interpreter_does() {
+    for reader in ["spike * 0.1", "min(spike, 5)", "5 / spike"] {
+        let model = load_toml(&format!(
+            r#"
+[time]
+start = 0
+stop = 3
+dt = 0.25
+save_step = 2
+units = "day"
+[stocks.level]
+initial = 1
+inflows = ["from_spike", "growth", "more_growth", "yet_more"]
+[flows.from_spike]
+equation = "{reader}"
+[flows.growth]
+equation = "level * 0.01"
+[flows.more_growth]
+equation = "level * 0.02"
+[flows.yet_more]
+equation = "level * 0.03"
+[auxiliaries.spike]
+equation = "level / (TIME - 1)"
+"#
+        ))
+        .unwrap_or_else(|f| panic!("{}", f.render()));
+        let slow = interpreter(&model.program);
+        let none = ScheduleSet::default();
+        let native = simulate_with(&model.program, model.time(), &[], &none);
+        let interpreted = simulate_with(&slow, model.time(), &[], &none);
+        let error = interpreted.as_ref().expect_err("spike is 1/0 at t = 1");
+        assert!(error.message.contains("spike"), "{}", error.message);
+        assert_same(reader, &native, &interpreted);
+        let lanes = vec![Vec::new(); 2];
+        let batch = simulate_batch(&model.program, model.time(), &lanes, &none);
+        for lane in &batch {
+            assert_same(reader, lane, &interpreted);
+        }
+    }
+}

@@ -85,7 +85,23 @@ pub(super) fn define(
         // The assignments the step needs, then (only when a row is saved) those only the
         // row needs.
         let for_row_only = for_row_only(program);
-        let not_finite = flows.assignments_where(|i| !for_row_only[i])?;
+        // A flow attached to a stock reaches its net rate, so checking the rates (below)
+        // checks the flows, and what they read transparently: done when that leaves more
+        // checks out than it adds.
+        let mut attached = vec![false; program.defaults.len()];
+        for &f in &program.flow_slots {
+            attached[f as usize] = true;
+        }
+        let main: Vec<bool> = for_row_only.iter().map(|&r| !r).collect();
+        let checks = |later: &[bool]| {
+            let covered = super::covered_by_later(program, &main, later);
+            (0..main.len()).filter(|&i| main[i] && !covered[i]).count()
+        };
+        let check_rates = checks(&attached) + program.stocks.len() < checks(&[]);
+        if !check_rates {
+            attached.clear();
+        }
+        let not_finite = flows.assignments_checked(|i| main[i], &attached)?;
         let mut flows_result = flows.lanes_not_finite(not_finite);
         if !pair {
             flows_result = return_if(&mut flows.b, flows_result, FLOWS_NOT_FINITE);
@@ -111,9 +127,19 @@ pub(super) fn define(
             flows.b.switch_to_block(join);
             flows_result = flows.b.block_params(join)[0];
         }
+        // The values the last few assignments made (or loaded) are still in registers: the
+        // code after the flows uses them instead of reading them back.
+        let last = program.flows.len();
+        let recent: Vec<Option<Value>> = flows
+            .known
+            .iter()
+            .map(|k| k.and_then(|(v, made)| (made + REMEMBER_AFTER_FLOWS >= last).then_some(v)))
+            .collect();
         let b = flows.b;
         let ty = if pair { types::F64X2 } else { types::F64 };
         let mut step = Step {
+            recent,
+            use_recent: true,
             b,
             p: program,
             slot_count,
@@ -127,6 +153,19 @@ pub(super) fn define(
         step.dt = step.splat(params[2]);
         step.neutral = step.num(NEUTRAL);
         let rates = step.limit_and_rates()?;
+        // Past the limiting's join, a flow's value is the one in memory.
+        step.use_recent = false;
+        // The flows left unchecked above: each reaches a net rate (limiting keeps a value
+        // that is not finite so: `x > available` is false for NaN, and a scaled ∞ is NaN).
+        let flows_result = if !check_rates {
+            flows_result
+        } else if pair {
+            let rates_not_finite = step.not_finite(rates.iter().map(|r| r.rate))?;
+            step.b.ins().bor(flows_result, rates_not_finite)
+        } else {
+            let rates_not_finite = step.not_finite(rates.iter().map(|r| r.rate))?;
+            return_if(&mut step.b, rates_not_finite, FLOWS_NOT_FINITE)
+        };
         if !pair {
             let bound = params[3];
             let unstable = step.unstable(&rates, bound)?;
@@ -411,9 +450,18 @@ fn flows_of<'p>(p: &'p Program, s: &StockSlot) -> (&'p [u32], &'p [u32]) {
     (range(s.inflows), range(s.outflows))
 }
 
-/// Builds the part of the step after the flows. Every value is read from memory where it is
-/// used (the flows function has just written them; limiting may have changed them).
+/// How many assignments before the end of the flows a value may have been made for the code
+/// after them to use it from a register (as `REMEMBER_ASSIGNMENTS` within the flows).
+const REMEMBER_AFTER_FLOWS: usize = 8;
+
+/// Builds the part of the step after the flows. A value is read from memory where it is used
+/// (the flows have just written them), except one of the last few assignments made, which
+/// is still in a register: used while no limiting can have changed it (`use_recent`).
 struct Step<'a, 'f> {
+    /// Per slot: its value as the last few assignments made or loaded it.
+    recent: Vec<Option<Value>>,
+    /// False once outflows may have been scaled in memory.
+    use_recent: bool,
     b: FunctionBuilder<'f>,
     p: &'a Program,
     slot_count: usize,
@@ -439,6 +487,11 @@ impl Step<'_, '_> {
 
     fn load(&mut self, slot: u32) -> Result<Value, Unavailable> {
         let offset = slot_offset(slot, self.stride, self.slot_count)?;
+        if self.use_recent
+            && let Some(v) = self.recent[slot as usize]
+        {
+            return Ok(v);
+        }
         let (ty, flags) = (self.ty, self.flags());
         Ok(self.b.ins().load(ty, flags, self.slots, offset))
     }
@@ -598,6 +651,7 @@ impl Step<'_, '_> {
         }
         self.b.ins().jump(join, &as_args(&rates));
         self.b.switch_to_block(limit);
+        self.use_recent = false;
         self.limit_outflows()?;
         let rates = self.rates()?;
         self.b.ins().jump(join, &as_args(&rates));
@@ -743,6 +797,24 @@ impl Step<'_, '_> {
             };
             self.store(s.slot, kept)?;
         }
+        self.not_finite_sum(sums)
+    }
+
+    /// Whether some of `values` is not finite (see [`Step::not_finite_sum`]).
+    fn not_finite(&mut self, values: impl Iterator<Item = Value>) -> Result<Value, Unavailable> {
+        let zero = self.num(0.0);
+        let mut sums = [zero; 4];
+        for (i, v) in values.enumerate() {
+            sums[i % 4] = self.b.ins().fadd(sums[i % 4], v);
+        }
+        self.not_finite_sum(sums)
+    }
+
+    /// Whether the four partial `sums` of some values are not all finite, i.e. some value was
+    /// not (or the sum overflowed: a false alarm the caller's check clears, as in
+    /// `Translator::assignments_where`). Scalar: an i8; pair: an i32 with bit `l` for lane
+    /// `l`.
+    fn not_finite_sum(&mut self, sums: [Value; 4]) -> Result<Value, Unavailable> {
         let low = self.b.ins().fadd(sums[0], sums[1]);
         let high = self.b.ins().fadd(sums[2], sums[3]);
         let sum = self.b.ins().fadd(low, high);

@@ -683,6 +683,21 @@ impl<'a> Translator<'a> {
     /// [`Translator::assignments`] for the assignments whose index in `Program::flows`
     /// satisfies `include`, in order.
     fn assignments_where(&mut self, include: impl Fn(usize) -> bool) -> Result<Value, Unavailable> {
+        self.assignments_checked(include, &[])
+    }
+
+    /// [`Translator::assignments_where`], where the slots flagged in `checked_later` are
+    /// checked for being finite by the caller, after these assignments and before anything
+    /// else changes (the Euler step checks its stocks' net rates, which every attached flow
+    /// reaches): a value that one of them, or a later included assignment, reads
+    /// transparently ([`transparent_reads`]) is not checked itself.
+    fn assignments_checked(
+        &mut self,
+        include: impl Fn(usize) -> bool,
+        checked_later: &[bool],
+    ) -> Result<Value, Unavailable> {
+        let included: Vec<bool> = (0..self.p.flows.len()).map(&include).collect();
+        let covered = covered_by_later(self.p, &included, checked_later);
         // Finite check without a branch per assignment: the values are summed, and a sum
         // is finite unless some value is not (NaN and ±∞ survive every addition, `∞ − ∞`
         // is NaN) or the finite values overflow it. That last case is a false alarm only:
@@ -690,11 +705,21 @@ impl<'a> Translator<'a> {
         // Four sums, so that they are not one long chain of dependent additions.
         let zero = self.num(0.0);
         let mut sums = [zero; 4];
-        for (i, a) in self.p.flows.iter().enumerate().filter(|&(i, _)| include(i)) {
+        let mut checked = 0;
+        for (i, a) in self
+            .p
+            .flows
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| included[i])
+        {
             self.assignment = i;
             let v = self.assignment(a)?;
             self.store(a.slot, v)?;
-            sums[i % 4] = self.b.ins().fadd(sums[i % 4], v);
+            if !covered[i] {
+                sums[checked % 4] = self.b.ins().fadd(sums[checked % 4], v);
+                checked += 1;
+            }
         }
         let low = self.b.ins().fadd(sums[0], sums[1]);
         let high = self.b.ins().fadd(sums[2], sums[3]);
@@ -1142,6 +1167,104 @@ impl<'a> Translator<'a> {
             _ => unreachable!("binary() is called with binary ops only"),
         }
     }
+}
+
+/// The slots whose value, were it not finite, would make the value of `code` (one
+/// assignment's ops) not finite: those read through `+ − ×`, unary minus and the numerator of
+/// `÷` only (∞ and NaN survive them: `∞ × 0` and `∞ − ∞` are NaN). Not through a divisor
+/// (`x / ∞` is 0), a function (MIN, EXP...), a comparison or an IF: an assignment with an IF
+/// reads nothing transparently.
+fn transparent_reads(code: &[Op]) -> Vec<u32> {
+    let mut stack: Vec<Vec<u32>> = Vec::new();
+    for &op in code {
+        let top = |stack: &mut Vec<Vec<u32>>| stack.pop().unwrap_or_default();
+        match op {
+            Op::JumpIfFalse(_) | Op::Jump(_) => return Vec::new(),
+            Op::Num(_) | Op::Time | Op::Dt => stack.push(Vec::new()),
+            Op::Load(s) => stack.push(vec![s]),
+            Op::MulLoads(a, b) => stack.push(vec![a, b]),
+            Op::Neg | Op::AddNum(_) | Op::SubNum(_) | Op::MulNum(_) | Op::DivNum(_) => {}
+            Op::DivLoad(..) => {}
+            Op::AddLoad(s) | Op::SubLoad(s) | Op::MulLoad(s) => {
+                if let Some(t) = stack.last_mut() {
+                    t.push(s);
+                }
+            }
+            Op::AddMulLoads(a, b) | Op::SubMulLoads(a, b) => {
+                if let Some(t) = stack.last_mut() {
+                    t.extend([a, b]);
+                }
+            }
+            Op::Add | Op::Sub | Op::Mul => {
+                let y = top(&mut stack);
+                let mut x = top(&mut stack);
+                x.extend(y);
+                stack.push(x);
+            }
+            Op::Div(_) => {
+                top(&mut stack);
+            }
+            Op::Not | Op::F1(_) | Op::Lookup(_) => {
+                top(&mut stack);
+                stack.push(Vec::new());
+            }
+            Op::Pow
+            | Op::Eq
+            | Op::Ne
+            | Op::Lt
+            | Op::Le
+            | Op::Gt
+            | Op::Ge
+            | Op::And
+            | Op::Or
+            | Op::F2(_) => {
+                top(&mut stack);
+                top(&mut stack);
+                stack.push(Vec::new());
+            }
+            Op::F3(_) => {
+                for _ in 0..3 {
+                    top(&mut stack);
+                }
+                stack.push(Vec::new());
+            }
+            Op::PulseTrain => {
+                for _ in 0..4 {
+                    top(&mut stack);
+                }
+                stack.push(Vec::new());
+            }
+        }
+    }
+    stack.pop().unwrap_or_default()
+}
+
+/// Per assignment of `Program::flows`: whether its value need not be checked for being
+/// finite, because an included assignment after it, or a slot flagged in `checked_later`,
+/// reads it transparently ([`transparent_reads`]): were it not finite, that value would not
+/// be either, and is checked (or is itself covered, down a chain that ends at a checked
+/// value). Only included assignments are considered, on either side.
+fn covered_by_later(p: &Program, included: &[bool], checked_later: &[bool]) -> Vec<bool> {
+    let mut reaches_check = vec![false; p.defaults.len()];
+    for (s, &c) in checked_later.iter().enumerate() {
+        reaches_check[s] |= c;
+    }
+    let mut covered = vec![false; p.flows.len()];
+    for (i, a) in p
+        .flows
+        .iter()
+        .enumerate()
+        .rev()
+        .filter(|&(i, _)| included[i])
+    {
+        covered[i] = reaches_check[a.slot as usize];
+        // Checked or covered, this value's non-finiteness is seen: so is that of what it
+        // reads transparently.
+        for s in transparent_reads(&p.ops[a.start as usize..a.end as usize]) {
+            reaches_check[s as usize] = true;
+        }
+    }
+    covered
 }
 
 /// The byte offset of `slot` for a layout with `stride` bytes between slots; an error for a

@@ -50,7 +50,7 @@ impl Simulator<'_> {
         if let Err(d) = validate_time(program, time) {
             return overrides.iter().map(|_| Err(d.clone())).collect();
         }
-        let mut batch = Batch::new(program, &self.network, time, schedules, overrides);
+        let mut batch = Batch::new(program, &self.prepared.network, time, schedules, overrides);
         batch.run();
         let Batch {
             lanes,
@@ -66,7 +66,7 @@ impl Simulator<'_> {
                 Err(d) => Err(d),
                 Ok(()) if failed & (1 << l) != 0 => scalar(o),
                 Ok(()) => Ok(Results {
-                    columns: self.columns.clone(),
+                    columns: self.prepared.columns.clone(),
                     times: batch.times.clone(),
                     values,
                     warnings: Vec::new(),

@@ -112,17 +112,38 @@ pub fn simulate_with(
 #[derive(Debug, Clone)]
 pub struct Simulator<'p> {
     program: &'p Program,
+    prepared: Arc<Prepared>,
+}
+
+/// What [`Simulator`] makes from a program once: kept by [`crate::Model`], so that
+/// [`crate::Model::run`] does not make it again for every run.
+#[derive(Debug)]
+pub struct Prepared {
     network: Network,
     columns: ColumnNames,
+}
+
+impl Prepared {
+    pub fn of(program: &Program) -> Arc<Prepared> {
+        Arc::new(Prepared {
+            network: Network::new(program),
+            columns: ColumnNames::of(program),
+        })
+    }
 }
 
 impl<'p> Simulator<'p> {
     pub fn new(program: &'p Program) -> Simulator<'p> {
         Simulator {
             program,
-            network: Network::new(program),
-            columns: ColumnNames::of(program),
+            prepared: Prepared::of(program),
         }
+    }
+
+    /// A simulator from `prepared`, which must have been made from `program`
+    /// ([`Prepared::of`]).
+    pub fn with(program: &'p Program, prepared: Arc<Prepared>) -> Simulator<'p> {
+        Simulator { program, prepared }
     }
 
     pub fn program(&self) -> &'p Program {
@@ -137,14 +158,14 @@ impl<'p> Simulator<'p> {
         schedules: &ScheduleSet,
     ) -> Result<Results, Diagnostic> {
         validate_time(self.program, time)?;
-        let mut sim = Sim::new(self.program, &self.network, time, schedules);
+        let mut sim = Sim::new(self.program, &self.prepared.network, time, schedules);
         sim.initialize(overrides)?;
         match time.method {
             Method::Euler | Method::Rk4 => fixed::run(&mut sim)?,
             Method::Dopri5 => dopri::run(&mut sim)?,
         }
         Ok(Results {
-            columns: self.columns.clone(),
+            columns: self.prepared.columns.clone(),
             times: sim.times,
             values: sim.values,
             warnings: sim.warnings,
