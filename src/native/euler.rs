@@ -115,9 +115,9 @@ pub(super) fn define(
                 .brif(params[4], row_values, &[], join, &[flows_result.into()]);
             flows.b.switch_to_block(row_values);
             // Values made in this block do not dominate the code after it.
-            let known = flows.known.clone();
+            let (known, memo) = (flows.known.clone(), flows.memo.clone());
             let not_finite = flows.assignments_where(|i| for_row_only[i])?;
-            flows.known = known;
+            (flows.known, flows.memo) = (known, memo);
             let mut row_result = flows.lanes_not_finite(not_finite);
             if !pair {
                 row_result = return_if(&mut flows.b, row_result, FLOWS_NOT_FINITE);

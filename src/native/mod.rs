@@ -41,6 +41,8 @@ use cranelift_frontend::{FunctionBuilder, FunctionBuilderContext};
 use cranelift_jit::{JITBuilder, JITModule};
 use cranelift_module::{FuncId, Linkage, Module};
 
+use std::collections::HashMap;
+
 use crate::vm::{self, Assign, F1, F2, F3, LANES, Op, Program, Table};
 
 pub mod euler;
@@ -608,7 +610,24 @@ struct Translator<'a> {
     /// False inside an assignment with an IF: values made in a branch do not dominate the
     /// code after it, so they are not remembered.
     remember: bool,
+    /// Constants and arithmetic made by the last few assignments, reused as `known` is.
+    memo: Memo,
 }
+
+/// Values made in straight-line code that a later assignment may reuse (within the same
+/// window as [`Translator::known`]): each constant (materialising one takes two
+/// instructions), and each `+ − × ÷` of two values (`1 − progression_slowdown` is computed
+/// once for the twelve transitions of the care model's frailty module that read it).
+#[derive(Clone, Default)]
+struct Memo {
+    consts: HashMap<u64, (Value, usize)>,
+    arith: HashMap<(u8, Value, Value), (Value, usize)>,
+}
+
+const ADD: u8 = 0;
+const SUB: u8 = 1;
+const MUL: u8 = 2;
+const DIV: u8 = 3;
 
 impl<'a> Translator<'a> {
     /// A translator that builds into `b` (a function of `module`) for the layout with
@@ -643,6 +662,7 @@ impl<'a> Translator<'a> {
             assignment: 0,
             reuse_window: REMEMBER_ASSIGNMENTS,
             remember: true,
+            memo: Memo::default(),
         }
     }
 
@@ -754,8 +774,7 @@ impl<'a> Translator<'a> {
     fn load(&mut self, slot: u32) -> Result<Value, Unavailable> {
         let offset = self.offset(slot)?;
         if let Some((v, made)) = self.known[slot as usize]
-            && made <= self.assignment
-            && self.assignment - made <= self.reuse_window
+            && self.recent(made)
         {
             return Ok(v);
         }
@@ -785,13 +804,47 @@ impl<'a> Translator<'a> {
         }
     }
 
+    /// Whether a value made by assignment `made` may be reused by the current one.
+    fn recent(&self, made: usize) -> bool {
+        made <= self.assignment && self.assignment - made <= self.reuse_window
+    }
+
     fn num(&mut self, x: f64) -> Value {
+        if let Some(&(v, made)) = self.memo.consts.get(&x.to_bits())
+            && self.recent(made)
+        {
+            return v;
+        }
         let v = self.b.ins().f64const(x);
-        if self.pair {
+        let v = if self.pair {
             self.b.ins().splat(types::F64X2, v)
         } else {
             v
+        };
+        if self.remember {
+            self.memo.consts.insert(x.to_bits(), (v, self.assignment));
         }
+        v
+    }
+
+    /// `x + y`, `x − y`, `x × y` or `x ÷ y` (`kind` [`ADD`]...), reusing the same operation
+    /// on the same values made recently.
+    fn arith(&mut self, kind: u8, x: Value, y: Value) -> Value {
+        if let Some(&(v, made)) = self.memo.arith.get(&(kind, x, y))
+            && self.recent(made)
+        {
+            return v;
+        }
+        let v = match kind {
+            ADD => self.b.ins().fadd(x, y),
+            SUB => self.b.ins().fsub(x, y),
+            MUL => self.b.ins().fmul(x, y),
+            _ => self.b.ins().fdiv(x, y),
+        };
+        if self.remember {
+            self.memo.arith.insert((kind, x, y), (v, self.assignment));
+        }
+        v
     }
 
     /// Call helper `f` with `before` (scalars), `operands` (one value per lane) and
@@ -982,10 +1035,10 @@ impl<'a> Translator<'a> {
                     let x = self.load(s)?;
                     let t = top!();
                     let v = match op {
-                        Op::AddLoad(_) => self.b.ins().fadd(t, x),
-                        Op::SubLoad(_) => self.b.ins().fsub(t, x),
-                        Op::MulLoad(_) => self.b.ins().fmul(t, x),
-                        _ => self.b.ins().fdiv(t, x),
+                        Op::AddLoad(_) => self.arith(ADD, t, x),
+                        Op::SubLoad(_) => self.arith(SUB, t, x),
+                        Op::MulLoad(_) => self.arith(MUL, t, x),
+                        _ => self.arith(DIV, t, x),
                     };
                     set_top!(v)
                 }
@@ -993,26 +1046,26 @@ impl<'a> Translator<'a> {
                     let x = self.num(n);
                     let t = top!();
                     let v = match op {
-                        Op::AddNum(_) => self.b.ins().fadd(t, x),
-                        Op::SubNum(_) => self.b.ins().fsub(t, x),
-                        Op::MulNum(_) => self.b.ins().fmul(t, x),
-                        _ => self.b.ins().fdiv(t, x),
+                        Op::AddNum(_) => self.arith(ADD, t, x),
+                        Op::SubNum(_) => self.arith(SUB, t, x),
+                        Op::MulNum(_) => self.arith(MUL, t, x),
+                        _ => self.arith(DIV, t, x),
                     };
                     set_top!(v)
                 }
                 Op::MulLoads(x, y) => {
                     let (x, y) = (self.load(x)?, self.load(y)?);
-                    let v = self.b.ins().fmul(x, y);
+                    let v = self.arith(MUL, x, y);
                     stack.push(v)
                 }
                 Op::AddMulLoads(x, y) | Op::SubMulLoads(x, y) => {
                     let (x, y) = (self.load(x)?, self.load(y)?);
-                    let product = self.b.ins().fmul(x, y);
+                    let product = self.arith(MUL, x, y);
                     let t = top!();
                     let v = if matches!(op, Op::AddMulLoads(..)) {
-                        self.b.ins().fadd(t, product)
+                        self.arith(ADD, t, product)
                     } else {
-                        self.b.ins().fsub(t, product)
+                        self.arith(SUB, t, product)
                     };
                     set_top!(v)
                 }
@@ -1115,7 +1168,7 @@ impl<'a> Translator<'a> {
     fn divide_unless_zero(&mut self, x: Value, y: Value, otherwise: Value) -> Value {
         let zero = self.num(0.0);
         let y_zero = self.b.ins().fcmp(FloatCC::Equal, y, zero);
-        let quotient = self.b.ins().fdiv(x, y);
+        let quotient = self.arith(DIV, x, y);
         self.choose(y_zero, otherwise, quotient)
     }
 
@@ -1135,10 +1188,10 @@ impl<'a> Translator<'a> {
             return self.bool_f(c);
         }
         match op {
-            Op::Add => self.b.ins().fadd(x, y),
-            Op::Sub => self.b.ins().fsub(x, y),
-            Op::Mul => self.b.ins().fmul(x, y),
-            Op::Div(_) => self.b.ins().fdiv(x, y),
+            Op::Add => self.arith(ADD, x, y),
+            Op::Sub => self.arith(SUB, x, y),
+            Op::Mul => self.arith(MUL, x, y),
+            Op::Div(_) => self.arith(DIV, x, y),
             Op::Pow => self.call(self.refs.pow, &[], &[x, y], &[]),
             Op::And | Op::Or => {
                 let zero = self.num(0.0);
