@@ -153,6 +153,11 @@ pub(super) fn define(
         step.dt = step.splat(params[2]);
         step.neutral = step.num(NEUTRAL);
         let rates = step.limit_and_rates()?;
+        // `dt · rate` per stock: the update's change, which the stability test reads too.
+        let changes: Vec<Value> = rates
+            .iter()
+            .map(|r| step.b.ins().fmul(step.dt, r.rate))
+            .collect();
         // Past the limiting's join, a flow's value is the one in memory.
         step.use_recent = false;
         // The flows left unchecked above: each reaches a net rate (limiting keeps a value
@@ -168,7 +173,7 @@ pub(super) fn define(
         };
         if !pair {
             let bound = params[3];
-            let unstable = step.unstable(&rates, bound)?;
+            let unstable = step.unstable(&rates, &changes, bound)?;
             let (unstable_block, go_on) = (step.b.create_block(), step.b.create_block());
             step.b.ins().brif(unstable, unstable_block, &[], go_on, &[]);
             step.b.switch_to_block(unstable_block);
@@ -184,7 +189,7 @@ pub(super) fn define(
             step.b.switch_to_block(go_on);
         }
         step.save_row(params[4])?;
-        let stock_failures = step.update(&rates)?;
+        let stock_failures = step.update(&rates, &changes)?;
         let result = if pair {
             step.b.ins().bor(flows_result, stock_failures)
         } else {
@@ -705,31 +710,31 @@ impl Step<'_, '_> {
     /// does not, but never no where it holds. Without a division: rounding is monotone and
     /// `bound` is a double, so a quotient `y / level` that rounds above `bound` is at least
     /// `bound` exactly, `y ≥ bound · level`, and then `y` (a double) is at least that product
-    /// rounded: `y ≥ fl(bound · level)` is necessary. `y = fl(dt · x)` for `x` the larger of
+    /// rounded, the threshold `fl(bound · level)`. `y = fl(dt · x)` for `x` the larger of
     /// outflow and −rate, both compared (monotone again; a NaN side is false, as `max` would
-    /// take the other). (Scalar layout.)
-    fn unstable(&mut self, rates: &[StockRate], bound: Value) -> Result<Value, Unavailable> {
+    /// take the other). For −rate: `fl(dt · −rate) = −change` with `change = fl(dt · rate)`
+    /// (the update's), and `−change ≥ threshold` exactly when `fl(change + threshold) ≤ 0`
+    /// (a rounded sum has the sign of the exact one). `level > 0` is `threshold > 0`, since
+    /// `bound ≥ 1` (a positive level times at least 1 does not round to 0; the callers pass
+    /// Euler's bound, 1). (Scalar layout.)
+    fn unstable(
+        &mut self,
+        rates: &[StockRate],
+        changes: &[Value],
+        bound: Value,
+    ) -> Result<Value, Unavailable> {
         let mut unstable = self.b.ins().iconst(types::I8, 0);
         let zero = self.num(0.0);
-        for &StockRate {
-            rate,
-            outflow,
-            level,
-        } in rates
-        {
-            let positive = self.b.ins().fcmp(FloatCC::GreaterThan, level, zero);
+        for (&StockRate { outflow, level, .. }, &change) in rates.iter().zip(changes) {
             let threshold = self.b.ins().fmul(bound, level);
+            let positive = self.b.ins().fcmp(FloatCC::GreaterThan, threshold, zero);
             let by_outflow = self.b.ins().fmul(self.dt, outflow);
             let by_outflow = self
                 .b
                 .ins()
                 .fcmp(FloatCC::GreaterThanOrEqual, by_outflow, threshold);
-            let minus_rate = self.b.ins().fneg(rate);
-            let by_rate = self.b.ins().fmul(self.dt, minus_rate);
-            let by_rate = self
-                .b
-                .ins()
-                .fcmp(FloatCC::GreaterThanOrEqual, by_rate, threshold);
+            let margin = self.b.ins().fadd(change, threshold);
+            let by_rate = self.b.ins().fcmp(FloatCC::LessThanOrEqual, margin, zero);
             let either = self.b.ins().bor(by_outflow, by_rate);
             let this = self.b.ins().band(positive, either);
             unstable = self.b.ins().bor(unstable, this);
@@ -779,12 +784,13 @@ impl Step<'_, '_> {
     /// `stock += dt · rate` for every stock, then the clamp at zero of the stocks that have it
     /// (`Sim::euler_step`, `Sim::check_stocks`). Returns whether a new value is not finite
     /// (scalar: an i8; pair: an i32 with bit `l` for lane `l`), checked before the clamp.
-    fn update(&mut self, rates: &[StockRate]) -> Result<Value, Unavailable> {
+    fn update(&mut self, rates: &[StockRate], changes: &[Value]) -> Result<Value, Unavailable> {
         let p = self.p;
         let zero = self.num(0.0);
         let mut sums = [zero; 4];
-        for (i, (s, &StockRate { rate, level, .. })) in p.stocks.iter().zip(rates).enumerate() {
-            let change = self.b.ins().fmul(self.dt, rate);
+        for (i, ((s, &StockRate { level, .. }), &change)) in
+            p.stocks.iter().zip(rates).zip(changes).enumerate()
+        {
             let new = self.b.ins().fadd(level, change);
             // As in `Translator::assignments_where`: the sum is finite unless a value is not
             // (or the sum overflows: a false alarm, which the caller's check clears).

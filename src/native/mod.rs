@@ -137,9 +137,10 @@ impl NativeCode {
     /// [`euler::STEPPED`], [`euler::FLOWS_NOT_FINITE`], [`euler::UNSTABLE`] (then `rates`
     /// holds the net rates) or [`euler::STOCK_NOT_FINITE`]. `row`: where to save this step's
     /// row (`Program::columns` values), or `None`. `bound`: the stability bound on
-    /// `dt × outflow/stock`.
+    /// `dt × outflow/stock`, at least 1 (the code's test relies on it).
     ///
-    /// Panics if `slots`, `row` or `rates` do not fit the program the code was made from.
+    /// Panics if `slots`, `row` or `rates` do not fit the program the code was made from, or
+    /// `bound` is below 1.
     #[inline]
     pub fn euler_step(
         &self,
@@ -152,6 +153,10 @@ impl NativeCode {
     ) -> i32 {
         assert_eq!(slots.len(), self.slot_count, "a state of another program");
         assert_eq!(rates.len(), self.stock_count, "one rate per stock");
+        assert!(
+            bound >= 1.0,
+            "the native stability test needs a bound of at least 1"
+        );
         let row = match row {
             Some(row) => {
                 assert!(row.len() >= self.column_count, "a row holds every column");
@@ -206,6 +211,10 @@ impl NativeCode {
         assert_eq!(slots.len(), self.slot_count, "a state of another program");
         assert_eq!(rates.len(), self.stock_count, "one rate per stock");
         assert!(steps.save_every > 0);
+        assert!(
+            steps.bound >= 1.0,
+            "the native stability test needs a bound of at least 1"
+        );
         // The rows the steps may save (one more for a failing step's own row).
         let count = steps.end.saturating_sub(steps.k);
         let saves = if steps.until_save < count {
