@@ -411,8 +411,9 @@ impl<'p> Maker<'p> {
             .map_err(|e| Unavailable(format!("code generation: {e}")))?;
         if dump && let Some(cc) = self.ctx.compiled_code() {
             eprintln!(
-                "=== function {} ===\n{}",
+                "=== function {} ({} bytes) ===\n{}",
                 id.as_u32(),
+                cc.code_buffer().len(),
                 cc.vcode.clone().unwrap_or_default()
             );
         }
