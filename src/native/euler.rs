@@ -765,9 +765,27 @@ impl Step<'_, '_> {
         } else {
             vec![row]
         };
-        for (c, column) in p.columns.iter().enumerate() {
-            let at = slot_offset(column.slot, self.stride, self.slot_count)?;
+        let mut c = 0;
+        while c < p.columns.len() {
+            let slot = p.columns[c].slot;
+            let at = slot_offset(slot, self.stride, self.slot_count)?;
             let to = i32::try_from(8 * c).map_err(|_| Unavailable("too many columns".into()))?;
+            // Scalar layout: two columns whose slots are adjacent (columns follow the slots'
+            // order in runs) move as one 16-byte copy.
+            if !self.pair
+                && p.columns
+                    .get(c + 1)
+                    .is_some_and(|next| next.slot == slot + 1)
+            {
+                slot_offset(slot + 1, self.stride, self.slot_count)?;
+                // Eight-byte aligned only: not `aligned` for a 16-byte access.
+                let unaligned = MemFlagsData::new().with_notrap();
+                let two = self.b.ins().load(types::F64X2, unaligned, self.slots, at);
+                self.b.ins().store(unaligned, two, row, to);
+                c += 2;
+                continue;
+            }
+            c += 1;
             for (lane, &row) in rows.iter().enumerate() {
                 let v = self
                     .b
