@@ -842,15 +842,15 @@ impl Step<'_, '_> {
         let low = self.b.ins().fadd(sums[0], sums[1]);
         let high = self.b.ins().fadd(sums[2], sums[3]);
         let sum = self.b.ins().fadd(low, high);
+        // +0 where the sum is finite, NaN elsewhere.
         let sum = self.b.ins().fsub(sum, sum);
-        let scalar_zero = self.b.ins().f64const(0.0);
         if !self.pair {
-            return Ok(self.b.ins().fcmp(FloatCC::NotEqual, sum, scalar_zero));
+            return Ok(self.b.ins().fcmp(FloatCC::Unordered, sum, sum));
         }
         let mut result = self.b.ins().iconst(types::I32, 0);
         for l in 0..2u8 {
             let lane = self.b.ins().extractlane(sum, l);
-            let bad = self.b.ins().fcmp(FloatCC::NotEqual, lane, scalar_zero);
+            let bad = self.b.ins().fcmp(FloatCC::Unordered, lane, lane);
             let bad = self.b.ins().uextend(types::I32, bad);
             let bit = self.b.ins().ishl_imm_u(bad, l as i64);
             result = self.b.ins().bor(result, bit);

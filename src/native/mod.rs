@@ -761,15 +761,14 @@ impl<'a> Translator<'a> {
     fn lanes_not_finite(&mut self, sum: Value) -> Value {
         // +0 where the sum is finite, NaN elsewhere.
         let sum = self.b.ins().fsub(sum, sum);
-        let lanes: Vec<Value> = if self.pair {
-            (0..2).map(|l| self.b.ins().extractlane(sum, l)).collect()
-        } else {
-            vec![sum]
-        };
-        let scalar_zero = self.b.ins().f64const(0.0);
+        if !self.pair {
+            let bad = self.b.ins().fcmp(FloatCC::Unordered, sum, sum);
+            return self.b.ins().uextend(types::I32, bad);
+        }
+        let lanes: Vec<Value> = (0..2).map(|l| self.b.ins().extractlane(sum, l)).collect();
         let mut result = self.b.ins().iconst(types::I32, 0);
         for (l, lane) in lanes.into_iter().enumerate() {
-            let bad = self.b.ins().fcmp(FloatCC::NotEqual, lane, scalar_zero);
+            let bad = self.b.ins().fcmp(FloatCC::Unordered, lane, lane);
             let bad = self.b.ins().uextend(types::I32, bad);
             let bit = self.b.ins().ishl_imm_u(bad, l as i64);
             result = self.b.ins().bor(result, bit);
