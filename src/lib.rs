@@ -46,6 +46,9 @@ pub struct Model {
     decl: std::sync::Arc<model::ModelDecl>,
     /// `program`'s stock–flow wiring and column names, made once for every run.
     prepared: std::sync::Arc<simulate::Prepared>,
+    /// Loaded without machine code on purpose ([`Model::load_for_specializing`]): a program
+    /// without it is then not a request for the interpreter.
+    native_skipped: bool,
 }
 
 /// Why a model could not be loaded: the diagnostics and the files they point into.
@@ -86,10 +89,27 @@ impl Model {
 
     /// Like [`Model::load`], adding the files read to `sources`.
     pub fn load_with(path: &Path, sources: Sources) -> Result<Model, Failure> {
+        Model::load_compiled(path, sources, compile::compile)
+    }
+
+    /// Like [`Model::load_with`], without machine code: for a model that is specialised
+    /// ([`Model::specialize`], which makes it) before any run, as a scenario's is. Runs of
+    /// the model itself use the interpreter.
+    pub fn load_for_specializing(path: &Path, sources: Sources) -> Result<Model, Failure> {
+        let mut model = Model::load_compiled(path, sources, compile::compile_without_native)?;
+        model.native_skipped = true;
+        Ok(model)
+    }
+
+    fn load_compiled(
+        path: &Path,
+        sources: Sources,
+        compile: impl Fn(&model::ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnostics>,
+    ) -> Result<Model, Failure> {
         let (decl, import_warnings) = load_decl(path, sources)?;
         // The model's own time settings must be runnable, so that `check` finds what `run`
         // would refuse (PREVIOUS with dopri5, too many steps or rows).
-        let compiled = compile::compile(&decl).and_then(|(program, warnings)| {
+        let compiled = compile(&decl).and_then(|(program, warnings)| {
             simulate::validate_time(&program, &program.time)?;
             Ok((program, warnings))
         });
@@ -101,6 +121,7 @@ impl Model {
                 sources: decl.sources.clone(),
                 warnings: import_warnings.into_iter().chain(warnings).collect(),
                 decl: std::sync::Arc::new(decl),
+                native_skipped: false,
             }),
             Err(diagnostics) => Err(Failure {
                 diagnostics,
@@ -118,12 +139,14 @@ impl Model {
     pub fn specialize(&self, settable: &[u32]) -> Result<Model, Failure> {
         match compile::compile_specialized(&self.decl, settable) {
             Ok((mut program, _)) => {
-                if self.program.native.is_none() {
+                // The interpreter stays the interpreter (`--interpreter`).
+                if self.program.native.is_none() && !self.native_skipped {
                     program.use_interpreter();
                 }
                 Ok(Model {
                     prepared: simulate::Prepared::of(&program),
                     program,
+                    native_skipped: false,
                     ..self.clone()
                 })
             }

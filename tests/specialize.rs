@@ -210,3 +210,34 @@ equation = "huge_too * 1.1"
         }
     }
 }
+
+/// A scenario runs its model specialised to the constants its runs set, as native code; those
+/// constants stay settable, and the model's others are built in.
+#[test]
+fn a_scenario_runs_its_model_specialised_to_what_it_sets() {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios/care_community_frailty_investment.toml");
+    let scenario =
+        careshift::scenario::load_scenario(&path).unwrap_or_else(|f| panic!("{}", f.render()));
+    let program = &scenario.model.program;
+    assert!(program.native.is_some(), "the scenario's runs are native");
+    let settable = scenario.settable_slots();
+    assert!(!settable.is_empty());
+    for slot in &settable {
+        assert!(
+            program.built_in.binary_search(slot).is_err(),
+            "`{}` is set by the scenario but built in",
+            program.slot_meta[*slot as usize].name
+        );
+    }
+    let literal_params = program
+        .params
+        .iter()
+        .filter(|p| p.default.is_some())
+        .count();
+    assert_eq!(
+        program.built_in.len() + settable.len(),
+        literal_params,
+        "every literal constant the scenario does not set is built in"
+    );
+}

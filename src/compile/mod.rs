@@ -34,7 +34,15 @@ const MAX_SLOTS: usize = 10_000_000;
 
 /// Compile a loaded model. On success also returns warnings.
 pub fn compile(model: &ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
-    compile_with(model, None)
+    compile_with(model, None, true)
+}
+
+/// [`compile`] without machine code (`Program::native` is `None`): for a program that is only
+/// read, not run (a scenario resolves its names on it, then runs a specialised one).
+pub fn compile_without_native(
+    model: &ModelDecl,
+) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
+    compile_with(model, None, false)
 }
 
 /// Compile a loaded model for a job that sets only the constants in `settable` (slots, as
@@ -45,12 +53,13 @@ pub fn compile_specialized(
     model: &ModelDecl,
     settable: &[u32],
 ) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
-    compile_with(model, Some(settable))
+    compile_with(model, Some(settable), true)
 }
 
 fn compile_with(
     model: &ModelDecl,
     settable: Option<&[u32]>,
+    native: bool,
 ) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
     let mut b = Builder::new(model);
     b.declare();
@@ -100,9 +109,11 @@ fn compile_with(
     optimize::optimize(&mut program);
     // Machine code for the per-step assignments; the interpreter where Cranelift cannot
     // make it (an unsupported CPU), which gives the same numbers, only slower.
-    program.native = crate::native::compile(&program, program.defaults.len())
-        .ok()
-        .map(std::sync::Arc::new);
+    if native {
+        program.native = crate::native::compile(&program, program.defaults.len())
+            .ok()
+            .map(std::sync::Arc::new);
+    }
     Ok((program, b.diags.items))
 }
 

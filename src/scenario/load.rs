@@ -51,7 +51,8 @@ pub fn load_scenario_for(path: &Path, model: Option<&Path>) -> Result<Scenario, 
             sources,
         });
     }
-    let model = Model::load_with(&model_path, sources)?;
+    // Specialised below, before any run: no machine code for the model as written.
+    let model = Model::load_for_specializing(&model_path, sources)?;
     let mut r = Resolver {
         model: &model,
         file,
