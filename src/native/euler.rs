@@ -25,12 +25,14 @@
 //! report no warnings) and returns the lanes that failed, flows or stocks.
 
 use cranelift_codegen::ir::condcodes::FloatCC;
-use cranelift_codegen::ir::{AbiParam, InstBuilder, MemFlagsData, Signature, Type, Value, types};
+use cranelift_codegen::ir::{
+    AbiParam, Block, BlockArg, InstBuilder, MemFlagsData, Signature, Type, Value, types,
+};
 use cranelift_frontend::FunctionBuilder;
 use cranelift_jit::JITModule;
 use cranelift_module::{FuncId, Module};
 
-use super::{Maker, Unavailable, slot_offset};
+use super::{Maker, Translator, Unavailable, slot_offset};
 use crate::vm::{Program, StockSlot};
 
 /// `fn(slots, time, dt, bound, row, rates) -> outcome`. Scalar layout: `row` is where the
@@ -71,7 +73,6 @@ pub(super) fn define(
     stride: i64,
     pair: bool,
 ) -> Result<FuncId, Unavailable> {
-    let (program, slot_count) = (maker.program, maker.slot_count);
     let sig = signature(&maker.module);
     let id = maker.declare(name, sig)?;
     let target = maker.module.target_config();
@@ -81,128 +82,184 @@ pub(super) fn define(
         flows.b.append_block_params_for_function_params(entry);
         flows.b.switch_to_block(entry);
         let params = flows.b.block_params(entry).to_vec();
-        flows.set_arguments(params[0], params[1], params[2]);
-        // The assignments the step needs, then (only when a row is saved) those only the
-        // row needs.
-        let for_row_only = for_row_only(program);
-        // A flow attached to a stock reaches its net rate, so checking the rates (below)
-        // checks the flows, and what they read transparently: done when that leaves more
-        // checks out than it adds.
-        let mut attached = vec![false; program.defaults.len()];
-        for &f in &program.flow_slots {
-            attached[f as usize] = true;
-        }
-        let main: Vec<bool> = for_row_only.iter().map(|&r| !r).collect();
-        let checks = |later: &[bool]| {
-            let covered = super::covered_by_later(program, &main, later);
-            (0..main.len()).filter(|&i| main[i] && !covered[i]).count()
-        };
-        let check_rates = checks(&attached) + program.stocks.len() < checks(&[]);
-        if !check_rates {
-            attached.clear();
-        }
-        let not_finite = flows.assignments_checked(|i| main[i], &attached)?;
-        let mut flows_result = flows.lanes_not_finite(not_finite);
-        if !pair {
-            flows_result = return_if(&mut flows.b, flows_result, FLOWS_NOT_FINITE);
-        }
-        if for_row_only.iter().any(|&r| r) {
-            let (row_values, join) = (flows.b.create_block(), flows.b.create_block());
-            flows.b.append_block_param(join, types::I32);
-            flows
-                .b
-                .ins()
-                .brif(params[4], row_values, &[], join, &[flows_result.into()]);
-            flows.b.switch_to_block(row_values);
-            // Values made in this block do not dominate the code after it.
-            let (known, memo) = (flows.known.clone(), flows.memo.clone());
-            let not_finite = flows.assignments_where(|i| for_row_only[i])?;
-            (flows.known, flows.memo) = (known, memo);
-            let mut row_result = flows.lanes_not_finite(not_finite);
-            if !pair {
-                row_result = return_if(&mut flows.b, row_result, FLOWS_NOT_FINITE);
-            }
-            let both = flows.b.ins().bor(flows_result, row_result);
-            flows.b.ins().jump(join, &[both.into()]);
-            flows.b.switch_to_block(join);
-            flows_result = flows.b.block_params(join)[0];
-        }
-        // The values the last few assignments made (or loaded) are still in registers: the
-        // code after the flows uses them instead of reading them back.
-        let last = program.flows.len();
-        let recent: Vec<Option<Value>> = flows
-            .known
-            .iter()
-            .map(|k| k.and_then(|(v, made)| (made + REMEMBER_AFTER_FLOWS >= last).then_some(v)))
-            .collect();
-        let b = flows.b;
-        let ty = if pair { types::F64X2 } else { types::F64 };
-        let mut step = Step {
-            recent,
-            use_recent: true,
-            b,
-            p: program,
-            slot_count,
-            stride,
-            pair,
-            ty,
+        let args = StepArgs {
             slots: params[0],
+            time: params[1],
             dt: params[2],
-            neutral: Value::from_u32(0),
+            bound: params[3],
+            row: params[4],
+            rates: params[5],
         };
-        step.dt = step.splat(params[2]);
-        step.neutral = step.num(NEUTRAL);
-        let rates = step.limit_and_rates()?;
-        // `dt · rate` per stock: the update's change, which the stability test reads too.
-        let changes: Vec<Value> = rates
-            .iter()
-            .map(|r| step.b.ins().fmul(step.dt, r.rate))
-            .collect();
-        // Past the limiting's join, a flow's value is the one in memory.
-        step.use_recent = false;
-        // The flows left unchecked above: each reaches a net rate (limiting keeps a value
-        // that is not finite so: `x > available` is false for NaN, and a scaled ∞ is NaN).
-        let flows_result = if !check_rates {
-            flows_result
-        } else if pair {
-            let rates_not_finite = step.not_finite(rates.iter().map(|r| r.rate))?;
-            step.b.ins().bor(flows_result, rates_not_finite)
-        } else {
-            let rates_not_finite = step.not_finite(rates.iter().map(|r| r.rate))?;
-            return_if(&mut step.b, rates_not_finite, FLOWS_NOT_FINITE)
-        };
-        if !pair {
-            let bound = params[3];
-            let unstable = step.unstable(&rates, &changes, bound)?;
-            let (unstable_block, go_on) = (step.b.create_block(), step.b.create_block());
-            step.b.ins().brif(unstable, unstable_block, &[], go_on, &[]);
-            step.b.switch_to_block(unstable_block);
-            for (i, &StockRate { rate, .. }) in rates.iter().enumerate() {
-                let offset =
-                    i32::try_from(8 * i).map_err(|_| Unavailable("too many stocks".into()))?;
-                step.b
-                    .ins()
-                    .store(MemFlagsData::trusted(), rate, params[5], offset);
-            }
-            let code = step.b.ins().iconst(types::I32, UNSTABLE as i64);
-            step.b.ins().return_(&[code]);
-            step.b.switch_to_block(go_on);
-        }
-        step.save_row(params[4])?;
-        let stock_failures = step.update(&rates, &changes)?;
-        let result = if pair {
-            step.b.ins().bor(flows_result, stock_failures)
-        } else {
-            let code = step.b.ins().iconst(types::I32, STOCK_NOT_FINITE as i64);
-            let stepped = step.b.ins().iconst(types::I32, STEPPED as i64);
-            step.b.ins().select(stock_failures, code, stepped)
-        };
-        step.b.ins().return_(&[result]);
-        step.b.seal_all_blocks();
-        step.b.finalize(target);
+        let (mut b, result, _) = build_step(flows, stride, pair, args, &Exit::Return)?;
+        b.ins().return_(&[result]);
+        b.seal_all_blocks();
+        b.finalize(target);
     }
     maker.define(id)?;
     Ok(id)
+}
+
+/// The values a step works with: the arguments of the step function.
+#[derive(Clone, Copy)]
+struct StepArgs {
+    slots: Value,
+    time: Value,
+    dt: Value,
+    bound: Value,
+    /// Where the row goes, or null.
+    row: Value,
+    /// Where the rates go on [`UNSTABLE`].
+    rates: Value,
+}
+
+/// Where a step that stops early goes: returned from the step function, or, in the fused
+/// loop ([`define_fused_loop`]), a jump to the loop's exit with `args` and the outcome.
+enum Exit {
+    Return,
+    Jump(Block, Vec<Value>),
+}
+
+impl Exit {
+    fn leave(&self, b: &mut FunctionBuilder, code: Value) {
+        match self {
+            Exit::Return => {
+                b.ins().return_(&[code]);
+            }
+            Exit::Jump(block, args) => {
+                let args: Vec<BlockArg> = args.iter().chain([&code]).map(|&v| v.into()).collect();
+                b.ins().jump(*block, &args);
+            }
+        }
+    }
+}
+
+/// Build one Euler step into `flows`' function, from its current block: the assignments
+/// (translated inline), then the rest of the step (see [`Step`]). Returns the builder, the
+/// step's outcome (scalar: [`STEPPED`] or [`STOCK_NOT_FINITE`]; early outcomes leave through
+/// `exit`; pair: the failed lanes) and the stocks' new values, in `Program::stocks` order.
+fn build_step<'a>(
+    mut flows: Translator<'a>,
+    stride: i64,
+    pair: bool,
+    args: StepArgs,
+    exit: &Exit,
+) -> Result<(FunctionBuilder<'a>, Value, Vec<Value>), Unavailable> {
+    let (program, slot_count) = (flows.p, flows.slot_count);
+    flows.set_arguments(args.slots, args.time, args.dt);
+    // The assignments the step needs, then (only when a row is saved) those only the
+    // row needs.
+    let for_row_only = for_row_only(program);
+    // A flow attached to a stock reaches its net rate, so checking the rates (below)
+    // checks the flows, and what they read transparently: done when that leaves more
+    // checks out than it adds.
+    let mut attached = vec![false; program.defaults.len()];
+    for &f in &program.flow_slots {
+        attached[f as usize] = true;
+    }
+    let main: Vec<bool> = for_row_only.iter().map(|&r| !r).collect();
+    let checks = |later: &[bool]| {
+        let covered = super::covered_by_later(program, &main, later);
+        (0..main.len()).filter(|&i| main[i] && !covered[i]).count()
+    };
+    let check_rates = checks(&attached) + program.stocks.len() < checks(&[]);
+    if !check_rates {
+        attached.clear();
+    }
+    let not_finite = flows.assignments_checked(|i| main[i], &attached)?;
+    let mut flows_result = flows.lanes_not_finite(not_finite);
+    if !pair {
+        flows_result = exit_if(&mut flows.b, exit, flows_result, FLOWS_NOT_FINITE);
+    }
+    if for_row_only.iter().any(|&r| r) {
+        let (row_values, join) = (flows.b.create_block(), flows.b.create_block());
+        flows.b.append_block_param(join, types::I32);
+        flows
+            .b
+            .ins()
+            .brif(args.row, row_values, &[], join, &[flows_result.into()]);
+        flows.b.switch_to_block(row_values);
+        // Values made in this block do not dominate the code after it.
+        let (known, memo) = (flows.known.clone(), flows.memo.clone());
+        let not_finite = flows.assignments_where(|i| for_row_only[i])?;
+        (flows.known, flows.memo) = (known, memo);
+        let mut row_result = flows.lanes_not_finite(not_finite);
+        if !pair {
+            row_result = exit_if(&mut flows.b, exit, row_result, FLOWS_NOT_FINITE);
+        }
+        let both = flows.b.ins().bor(flows_result, row_result);
+        flows.b.ins().jump(join, &[both.into()]);
+        flows.b.switch_to_block(join);
+        flows_result = flows.b.block_params(join)[0];
+    }
+    // The values the last few assignments made (or loaded) are still in registers: the
+    // code after the flows uses them instead of reading them back.
+    let last = program.flows.len();
+    let recent: Vec<Option<Value>> = flows
+        .known
+        .iter()
+        .map(|k| k.and_then(|(v, made)| (made + REMEMBER_AFTER_FLOWS >= last).then_some(v)))
+        .collect();
+    let b = flows.b;
+    let ty = if pair { types::F64X2 } else { types::F64 };
+    let mut step = Step {
+        recent,
+        use_recent: true,
+        b,
+        p: program,
+        slot_count,
+        stride,
+        pair,
+        ty,
+        slots: args.slots,
+        dt: args.dt,
+        neutral: Value::from_u32(0),
+    };
+    step.dt = step.splat(args.dt);
+    step.neutral = step.num(NEUTRAL);
+    let rates = step.limit_and_rates()?;
+    // `dt · rate` per stock: the update's change, which the stability test reads too.
+    let changes: Vec<Value> = rates
+        .iter()
+        .map(|r| step.b.ins().fmul(step.dt, r.rate))
+        .collect();
+    // Past the limiting's join, a flow's value is the one in memory.
+    step.use_recent = false;
+    // The flows left unchecked above: each reaches a net rate (limiting keeps a value
+    // that is not finite so: `x > available` is false for NaN, and a scaled ∞ is NaN).
+    let flows_result = if !check_rates {
+        flows_result
+    } else if pair {
+        let rates_not_finite = step.not_finite(rates.iter().map(|r| r.rate))?;
+        step.b.ins().bor(flows_result, rates_not_finite)
+    } else {
+        let rates_not_finite = step.not_finite(rates.iter().map(|r| r.rate))?;
+        exit_if(&mut step.b, exit, rates_not_finite, FLOWS_NOT_FINITE)
+    };
+    if !pair {
+        let unstable = step.unstable(&rates, &changes, args.bound)?;
+        let (unstable_block, go_on) = (step.b.create_block(), step.b.create_block());
+        step.b.ins().brif(unstable, unstable_block, &[], go_on, &[]);
+        step.b.switch_to_block(unstable_block);
+        for (i, &StockRate { rate, .. }) in rates.iter().enumerate() {
+            let offset = i32::try_from(8 * i).map_err(|_| Unavailable("too many stocks".into()))?;
+            step.b
+                .ins()
+                .store(MemFlagsData::trusted(), rate, args.rates, offset);
+        }
+        let code = step.b.ins().iconst(types::I32, UNSTABLE as i64);
+        exit.leave(&mut step.b, code);
+        step.b.switch_to_block(go_on);
+    }
+    step.save_row(args.row)?;
+    let (stock_failures, kept) = step.update(&rates, &changes)?;
+    let result = if pair {
+        step.b.ins().bor(flows_result, stock_failures)
+    } else {
+        let code = step.b.ins().iconst(types::I32, STOCK_NOT_FINITE as i64);
+        let stepped = step.b.ins().iconst(types::I32, STEPPED as i64);
+        step.b.ins().select(stock_failures, code, stepped)
+    };
+    Ok((step.b, result, kept))
 }
 
 /// The state of a run of Euler steps in native code ([`define_loop`]): the steps `k..end`,
@@ -388,20 +445,177 @@ pub(super) fn define_loop(
     Ok(id)
 }
 
+/// At most this many per-step assignments, the loop has the step inline with the stocks
+/// carried in registers from one step to the next ([`define_fused_loop`]); larger models
+/// call the step function ([`define_loop`]), whose code is then compiled once.
+pub(super) const FUSED_LOOP_MAX_ASSIGNMENTS: usize = 64;
+
+/// Define the loop of [`define_loop`] with the step built inline (as [`define`] builds it)
+/// and the stocks' values carried from one step to the next as the loop block's parameters,
+/// not read back from memory: a small model's steps are a chain of dependent operations
+/// through its stocks (SIR, teacup), and the store and reload were part of it. Every value
+/// is still stored as in the step function, so a step handed back finds the slots as it
+/// would; the outcomes are the same.
+pub(super) fn define_fused_loop(maker: &mut Maker, name: &str) -> Result<FuncId, Unavailable> {
+    use cranelift_codegen::ir::condcodes::IntCC;
+    use std::mem::offset_of;
+    let program = maker.program;
+    let columns = program.columns.len();
+    let pointer = maker.module.target_config().pointer_type();
+    let mut sig = maker.module.make_signature();
+    sig.params.push(AbiParam::new(pointer));
+    sig.params.push(AbiParam::new(pointer));
+    sig.returns.push(AbiParam::new(types::I32));
+    let id = maker.declare(name, sig)?;
+    let target = maker.module.target_config();
+    let row_bytes =
+        i64::try_from(8 * columns).map_err(|_| Unavailable("too many columns".into()))?;
+    let stock_offsets: Vec<i32> = program
+        .stocks
+        .iter()
+        .map(|s| slot_offset(s.slot, 8, maker.slot_count))
+        .collect::<Result<_, _>>()?;
+    {
+        let mut flows = maker.translator(8, false);
+        let entry = flows.b.create_block();
+        flows.b.append_block_params_for_function_params(entry);
+        flows.b.switch_to_block(entry);
+        let params = flows.b.block_params(entry).to_vec();
+        let (slots, state) = (params[0], params[1]);
+        let m = MemFlagsData::trusted();
+        let field = |b: &mut FunctionBuilder, ty: Type, offset: usize| {
+            b.ins().load(ty, m, state, offset as i32)
+        };
+        let b = &mut flows.b;
+        let end = field(b, types::I64, offset_of!(StepLoop, end));
+        let save_every = field(b, types::I64, offset_of!(StepLoop, save_every));
+        let t0 = field(b, types::F64, offset_of!(StepLoop, t0));
+        let dt = field(b, types::F64, offset_of!(StepLoop, dt));
+        let bound = field(b, types::F64, offset_of!(StepLoop, bound));
+        let rates = field(b, pointer, offset_of!(StepLoop, rates));
+        let k = field(b, types::I64, offset_of!(StepLoop, k));
+        let until_save = field(b, types::I64, offset_of!(StepLoop, until_save));
+        let row = field(b, pointer, offset_of!(StepLoop, row));
+        let time = field(b, pointer, offset_of!(StepLoop, time));
+        let levels: Vec<Value> = stock_offsets
+            .iter()
+            .map(|&offset| b.ins().load(types::F64, m, slots, offset))
+            .collect();
+        // header(k, until_save, row, time, levels...); exit(k, until_save, row, time, outcome)
+        let (header, body, saved, exit) = (
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+            b.create_block(),
+        );
+        for block in [header, exit] {
+            b.append_block_param(block, types::I64);
+            b.append_block_param(block, types::I64);
+            b.append_block_param(block, pointer);
+            b.append_block_param(block, pointer);
+        }
+        for _ in &levels {
+            b.append_block_param(header, types::F64);
+        }
+        b.append_block_param(exit, types::I32);
+        let stepped = b.ins().iconst(types::I32, STEPPED as i64);
+        let as_args = |v: &[Value]| -> Vec<BlockArg> { v.iter().map(|&v| v.into()).collect() };
+        let mut first = vec![k, until_save, row, time];
+        first.extend(&levels);
+        b.ins().jump(header, &as_args(&first));
+
+        b.switch_to_block(header);
+        let hp = b.block_params(header).to_vec();
+        let (k, until_save, row, time) = (hp[0], hp[1], hp[2], hp[3]);
+        let done = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, k, end);
+        b.ins().brif(
+            done,
+            exit,
+            &as_args(&[k, until_save, row, time, stepped]),
+            body,
+            &[],
+        );
+
+        b.switch_to_block(body);
+        // `k as f64` as in `define_loop`.
+        let kf = b.ins().fcvt_from_sint(types::F64, k);
+        let elapsed = b.ins().fmul(kf, dt);
+        let t = b.ins().fadd(t0, elapsed);
+        let save = b.ins().icmp_imm_u(IntCC::Equal, until_save, 0);
+        let null = b.ins().iconst(pointer, 0);
+        let row_arg = b.ins().select(save, row, null);
+        // The stocks' values as the previous step left them: the first assignments read
+        // them from registers (as a value loaded within the reuse window).
+        for (s, &level) in program.stocks.iter().zip(&hp[4..]) {
+            flows.known[s.slot as usize] = Some((level, 0));
+        }
+        let args = StepArgs {
+            slots,
+            time: t,
+            dt,
+            bound,
+            row: row_arg,
+            rates,
+        };
+        let leave = Exit::Jump(exit, vec![k, until_save, row, time]);
+        let (mut b, outcome, new_levels) = build_step(flows, 8, false, args, &leave)?;
+        let go_on = b.create_block();
+        b.ins().brif(
+            outcome,
+            exit,
+            &as_args(&[k, until_save, row, time, outcome]),
+            go_on,
+            &[],
+        );
+
+        b.switch_to_block(go_on);
+        let next_k = b.ins().iadd_imm_s(k, 1);
+        let counted = b.ins().iadd_imm_s(until_save, -1);
+        let mut next = vec![next_k, counted, row, time];
+        next.extend(&new_levels);
+        b.ins().brif(save, saved, &[], header, &as_args(&next));
+
+        b.switch_to_block(saved);
+        b.ins().store(m, t, time, 0);
+        let next_time = b.ins().iadd_imm_s(time, 8);
+        let next_row = b.ins().iadd_imm_s(row, row_bytes);
+        let restarted = b.ins().iadd_imm_s(save_every, -1);
+        let mut next = vec![next_k, restarted, next_row, next_time];
+        next.extend(&new_levels);
+        b.ins().jump(header, &as_args(&next));
+
+        b.switch_to_block(exit);
+        let ep = b.block_params(exit).to_vec();
+        for (value, offset) in [
+            (ep[0], offset_of!(StepLoop, k)),
+            (ep[1], offset_of!(StepLoop, until_save)),
+            (ep[2], offset_of!(StepLoop, row)),
+            (ep[3], offset_of!(StepLoop, time)),
+        ] {
+            b.ins().store(m, value, state, offset as i32);
+        }
+        b.ins().return_(&[ep[4]]);
+        b.seal_all_blocks();
+        b.finalize(target);
+    }
+    maker.define(id)?;
+    Ok(id)
+}
+
 /// What `Sum` folds from (the sum of no values): −0 in current Rust.
 const NEUTRAL: f64 = {
     // `Sum::sum` is not const; its neutral value is checked against this by a test.
     -0.0
 };
 
-/// Return `code` when the i32 `flag` is not zero; go on otherwise (where `flag` is 0, which
-/// is returned).
-fn return_if(b: &mut FunctionBuilder, flag: Value, code: i32) -> Value {
-    let (exit, go_on) = (b.create_block(), b.create_block());
-    b.ins().brif(flag, exit, &[], go_on, &[]);
-    b.switch_to_block(exit);
+/// Leave through `exit` with `code` when the integer `flag` is not zero; go on otherwise
+/// (where `flag` is 0, which is returned as an i32).
+fn exit_if(b: &mut FunctionBuilder, exit: &Exit, flag: Value, code: i32) -> Value {
+    let (leave, go_on) = (b.create_block(), b.create_block());
+    b.ins().brif(flag, leave, &[], go_on, &[]);
+    b.switch_to_block(leave);
     let code = b.ins().iconst(types::I32, code as i64);
-    b.ins().return_(&[code]);
+    exit.leave(b, code);
     b.switch_to_block(go_on);
     b.ins().iconst(types::I32, 0)
 }
@@ -802,10 +1016,15 @@ impl Step<'_, '_> {
     /// `stock += dt · rate` for every stock, then the clamp at zero of the stocks that have it
     /// (`Sim::euler_step`, `Sim::check_stocks`). Returns whether a new value is not finite
     /// (scalar: an i8; pair: an i32 with bit `l` for lane `l`), checked before the clamp.
-    fn update(&mut self, rates: &[StockRate], changes: &[Value]) -> Result<Value, Unavailable> {
+    fn update(
+        &mut self,
+        rates: &[StockRate],
+        changes: &[Value],
+    ) -> Result<(Value, Vec<Value>), Unavailable> {
         let p = self.p;
         let zero = self.num(0.0);
         let mut sums = [zero; 4];
+        let mut new_levels = Vec::with_capacity(p.stocks.len());
         for (i, ((s, &StockRate { level, .. }), &change)) in
             p.stocks.iter().zip(rates).zip(changes).enumerate()
         {
@@ -820,8 +1039,9 @@ impl Step<'_, '_> {
                 new
             };
             self.store(s.slot, kept)?;
+            new_levels.push(kept);
         }
-        self.not_finite_sum(sums)
+        Ok((self.not_finite_sum(sums)?, new_levels))
     }
 
     /// Whether some of `values` is not finite (see [`Step::not_finite_sum`]).

@@ -339,7 +339,11 @@ pub fn compile(program: &Program, slot_count: usize) -> Result<NativeCode, Unava
     }
     let euler_scalar = euler::define(&mut maker, "euler_scalar", 8, false)?;
     let euler_lane_pairs = euler::define(&mut maker, "euler_lane_pairs", 8 * LANES as i64, true)?;
-    let euler_loop = euler::define_loop(&mut maker, "euler_loop", euler_scalar)?;
+    let euler_loop = if program.flows.len() <= euler::FUSED_LOOP_MAX_ASSIGNMENTS {
+        euler::define_fused_loop(&mut maker, "euler_loop")?
+    } else {
+        euler::define_loop(&mut maker, "euler_loop", euler_scalar)?
+    };
     let initial = initial::define(&mut maker, "initial")?;
     let mut module = maker.module;
     module
