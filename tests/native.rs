@@ -95,14 +95,7 @@ fn assert_native_matches_interpreter(model: &Model, methods: &[Method], schedule
 
 #[test]
 fn native_code_equals_the_interpreter_on_every_bundled_model() {
-    for path in [
-        "models/examples/bathtub.toml",
-        "models/examples/ageing_chain.toml",
-        "models/examples/ageing_with_frailty.toml",
-        "models/examples/community_investment.toml",
-        "models/care_system.toml",
-        "models/care_system_budget_only.toml",
-    ] {
+    for path in common::BUNDLED_MODELS {
         let model = load_example(path);
         assert_native_matches_interpreter(
             &model,

@@ -31,14 +31,7 @@ fn slots_of(model: &Model, name: &str) -> Vec<u32> {
 
 #[test]
 fn a_specialised_program_gives_the_unspecialised_numbers_on_every_bundled_model() {
-    for path in [
-        "models/examples/bathtub.toml",
-        "models/examples/ageing_chain.toml",
-        "models/examples/ageing_with_frailty.toml",
-        "models/examples/community_investment.toml",
-        "models/care_system.toml",
-        "models/care_system_budget_only.toml",
-    ] {
+    for path in common::BUNDLED_MODELS {
         let model = load_example(path);
         let every_third: Vec<u32> = model
             .program

@@ -313,75 +313,110 @@ impl StepLoop {
 /// `fn(slots, loop) -> outcome` (scalar layout).
 pub(super) type LoopFn = unsafe extern "C" fn(*mut f64, *mut StepLoop) -> i32;
 
-/// Define `name`, which runs the steps of a [`StepLoop`] by calling `step` (the scalar
-/// Euler step function), saving each saved row's time, for `columns` values per row.
-pub(super) fn define_loop(
-    maker: &mut Maker,
-    name: &str,
-    step: FuncId,
-) -> Result<FuncId, Unavailable> {
-    use cranelift_codegen::ir::condcodes::IntCC;
-    use std::mem::offset_of;
-    let columns = maker.program.columns.len();
-    let pointer = maker.module.target_config().pointer_type();
-    let mut sig = maker.module.make_signature();
-    sig.params.push(AbiParam::new(pointer));
-    sig.params.push(AbiParam::new(pointer));
-    sig.returns.push(AbiParam::new(types::I32));
-    let id = maker.declare(name, sig)?;
-    let target = maker.module.target_config();
-    let row_bytes =
-        i64::try_from(8 * columns).map_err(|_| Unavailable("too many columns".into()))?;
-    {
-        let mut b = FunctionBuilder::new(&mut maker.ctx.func, &mut maker.fctx);
-        let step_ref = maker.module.declare_func_in_func(step, b.func);
-        let entry = b.create_block();
-        b.append_block_params_for_function_params(entry);
-        b.switch_to_block(entry);
-        let params = b.block_params(entry).to_vec();
-        let (slots, state) = (params[0], params[1]);
+/// The fields of a [`StepLoop`] a loop function reads once, at its entry.
+struct LoopFields {
+    end: Value,
+    save_every: Value,
+    t0: Value,
+    dt: Value,
+    bound: Value,
+    rates: Value,
+    k: Value,
+    until_save: Value,
+    row: Value,
+    time: Value,
+}
+
+impl LoopFields {
+    fn load(b: &mut FunctionBuilder, state: Value, pointer: Type) -> LoopFields {
+        use std::mem::offset_of;
         let m = MemFlagsData::trusted();
-        let field = |b: &mut FunctionBuilder, ty: Type, offset: usize| {
-            b.ins().load(ty, m, state, offset as i32)
-        };
-        let end = field(&mut b, types::I64, offset_of!(StepLoop, end));
-        let save_every = field(&mut b, types::I64, offset_of!(StepLoop, save_every));
-        let t0 = field(&mut b, types::F64, offset_of!(StepLoop, t0));
-        let dt = field(&mut b, types::F64, offset_of!(StepLoop, dt));
-        let bound = field(&mut b, types::F64, offset_of!(StepLoop, bound));
-        let rates = field(&mut b, pointer, offset_of!(StepLoop, rates));
-        let k = field(&mut b, types::I64, offset_of!(StepLoop, k));
-        let until_save = field(&mut b, types::I64, offset_of!(StepLoop, until_save));
-        let row = field(&mut b, pointer, offset_of!(StepLoop, row));
-        let time = field(&mut b, pointer, offset_of!(StepLoop, time));
-        // header(k, until_save, row, time); exit(k, until_save, row, time, outcome)
-        let (header, body, saved, exit) = (
-            b.create_block(),
-            b.create_block(),
-            b.create_block(),
-            b.create_block(),
-        );
+        let mut field = |ty: Type, offset: usize| b.ins().load(ty, m, state, offset as i32);
+        LoopFields {
+            end: field(types::I64, offset_of!(StepLoop, end)),
+            save_every: field(types::I64, offset_of!(StepLoop, save_every)),
+            t0: field(types::F64, offset_of!(StepLoop, t0)),
+            dt: field(types::F64, offset_of!(StepLoop, dt)),
+            bound: field(types::F64, offset_of!(StepLoop, bound)),
+            rates: field(pointer, offset_of!(StepLoop, rates)),
+            k: field(types::I64, offset_of!(StepLoop, k)),
+            until_save: field(types::I64, offset_of!(StepLoop, until_save)),
+            row: field(pointer, offset_of!(StepLoop, row)),
+            time: field(pointer, offset_of!(StepLoop, time)),
+        }
+    }
+}
+
+/// A loop function's blocks: `header(k, until_save, row, time, carried...)` tests for the
+/// end and goes on to `body` (with the step's time, whether it saves a row, and the row
+/// argument: the row or null); `exit(k, until_save, row, time, outcome)` stores the loop's
+/// position in the [`StepLoop`] and returns the outcome.
+struct LoopFrame {
+    header: Block,
+    exit: Block,
+    row_bytes: i64,
+}
+
+/// A step of the loop being built: its position and what it computed at the start.
+struct LoopStep {
+    k: Value,
+    until_save: Value,
+    row: Value,
+    time: Value,
+    /// The step's time, `t0 + k·dt`.
+    t: Value,
+    /// Whether this step saves a row.
+    save: Value,
+    /// The row, or null when this step saves none.
+    row_arg: Value,
+    /// The header's parameters after the first four.
+    carried: Vec<Value>,
+}
+
+fn block_args(v: &[Value]) -> Vec<BlockArg> {
+    v.iter().map(|&v| v.into()).collect()
+}
+
+impl LoopFrame {
+    /// Build the entry's jump into the loop (`carried`: the values carried from step to
+    /// step, of type `F64`), the header and the start of the body; the builder is left in
+    /// the body.
+    fn begin(
+        b: &mut FunctionBuilder,
+        fields: &LoopFields,
+        carried: &[Value],
+        pointer: Type,
+        columns: usize,
+    ) -> Result<(LoopFrame, LoopStep), Unavailable> {
+        use cranelift_codegen::ir::condcodes::IntCC;
+        let row_bytes =
+            i64::try_from(8 * columns).map_err(|_| Unavailable("too many columns".into()))?;
+        let (header, body, exit) = (b.create_block(), b.create_block(), b.create_block());
         for block in [header, exit] {
             b.append_block_param(block, types::I64);
             b.append_block_param(block, types::I64);
             b.append_block_param(block, pointer);
             b.append_block_param(block, pointer);
         }
+        for _ in carried {
+            b.append_block_param(header, types::F64);
+        }
         b.append_block_param(exit, types::I32);
-        let stepped = b.ins().iconst(types::I32, STEPPED as i64);
-        let args = |v: &[Value]| -> Vec<cranelift_codegen::ir::BlockArg> {
-            v.iter().map(|&v| v.into()).collect()
-        };
-        b.ins().jump(header, &args(&[k, until_save, row, time]));
+        let mut first = vec![fields.k, fields.until_save, fields.row, fields.time];
+        first.extend(carried);
+        b.ins().jump(header, &block_args(&first));
 
         b.switch_to_block(header);
         let hp = b.block_params(header).to_vec();
         let (k, until_save, row, time) = (hp[0], hp[1], hp[2], hp[3]);
-        let done = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, k, end);
+        let done = b
+            .ins()
+            .icmp(IntCC::UnsignedGreaterThanOrEqual, k, fields.end);
+        let stepped = b.ins().iconst(types::I32, STEPPED as i64);
         b.ins().brif(
             done,
             exit,
-            &args(&[k, until_save, row, time, stepped]),
+            &block_args(&[k, until_save, row, time, stepped]),
             body,
             &[],
         );
@@ -390,20 +425,49 @@ pub(super) fn define_loop(
         // `k as f64`: k < 2⁶³ (a step count is checked to be at most 1e9), where the signed
         // conversion is the same correctly rounded value and x86 has one instruction for it.
         let kf = b.ins().fcvt_from_sint(types::F64, k);
-        let elapsed = b.ins().fmul(kf, dt);
-        let t = b.ins().fadd(t0, elapsed);
+        let elapsed = b.ins().fmul(kf, fields.dt);
+        let t = b.ins().fadd(fields.t0, elapsed);
         let save = b.ins().icmp_imm_u(IntCC::Equal, until_save, 0);
         let null = b.ins().iconst(pointer, 0);
         let row_arg = b.ins().select(save, row, null);
-        let call = b
-            .ins()
-            .call(step_ref, &[slots, t, dt, bound, row_arg, rates]);
-        let outcome = b.inst_results(call)[0];
-        let go_on = b.create_block();
+        let frame = LoopFrame {
+            header,
+            exit,
+            row_bytes,
+        };
+        let step = LoopStep {
+            k,
+            until_save,
+            row,
+            time,
+            t,
+            save,
+            row_arg,
+            carried: hp[4..].to_vec(),
+        };
+        Ok((frame, step))
+    }
+
+    /// Leave the loop with `outcome` where it is not [`STEPPED`]; else go on to the next
+    /// step (saving the time and moving the row along when this one saved a row), carrying
+    /// `carried`. Then build the exit block, which stores the position in `state`.
+    fn end(
+        self,
+        b: &mut FunctionBuilder,
+        fields: &LoopFields,
+        step: &LoopStep,
+        outcome: Value,
+        carried: &[Value],
+        state: Value,
+    ) {
+        use std::mem::offset_of;
+        let m = MemFlagsData::trusted();
+        let (k, until_save, row, time) = (step.k, step.until_save, step.row, step.time);
+        let (go_on, saved) = (b.create_block(), b.create_block());
         b.ins().brif(
             outcome,
-            exit,
-            &args(&[k, until_save, row, time, outcome]),
+            self.exit,
+            &block_args(&[k, until_save, row, time, outcome]),
             go_on,
             &[],
         );
@@ -411,24 +475,22 @@ pub(super) fn define_loop(
         b.switch_to_block(go_on);
         let next_k = b.ins().iadd_imm_s(k, 1);
         let counted = b.ins().iadd_imm_s(until_save, -1);
-        b.ins().brif(
-            save,
-            saved,
-            &[],
-            header,
-            &args(&[next_k, counted, row, time]),
-        );
+        let mut next = vec![next_k, counted, row, time];
+        next.extend(carried);
+        b.ins()
+            .brif(step.save, saved, &[], self.header, &block_args(&next));
 
         b.switch_to_block(saved);
-        b.ins().store(m, t, time, 0);
+        b.ins().store(m, step.t, time, 0);
         let next_time = b.ins().iadd_imm_s(time, 8);
-        let next_row = b.ins().iadd_imm_s(row, row_bytes);
-        let restarted = b.ins().iadd_imm_s(save_every, -1);
-        b.ins()
-            .jump(header, &args(&[next_k, restarted, next_row, next_time]));
+        let next_row = b.ins().iadd_imm_s(row, self.row_bytes);
+        let restarted = b.ins().iadd_imm_s(fields.save_every, -1);
+        let mut next = vec![next_k, restarted, next_row, next_time];
+        next.extend(carried);
+        b.ins().jump(self.header, &block_args(&next));
 
-        b.switch_to_block(exit);
-        let ep = b.block_params(exit).to_vec();
+        b.switch_to_block(self.exit);
+        let ep = b.block_params(self.exit).to_vec();
         for (value, offset) in [
             (ep[0], offset_of!(StepLoop, k)),
             (ep[1], offset_of!(StepLoop, until_save)),
@@ -438,6 +500,53 @@ pub(super) fn define_loop(
             b.ins().store(m, value, state, offset as i32);
         }
         b.ins().return_(&[ep[4]]);
+    }
+}
+
+/// The signature of a loop function: `fn(slots, state: *mut StepLoop) -> outcome`.
+fn loop_signature(maker: &Maker) -> Signature {
+    let pointer = maker.module.target_config().pointer_type();
+    let mut sig = maker.module.make_signature();
+    sig.params.push(AbiParam::new(pointer));
+    sig.params.push(AbiParam::new(pointer));
+    sig.returns.push(AbiParam::new(types::I32));
+    sig
+}
+
+/// Define `name`, which runs the steps of a [`StepLoop`] by calling `step` (the scalar
+/// Euler step function), saving each saved row's time, for `columns` values per row.
+pub(super) fn define_loop(
+    maker: &mut Maker,
+    name: &str,
+    step: FuncId,
+) -> Result<FuncId, Unavailable> {
+    let columns = maker.program.columns.len();
+    let pointer = maker.module.target_config().pointer_type();
+    let id = maker.declare(name, loop_signature(maker))?;
+    let target = maker.module.target_config();
+    {
+        let mut b = FunctionBuilder::new(&mut maker.ctx.func, &mut maker.fctx);
+        let step_ref = maker.module.declare_func_in_func(step, b.func);
+        let entry = b.create_block();
+        b.append_block_params_for_function_params(entry);
+        b.switch_to_block(entry);
+        let params = b.block_params(entry).to_vec();
+        let (slots, state) = (params[0], params[1]);
+        let fields = LoopFields::load(&mut b, state, pointer);
+        let (frame, at) = LoopFrame::begin(&mut b, &fields, &[], pointer, columns)?;
+        let call = b.ins().call(
+            step_ref,
+            &[
+                slots,
+                at.t,
+                fields.dt,
+                fields.bound,
+                at.row_arg,
+                fields.rates,
+            ],
+        );
+        let outcome = b.inst_results(call)[0];
+        frame.end(&mut b, &fields, &at, outcome, &[], state);
         b.seal_all_blocks();
         b.finalize(target);
     }
@@ -457,19 +566,10 @@ pub(super) const FUSED_LOOP_MAX_ASSIGNMENTS: usize = 64;
 /// is still stored as in the step function, so a step handed back finds the slots as it
 /// would; the outcomes are the same.
 pub(super) fn define_fused_loop(maker: &mut Maker, name: &str) -> Result<FuncId, Unavailable> {
-    use cranelift_codegen::ir::condcodes::IntCC;
-    use std::mem::offset_of;
     let program = maker.program;
-    let columns = program.columns.len();
     let pointer = maker.module.target_config().pointer_type();
-    let mut sig = maker.module.make_signature();
-    sig.params.push(AbiParam::new(pointer));
-    sig.params.push(AbiParam::new(pointer));
-    sig.returns.push(AbiParam::new(types::I32));
-    let id = maker.declare(name, sig)?;
+    let id = maker.declare(name, loop_signature(maker))?;
     let target = maker.module.target_config();
-    let row_bytes =
-        i64::try_from(8 * columns).map_err(|_| Unavailable("too many columns".into()))?;
     let stock_offsets: Vec<i32> = program
         .stocks
         .iter()
@@ -482,119 +582,39 @@ pub(super) fn define_fused_loop(maker: &mut Maker, name: &str) -> Result<FuncId,
         flows.b.switch_to_block(entry);
         let params = flows.b.block_params(entry).to_vec();
         let (slots, state) = (params[0], params[1]);
-        let m = MemFlagsData::trusted();
-        let field = |b: &mut FunctionBuilder, ty: Type, offset: usize| {
-            b.ins().load(ty, m, state, offset as i32)
-        };
-        let b = &mut flows.b;
-        let end = field(b, types::I64, offset_of!(StepLoop, end));
-        let save_every = field(b, types::I64, offset_of!(StepLoop, save_every));
-        let t0 = field(b, types::F64, offset_of!(StepLoop, t0));
-        let dt = field(b, types::F64, offset_of!(StepLoop, dt));
-        let bound = field(b, types::F64, offset_of!(StepLoop, bound));
-        let rates = field(b, pointer, offset_of!(StepLoop, rates));
-        let k = field(b, types::I64, offset_of!(StepLoop, k));
-        let until_save = field(b, types::I64, offset_of!(StepLoop, until_save));
-        let row = field(b, pointer, offset_of!(StepLoop, row));
-        let time = field(b, pointer, offset_of!(StepLoop, time));
+        let fields = LoopFields::load(&mut flows.b, state, pointer);
         let levels: Vec<Value> = stock_offsets
             .iter()
-            .map(|&offset| b.ins().load(types::F64, m, slots, offset))
+            .map(|&offset| {
+                flows
+                    .b
+                    .ins()
+                    .load(types::F64, MemFlagsData::trusted(), slots, offset)
+            })
             .collect();
-        // header(k, until_save, row, time, levels...); exit(k, until_save, row, time, outcome)
-        let (header, body, saved, exit) = (
-            b.create_block(),
-            b.create_block(),
-            b.create_block(),
-            b.create_block(),
-        );
-        for block in [header, exit] {
-            b.append_block_param(block, types::I64);
-            b.append_block_param(block, types::I64);
-            b.append_block_param(block, pointer);
-            b.append_block_param(block, pointer);
-        }
-        for _ in &levels {
-            b.append_block_param(header, types::F64);
-        }
-        b.append_block_param(exit, types::I32);
-        let stepped = b.ins().iconst(types::I32, STEPPED as i64);
-        let as_args = |v: &[Value]| -> Vec<BlockArg> { v.iter().map(|&v| v.into()).collect() };
-        let mut first = vec![k, until_save, row, time];
-        first.extend(&levels);
-        b.ins().jump(header, &as_args(&first));
-
-        b.switch_to_block(header);
-        let hp = b.block_params(header).to_vec();
-        let (k, until_save, row, time) = (hp[0], hp[1], hp[2], hp[3]);
-        let done = b.ins().icmp(IntCC::UnsignedGreaterThanOrEqual, k, end);
-        b.ins().brif(
-            done,
-            exit,
-            &as_args(&[k, until_save, row, time, stepped]),
-            body,
-            &[],
-        );
-
-        b.switch_to_block(body);
-        // `k as f64` as in `define_loop`.
-        let kf = b.ins().fcvt_from_sint(types::F64, k);
-        let elapsed = b.ins().fmul(kf, dt);
-        let t = b.ins().fadd(t0, elapsed);
-        let save = b.ins().icmp_imm_u(IntCC::Equal, until_save, 0);
-        let null = b.ins().iconst(pointer, 0);
-        let row_arg = b.ins().select(save, row, null);
+        let (frame, at) = LoopFrame::begin(
+            &mut flows.b,
+            &fields,
+            &levels,
+            pointer,
+            program.columns.len(),
+        )?;
         // The stocks' values as the previous step left them: the first assignments read
         // them from registers (as a value loaded within the reuse window).
-        for (s, &level) in program.stocks.iter().zip(&hp[4..]) {
+        for (s, &level) in program.stocks.iter().zip(&at.carried) {
             flows.known[s.slot as usize] = Some((level, 0));
         }
         let args = StepArgs {
             slots,
-            time: t,
-            dt,
-            bound,
-            row: row_arg,
-            rates,
+            time: at.t,
+            dt: fields.dt,
+            bound: fields.bound,
+            row: at.row_arg,
+            rates: fields.rates,
         };
-        let leave = Exit::Jump(exit, vec![k, until_save, row, time]);
+        let leave = Exit::Jump(frame.exit, vec![at.k, at.until_save, at.row, at.time]);
         let (mut b, outcome, new_levels) = build_step(flows, 8, false, args, &leave)?;
-        let go_on = b.create_block();
-        b.ins().brif(
-            outcome,
-            exit,
-            &as_args(&[k, until_save, row, time, outcome]),
-            go_on,
-            &[],
-        );
-
-        b.switch_to_block(go_on);
-        let next_k = b.ins().iadd_imm_s(k, 1);
-        let counted = b.ins().iadd_imm_s(until_save, -1);
-        let mut next = vec![next_k, counted, row, time];
-        next.extend(&new_levels);
-        b.ins().brif(save, saved, &[], header, &as_args(&next));
-
-        b.switch_to_block(saved);
-        b.ins().store(m, t, time, 0);
-        let next_time = b.ins().iadd_imm_s(time, 8);
-        let next_row = b.ins().iadd_imm_s(row, row_bytes);
-        let restarted = b.ins().iadd_imm_s(save_every, -1);
-        let mut next = vec![next_k, restarted, next_row, next_time];
-        next.extend(&new_levels);
-        b.ins().jump(header, &as_args(&next));
-
-        b.switch_to_block(exit);
-        let ep = b.block_params(exit).to_vec();
-        for (value, offset) in [
-            (ep[0], offset_of!(StepLoop, k)),
-            (ep[1], offset_of!(StepLoop, until_save)),
-            (ep[2], offset_of!(StepLoop, row)),
-            (ep[3], offset_of!(StepLoop, time)),
-        ] {
-            b.ins().store(m, value, state, offset as i32);
-        }
-        b.ins().return_(&[ep[4]]);
+        frame.end(&mut b, &fields, &at, outcome, &new_levels, state);
         b.seal_all_blocks();
         b.finalize(target);
     }

@@ -229,6 +229,16 @@ pub fn xmile_corpus_models() -> Option<Vec<Model>> {
     Some(models)
 }
 
+/// Every bundled model file, relative to the crate root.
+pub const BUNDLED_MODELS: [&str; 6] = [
+    "models/examples/bathtub.toml",
+    "models/examples/ageing_chain.toml",
+    "models/examples/ageing_with_frailty.toml",
+    "models/examples/community_investment.toml",
+    "models/care_system.toml",
+    "models/care_system_budget_only.toml",
+];
+
 /// A model whose flow divides by `drain_time − TIME`: a run with `drain_time` (default 20)
 /// set within 0..10 divides by zero mid-way.
 pub const DRAIN_TIME_MODEL: &str = r#"
