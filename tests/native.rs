@@ -58,6 +58,18 @@ fn assert_same(
     }
 }
 
+/// `toml` with nine more stocks (each filled by a constant inflow), so that the scalar Euler
+/// step takes its one-pass form for many stocks (more than eight) rather than its phases.
+fn with_many_stocks(toml: &str) -> String {
+    let mut padded = toml.to_string();
+    for i in 0..9 {
+        padded.push_str(&format!(
+            "\n[stocks.pad_{i}]\ninitial = 1\ninflows = [\"pad_in_{i}\"]\n[flows.pad_in_{i}]\nequation = \"0.5\"\n"
+        ));
+    }
+    padded
+}
+
 /// Native against interpreter for single runs with each method, and for a batch.
 fn assert_native_matches_interpreter(model: &Model, methods: &[Method], schedules: &ScheduleSet) {
     assert!(
@@ -260,7 +272,20 @@ fn native_code_equals_the_interpreter_on_the_xmile_corpus() {
 /// and a stock that overflows to infinity (the error, at the same time).
 #[test]
 fn the_native_euler_step_limits_warns_and_fails_as_the_interpreter_does() {
-    let chain = load_toml(
+    for pad in [false, true] {
+        limits_warns_and_fails(pad);
+    }
+}
+
+fn limits_warns_and_fails(pad: bool) {
+    let padded = |toml: &str| {
+        if pad {
+            with_many_stocks(toml)
+        } else {
+            toml.to_string()
+        }
+    };
+    let chain = load_toml(&padded(
         r#"
 [time]
 start = 0
@@ -292,7 +317,7 @@ equation = "transfer * 2 + downstream"
 [flows.overshoot]
 equation = "3 * swinging"
 "#,
-    )
+    ))
     .unwrap_or_else(|f| panic!("{}", f.render()));
     let slow = interpreter(&chain.program);
     let no_schedules = ScheduleSet::default();
@@ -334,7 +359,45 @@ equation = "3 * swinging"
         assert_same(&format!("batch lane {l}"), &strip(n), &strip(i));
     }
 
-    let explosive = load_toml(
+    // An empty stock whose outflow exceeds its inflow: limited at every step, where no
+    // stability warning is possible (the level is 0).
+    let drained = load_toml(&padded(
+        r#"
+[time]
+start = 0
+stop = 3
+dt = 0.5
+units = "day"
+[stocks.empty]
+initial = 0
+inflows = ["trickle"]
+outflows = ["demand"]
+non_negative = true
+[flows.trickle]
+equation = "1"
+[flows.demand]
+equation = "2"
+"#,
+    ))
+    .unwrap_or_else(|f| panic!("{}", f.render()));
+    let native = simulate_with(&drained.program, drained.time(), &[], &no_schedules);
+    let demand = native
+        .as_ref()
+        .expect("runs")
+        .column("demand")
+        .expect("demand");
+    assert!(
+        demand.iter().all(|&d| d == 1.0),
+        "scaled to the inflow: {demand:?}"
+    );
+    let slow = interpreter(&drained.program);
+    assert_same(
+        "limited at level 0",
+        &native,
+        &simulate_with(&slow, drained.time(), &[], &no_schedules),
+    );
+
+    let explosive = load_toml(&padded(
         r#"
 [time]
 start = 0
@@ -347,7 +410,7 @@ inflows = ["growth"]
 [flows.growth]
 equation = "heap * 1e307"
 "#,
-    )
+    ))
     .unwrap_or_else(|f| panic!("{}", f.render()));
     let native = simulate_with(&explosive.program, explosive.time(), &[], &no_schedules);
     // The flow (1e308) is finite; the step 10 + 2 × 1e308 is not.
@@ -479,8 +542,11 @@ equation = "level / (TIME - 0.5)"
 /// only MIN reads (which would hide it) is checked itself.
 #[test]
 fn a_value_checked_through_its_readers_fails_the_run_as_the_interpreter_does() {
-    for reader in ["spike * 0.1", "min(spike, 5)", "5 / spike"] {
-        let model = load_toml(&format!(
+    for (reader, pad) in ["spike * 0.1", "min(spike, 5)", "5 / spike"]
+        .into_iter()
+        .flat_map(|r| [(r, false), (r, true)])
+    {
+        let text = format!(
             r#"
 [time]
 start = 0
@@ -502,8 +568,9 @@ equation = "level * 0.03"
 [auxiliaries.spike]
 equation = "level / (TIME - 1)"
 "#
-        ))
-        .unwrap_or_else(|f| panic!("{}", f.render()));
+        );
+        let text = if pad { with_many_stocks(&text) } else { text };
+        let model = load_toml(&text).unwrap_or_else(|f| panic!("{}", f.render()));
         let slow = interpreter(&model.program);
         let none = ScheduleSet::default();
         let native = simulate_with(&model.program, model.time(), &[], &none);

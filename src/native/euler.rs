@@ -216,12 +216,12 @@ fn build_step<'a>(
     };
     step.dt = step.splat(args.dt);
     step.neutral = step.num(NEUTRAL);
+    if !pair && program.stocks.len() > SINGLE_PASS_MIN_STOCKS {
+        let (result, kept) = step.scalar_rest(&args, exit, check_rates)?;
+        return Ok((step.b, result, kept));
+    }
     let rates = step.limit_and_rates()?;
-    // `dt · rate` per stock: the update's change, which the stability test reads too.
-    let changes: Vec<Value> = rates
-        .iter()
-        .map(|r| step.b.ins().fmul(step.dt, r.rate))
-        .collect();
+    let changes = step.changes(&rates);
     // Past the limiting's join, a flow's value is the one in memory.
     step.use_recent = false;
     // The flows left unchecked above: each reaches a net rate (limiting keeps a value
@@ -240,12 +240,7 @@ fn build_step<'a>(
         let (unstable_block, go_on) = (step.b.create_block(), step.b.create_block());
         step.b.ins().brif(unstable, unstable_block, &[], go_on, &[]);
         step.b.switch_to_block(unstable_block);
-        for (i, &StockRate { rate, .. }) in rates.iter().enumerate() {
-            let offset = i32::try_from(8 * i).map_err(|_| Unavailable("too many stocks".into()))?;
-            step.b
-                .ins()
-                .store(MemFlagsData::trusted(), rate, args.rates, offset);
-        }
+        step.store_rates(&rates, args.rates)?;
         let code = step.b.ins().iconst(types::I32, UNSTABLE as i64);
         exit.leave(&mut step.b, code);
         step.b.switch_to_block(go_on);
@@ -261,6 +256,14 @@ fn build_step<'a>(
     };
     Ok((step.b, result, kept))
 }
+
+/// With more stocks than this, the scalar step does the work after the flows in one pass
+/// over the stocks ([`Step::scalar_rest`]): with phases (test all, then check all, then
+/// update all), each stock's rate, outflow and level stay live from the first phase to the
+/// last and are spilled (the care model's 24 stocks: 0.588 M → 0.555 M instructions per run,
+/// 35.6 → 32.1 µs). With few stocks nothing is spilled, and the phases keep a small model's
+/// chain of dependent steps shorter (SIR: 54 µs with phases, 59 µs in one pass).
+const SINGLE_PASS_MIN_STOCKS: usize = 8;
 
 /// The state of a run of Euler steps in native code ([`define_loop`]): the steps `k..end`,
 /// each one call of the step function, stopping early at the first step that does not
@@ -938,6 +941,148 @@ impl Step<'_, '_> {
         p.stocks.iter().map(|s| self.stock_rate(s)).collect()
     }
 
+    /// `dt · rate` per stock: the update's change, which the stability test reads too.
+    fn changes(&mut self, rates: &[StockRate]) -> Vec<Value> {
+        rates
+            .iter()
+            .map(|r| self.b.ins().fmul(self.dt, r.rate))
+            .collect()
+    }
+
+    /// The scalar layout's step after the flows, in one pass over the stocks for the usual
+    /// case. The row is saved first (the flows as made, the stocks as they are); then per
+    /// stock: its sums, the limiting's test, the net rate, `dt · rate`, the stability test,
+    /// the new level (clamped), stored at once, the old level kept in the `rates` buffer.
+    /// Nothing is kept for a second pass, so nothing is spilled. When any stock needs its
+    /// outflows scaled, may meet the stability condition, or (with `check_rates`) a rate is
+    /// not finite, the old levels are put back and the step is made as before: the limiting
+    /// in order ([`Step::limit_and_rates`]), the exact checks, the row again (the scaled
+    /// flows), the update. Returns the outcome ([`STEPPED`] or [`STOCK_NOT_FINITE`]) and the
+    /// new levels; the other outcomes leave through `exit`.
+    fn scalar_rest(
+        &mut self,
+        args: &StepArgs,
+        exit: &Exit,
+        check_rates: bool,
+    ) -> Result<(Value, Vec<Value>), Unavailable> {
+        let p = self.p;
+        let zero = self.num(0.0);
+        self.save_row(args.row)?;
+        let mut trouble = self.b.ins().iconst(types::I8, 0);
+        let (mut rate_sums, mut level_sums) = ([zero; 4], [zero; 4]);
+        let mut kept = Vec::with_capacity(p.stocks.len());
+        for (i, s) in p.stocks.iter().enumerate() {
+            let (ins, outs) = flows_of(p, s);
+            let level = self.load(s.slot)?;
+            let inflow = self.sum(ins)?;
+            let outflow = self.sum(outs)?;
+            if s.non_negative {
+                let (scaled, _) = self.needs_scaling(level, inflow, outflow);
+                trouble = self.b.ins().bor(trouble, scaled);
+            }
+            let rate = self.b.ins().fsub(inflow, outflow);
+            if check_rates {
+                rate_sums[i % 4] = self.b.ins().fadd(rate_sums[i % 4], rate);
+            }
+            let change = self.b.ins().fmul(self.dt, rate);
+            let unstable = self.unstable_stock(level, outflow, change, args.bound);
+            trouble = self.b.ins().bor(trouble, unstable);
+            let (new, level_kept) = self.new_level(s, level, change);
+            level_sums[i % 4] = self.b.ins().fadd(level_sums[i % 4], new);
+            let offset = i32::try_from(8 * i).map_err(|_| Unavailable("too many stocks".into()))?;
+            self.b
+                .ins()
+                .store(MemFlagsData::trusted(), level, args.rates, offset);
+            self.store(s.slot, level_kept)?;
+            kept.push(level_kept);
+        }
+        let rates_not_finite = if check_rates {
+            let flag = self.not_finite_sum(rate_sums)?;
+            trouble = self.b.ins().bor(trouble, flag);
+            Some(flag)
+        } else {
+            None
+        };
+        let stocks_not_finite = self.not_finite_sum(level_sums)?;
+        let (slow, join) = (self.b.create_block(), self.b.create_block());
+        self.b.append_block_param(join, types::I8);
+        for _ in &kept {
+            self.b.append_block_param(join, types::F64);
+        }
+        let args_of = |failures: Value, kept: &[Value]| -> Vec<BlockArg> {
+            std::iter::once(failures)
+                .chain(kept.iter().copied())
+                .map(|v| v.into())
+                .collect()
+        };
+        self.b
+            .ins()
+            .brif(trouble, slow, &[], join, &args_of(stocks_not_finite, &kept));
+
+        // The step as before, from the old levels.
+        self.b.switch_to_block(slow);
+        for (i, s) in p.stocks.iter().enumerate() {
+            let offset = i32::try_from(8 * i).map_err(|_| Unavailable("too many stocks".into()))?;
+            let old = self
+                .b
+                .ins()
+                .load(types::F64, MemFlagsData::trusted(), args.rates, offset);
+            self.store(s.slot, old)?;
+        }
+        self.use_recent = false;
+        if let Some(flag) = rates_not_finite {
+            // The flows left unchecked by the assignments: each reaches a net rate.
+            exit_if(&mut self.b, exit, flag, FLOWS_NOT_FINITE);
+        }
+        let rates = self.limit_and_rates()?;
+        let changes = self.changes(&rates);
+        let unstable = self.unstable(&rates, &changes, args.bound)?;
+        let (unstable_block, go_on) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(unstable, unstable_block, &[], go_on, &[]);
+        self.b.switch_to_block(unstable_block);
+        self.store_rates(&rates, args.rates)?;
+        let code = self.b.ins().iconst(types::I32, UNSTABLE as i64);
+        exit.leave(&mut self.b, code);
+        self.b.switch_to_block(go_on);
+        // The row again: limiting may have scaled flows it holds.
+        self.save_row(args.row)?;
+        let (failures, slow_kept) = self.update(&rates, &changes)?;
+        self.b.ins().jump(join, &args_of(failures, &slow_kept));
+
+        self.b.switch_to_block(join);
+        let params = self.b.block_params(join).to_vec();
+        let code = self.b.ins().iconst(types::I32, STOCK_NOT_FINITE as i64);
+        let stepped = self.b.ins().iconst(types::I32, STEPPED as i64);
+        let result = self.b.ins().select(params[0], code, stepped);
+        Ok((result, params[1..].to_vec()))
+    }
+
+    /// Write the net rates to the `rates` buffer (for [`UNSTABLE`]: the caller finishes the
+    /// step with them).
+    fn store_rates(&mut self, rates: &[StockRate], buffer: Value) -> Result<(), Unavailable> {
+        for (i, &StockRate { rate, .. }) in rates.iter().enumerate() {
+            let offset = i32::try_from(8 * i).map_err(|_| Unavailable("too many stocks".into()))?;
+            self.b
+                .ins()
+                .store(MemFlagsData::trusted(), rate, buffer, offset);
+        }
+        Ok(())
+    }
+
+    /// A stock's new level `level + change` and the value kept: clamped at zero for the
+    /// stocks that have it (`Sim::euler_step`, `Sim::check_stocks`).
+    fn new_level(&mut self, s: &StockSlot, level: Value, change: Value) -> (Value, Value) {
+        let new = self.b.ins().fadd(level, change);
+        let kept = if s.non_negative || s.clamp_at_zero {
+            let zero = self.num(0.0);
+            let negative = self.b.ins().fcmp(FloatCC::LessThan, new, zero);
+            self.choose(negative, zero, new)
+        } else {
+            new
+        };
+        (new, kept)
+    }
+
     /// Whether some stock may meet `Sim::derivatives`' stability condition
     /// `level > 0 && dt · max(outflow, −rate) / level > bound`: when it does, the caller
     /// checks exactly (`Sim::check_stability`), so this may say yes where the exact condition
@@ -958,22 +1103,33 @@ impl Step<'_, '_> {
         bound: Value,
     ) -> Result<Value, Unavailable> {
         let mut unstable = self.b.ins().iconst(types::I8, 0);
-        let zero = self.num(0.0);
         for (&StockRate { outflow, level, .. }, &change) in rates.iter().zip(changes) {
-            let threshold = self.b.ins().fmul(bound, level);
-            let positive = self.b.ins().fcmp(FloatCC::GreaterThan, threshold, zero);
-            let by_outflow = self.b.ins().fmul(self.dt, outflow);
-            let by_outflow = self
-                .b
-                .ins()
-                .fcmp(FloatCC::GreaterThanOrEqual, by_outflow, threshold);
-            let margin = self.b.ins().fadd(change, threshold);
-            let by_rate = self.b.ins().fcmp(FloatCC::LessThanOrEqual, margin, zero);
-            let either = self.b.ins().bor(by_outflow, by_rate);
-            let this = self.b.ins().band(positive, either);
+            let this = self.unstable_stock(level, outflow, change, bound);
             unstable = self.b.ins().bor(unstable, this);
         }
         Ok(unstable)
+    }
+
+    /// [`Step::unstable`] for one stock.
+    fn unstable_stock(
+        &mut self,
+        level: Value,
+        outflow: Value,
+        change: Value,
+        bound: Value,
+    ) -> Value {
+        let zero = self.num(0.0);
+        let threshold = self.b.ins().fmul(bound, level);
+        let positive = self.b.ins().fcmp(FloatCC::GreaterThan, threshold, zero);
+        let by_outflow = self.b.ins().fmul(self.dt, outflow);
+        let by_outflow = self
+            .b
+            .ins()
+            .fcmp(FloatCC::GreaterThanOrEqual, by_outflow, threshold);
+        let margin = self.b.ins().fadd(change, threshold);
+        let by_rate = self.b.ins().fcmp(FloatCC::LessThanOrEqual, margin, zero);
+        let either = self.b.ins().bor(by_outflow, by_rate);
+        self.b.ins().band(positive, either)
     }
 
     /// When `row` is not null: make the per-row copies (`Program::copies`) and write every
@@ -1048,16 +1204,10 @@ impl Step<'_, '_> {
         for (i, ((s, &StockRate { level, .. }), &change)) in
             p.stocks.iter().zip(rates).zip(changes).enumerate()
         {
-            let new = self.b.ins().fadd(level, change);
+            let (new, kept) = self.new_level(s, level, change);
             // As in `Translator::assignments_where`: the sum is finite unless a value is not
             // (or the sum overflows: a false alarm, which the caller's check clears).
             sums[i % 4] = self.b.ins().fadd(sums[i % 4], new);
-            let kept = if s.non_negative || s.clamp_at_zero {
-                let negative = self.b.ins().fcmp(FloatCC::LessThan, new, zero);
-                self.choose(negative, zero, new)
-            } else {
-                new
-            };
             self.store(s.slot, kept)?;
             new_levels.push(kept);
         }
