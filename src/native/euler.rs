@@ -236,14 +236,7 @@ fn build_step<'a>(
         exit_if(&mut step.b, exit, rates_not_finite, FLOWS_NOT_FINITE)
     };
     if !pair {
-        let unstable = step.unstable(&rates, &changes, args.bound)?;
-        let (unstable_block, go_on) = (step.b.create_block(), step.b.create_block());
-        step.b.ins().brif(unstable, unstable_block, &[], go_on, &[]);
-        step.b.switch_to_block(unstable_block);
-        step.store_rates(&rates, args.rates)?;
-        let code = step.b.ins().iconst(types::I32, UNSTABLE as i64);
-        exit.leave(&mut step.b, code);
-        step.b.switch_to_block(go_on);
+        step.exit_if_unstable(&rates, &changes, &args, exit)?;
     }
     step.save_row(args.row)?;
     let (stock_failures, kept) = step.update(&rates, &changes)?;
@@ -1036,14 +1029,7 @@ impl Step<'_, '_> {
         }
         let rates = self.limit_and_rates()?;
         let changes = self.changes(&rates);
-        let unstable = self.unstable(&rates, &changes, args.bound)?;
-        let (unstable_block, go_on) = (self.b.create_block(), self.b.create_block());
-        self.b.ins().brif(unstable, unstable_block, &[], go_on, &[]);
-        self.b.switch_to_block(unstable_block);
-        self.store_rates(&rates, args.rates)?;
-        let code = self.b.ins().iconst(types::I32, UNSTABLE as i64);
-        exit.leave(&mut self.b, code);
-        self.b.switch_to_block(go_on);
+        self.exit_if_unstable(&rates, &changes, args, exit)?;
         // The row again: limiting may have scaled flows it holds.
         self.save_row(args.row)?;
         let (failures, slow_kept) = self.update(&rates, &changes)?;
@@ -1055,6 +1041,26 @@ impl Step<'_, '_> {
         let stepped = self.b.ins().iconst(types::I32, STEPPED as i64);
         let result = self.b.ins().select(params[0], code, stepped);
         Ok((result, params[1..].to_vec()))
+    }
+
+    /// Leave through `exit` with [`UNSTABLE`], the rates written to the `rates` buffer, when
+    /// some stock may meet the stability condition ([`Step::unstable`]).
+    fn exit_if_unstable(
+        &mut self,
+        rates: &[StockRate],
+        changes: &[Value],
+        args: &StepArgs,
+        exit: &Exit,
+    ) -> Result<(), Unavailable> {
+        let unstable = self.unstable(rates, changes, args.bound)?;
+        let (unstable_block, go_on) = (self.b.create_block(), self.b.create_block());
+        self.b.ins().brif(unstable, unstable_block, &[], go_on, &[]);
+        self.b.switch_to_block(unstable_block);
+        self.store_rates(rates, args.rates)?;
+        let code = self.b.ins().iconst(types::I32, UNSTABLE as i64);
+        exit.leave(&mut self.b, code);
+        self.b.switch_to_block(go_on);
+        Ok(())
     }
 
     /// Write the net rates to the `rates` buffer (for [`UNSTABLE`]: the caller finishes the
