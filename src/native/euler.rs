@@ -10,8 +10,10 @@
 //! `stock + dt·rate`, the clamp `stock < 0 ? 0 : stock`. tests/native.rs compares every saved
 //! value bit for bit with the interpreter, which runs the Rust step.
 //!
-//! **What it leaves to the caller.** The function returns early, before changing any stock,
-//! when the flows were not finite ([`FLOWS_NOT_FINITE`]: nothing after the flows was done) or
+//! **What it leaves to the caller.** The function returns early, with every stock as it was,
+//! when the flows were not finite ([`FLOWS_NOT_FINITE`]; with many stocks the one-pass step
+//! ([`Step::scalar_rest`]) puts back the levels it wrote, and a row it wrote is past the saved
+//! ones, not counted) or
 //! when some stock may meet the stability condition (a test without division that never
 //! misses it; [`UNSTABLE`]: the outflows are limited and the rates written to `rates`,
 //! exactly the state after `Sim::derivatives`); the caller finishes that step in Rust, which
