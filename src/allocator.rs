@@ -27,13 +27,31 @@ static LARGE_BLOCKS_OUT_OF_THE_HEAP: std::sync::atomic::AtomicBool =
     std::sync::atomic::AtomicBool::new(false);
 
 fn set_mmap_threshold(bytes: i32) {
+    set(MallocSetting::MmapThreshold, bytes);
+}
+
+/// glibc's own trim threshold (128 KiB), which stays fixed once the mmap threshold is set.
+const TRIM_THRESHOLD: i32 = 128 * 1024;
+
+enum MallocSetting {
+    MmapThreshold,
+    TrimThreshold,
+}
+
+fn set(setting: MallocSetting, bytes: i32) {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only changes an allocator setting.
-    unsafe {
-        libc::mallopt(libc::M_MMAP_THRESHOLD, bytes);
+    {
+        let parameter = match setting {
+            MallocSetting::MmapThreshold => libc::M_MMAP_THRESHOLD,
+            MallocSetting::TrimThreshold => libc::M_TRIM_THRESHOLD,
+        };
+        // SAFETY: mallopt only changes an allocator setting.
+        unsafe {
+            libc::mallopt(parameter, bytes);
+        }
     }
     #[cfg(not(all(target_os = "linux", target_env = "gnu")))]
-    let _ = bytes;
+    let _ = (setting, bytes);
 }
 
 /// While alive, blocks of any size up to 32 MiB come from the heap: for the Monte Carlo
@@ -44,15 +62,25 @@ fn set_mmap_threshold(bytes: i32) {
 /// 1.45× faster than 1 with the 64 KiB threshold and 1.87× with this (docs/design/
 /// engine-performance.md). The blocks are reused round after round, so the heap does not grow
 /// with the number of runs; drop the guard, then [`return_free_memory`], when the rounds end.
+///
+/// The guard also keeps free memory at the top of a heap (up to 32 MiB) instead of giving it
+/// back at every `free` (glibc's trim threshold, 128 KiB): a run's results freed at the top of
+/// the heap went back to the system and the next run faulted the same pages in again, so with
+/// one thread most of a SIR run (3,200 steps, 300 KB of rows) was spent in the kernel
+/// (`careshift bench`: 54 µs per run, 49 page faults per run; docs/design/engine-performance.md).
 pub struct SimulationPhase {
     active: bool,
 }
+
+/// The mmap and trim thresholds while a [`SimulationPhase`] is alive.
+const PHASE_THRESHOLD: i32 = 32 * 1024 * 1024;
 
 impl SimulationPhase {
     pub fn begin() -> SimulationPhase {
         let active = LARGE_BLOCKS_OUT_OF_THE_HEAP.load(std::sync::atomic::Ordering::SeqCst);
         if active {
-            set_mmap_threshold(32 * 1024 * 1024);
+            set_mmap_threshold(PHASE_THRESHOLD);
+            set(MallocSetting::TrimThreshold, PHASE_THRESHOLD);
         }
         SimulationPhase { active }
     }
@@ -62,6 +90,7 @@ impl Drop for SimulationPhase {
     fn drop(&mut self) {
         if self.active {
             set_mmap_threshold(MMAP_THRESHOLD);
+            set(MallocSetting::TrimThreshold, TRIM_THRESHOLD);
         }
     }
 }
