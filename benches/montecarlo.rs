@@ -14,7 +14,10 @@ use std::hint::black_box;
 use std::path::Path;
 
 use careshift::experiment::{RunSettings, run};
+use careshift::montecarlo::Sampler;
 use careshift::scenario::load_scenario;
+use careshift::simulate::ScheduleSet;
+use careshift::vm::LANES;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 
 fn bench_scenario(c: &mut Criterion, file: &str, runs: usize) {
@@ -86,11 +89,73 @@ fn bench_handwritten_montecarlo(c: &mut Criterion) {
     group.finish();
 }
 
+/// The engine doing what the hand-written loop does, on the same scenario: 400 runs of both arms,
+/// sampled by the scenario's own sampler and distributions, simulated by the compiled program
+/// over batches of [`LANES`] runs at once (`Simulator::run_batch`, as `careshift run` does),
+/// keeping one number per run. No metrics and no streaming statistics, which the hand-written
+/// loop does not compute either: this is the like-for-like half of the Monte Carlo comparison
+/// (the whole `careshift run` pipeline is `bench_montecarlo`'s care scenario).
+fn bench_engine_simulations(c: &mut Criterion) {
+    let path = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("scenarios")
+        .join("care_community_frailty_investment.toml");
+    let scenario = load_scenario(&path).unwrap_or_else(|f| panic!("{}", f.render()));
+    let runs = 400;
+    let u = &scenario.uncertainty;
+    let sampler = Sampler::new(u.sampling, u.seed, runs, u.parameters.len()).unwrap();
+    let program = &scenario.model.program;
+    let arm_schedules = |interventions: &[careshift::scenario::Intervention]| {
+        let schedules = interventions
+            .iter()
+            .flat_map(|i| i.schedules(i.scale, i.shift))
+            .collect();
+        ScheduleSet::new(program, schedules)
+    };
+    let baseline = arm_schedules(&scenario.baseline.interventions);
+    let intervention = arm_schedules(&scenario.interventions);
+    let simulator = scenario.model.simulator();
+    let column = scenario.outputs[0];
+    let mut group = c.benchmark_group("montecarlo care_community_frailty_investment.toml");
+    group.throughput(Throughput::Elements(runs as u64));
+    group.sample_size(10);
+    group.bench_function(
+        format!("{runs} runs, engine simulations only, 1 thread"),
+        |b| {
+            b.iter(|| {
+                let mut checksum = 0.0;
+                let mut point = vec![0.0; u.parameters.len()];
+                for first in (0..runs).step_by(LANES) {
+                    let overrides: Vec<Vec<(u32, f64)>> = (first..(first + LANES).min(runs))
+                        .map(|i| {
+                            sampler.point(i, &mut point);
+                            let mut o = scenario.fixed.clone();
+                            for (p, &x) in u.parameters.iter().zip(&point) {
+                                let v = p.distribution.quantile(x);
+                                o.extend(p.slots.iter().map(|&slot| (slot, v)));
+                            }
+                            o
+                        })
+                        .collect();
+                    let a = simulator.run_batch(&scenario.time, &overrides, &baseline);
+                    let b = simulator.run_batch(&scenario.time, &overrides, &intervention);
+                    for (a, b) in a.iter().zip(&b) {
+                        let (a, b) = (a.as_ref().unwrap(), b.as_ref().unwrap());
+                        let last = a.values.len() - a.columns.len() + column;
+                        checksum += a.values[last] - b.values[last];
+                    }
+                }
+                black_box(checksum)
+            })
+        },
+    );
+    group.finish();
+}
+
 // No plots: criterion draws them with plotters, which this crate builds without system fonts
 // (charts use a bundled font), so criterion's plot backend would find no font and panic.
 criterion_group! {
     name = benches;
     config = Criterion::default().without_plots();
-    targets = bench_montecarlo, bench_handwritten_montecarlo
+    targets = bench_montecarlo, bench_handwritten_montecarlo, bench_engine_simulations
 }
 criterion_main!(benches);

@@ -171,17 +171,21 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     let (first, times, warnings) = plan.run_one(scenario, 0)?;
     let n_times = times.len();
     let n_out = scenario.outputs.len();
+    let n_cumulative = if scenario.headline.cumulative.is_some() {
+        n_times
+    } else {
+        0
+    };
+    let keep = exact_quantile_capacity(n_opts * (3 * n_out * n_times + n_cumulative));
     let mut options: Vec<OptionOutcome> = (0..n_opts)
         .map(|o| OptionOutcome {
             lever_values: scenario.option_values(o),
             series: (0..3 * n_out * n_times)
-                .map(|_| StreamStats::new())
+                .map(|_| StreamStats::with_exact_capacity(keep))
                 .collect(),
-            cumulative: if scenario.headline.cumulative.is_some() {
-                (0..n_times).map(|_| StreamStats::new()).collect()
-            } else {
-                Vec::new()
-            },
+            cumulative: (0..n_cumulative)
+                .map(|_| StreamStats::with_exact_capacity(keep))
+                .collect(),
         })
         .collect();
     let (n_samples, n_metrics, n_tests) = (
@@ -326,6 +330,24 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
 /// bounds that text's memory (a run's lines are about 13 KB per option on the care model)
 /// whatever the number of threads.
 const PER_RUN_TEXT_RUNS: usize = 64;
+
+/// The most runs whose values the series statistics keep, for exact percentiles
+/// ([`StreamStats::with_exact_capacity`]); past it they are P² estimates.
+pub const EXACT_QUANTILE_RUNS: usize = 1000;
+
+/// The memory the kept values of all series statistics may take, in bytes.
+const EXACT_QUANTILE_BYTES: usize = 16 << 20;
+
+/// How many values each of `statistics` series statistics keeps for exact percentiles: up to
+/// [`EXACT_QUANTILE_RUNS`], fewer when that many would not fit in [`EXACT_QUANTILE_BYTES`]
+/// (sweeps of many options). A Monte Carlo of at most that many runs gets exact percentiles,
+/// and pushing a value costs a store instead of five P² updates (care scenario, 400 runs:
+/// 0.34 M instructions per run less; docs/design/engine-performance.md). The memory is the same
+/// whatever the number of runs beyond it (the kept values are freed when P² takes over).
+pub fn exact_quantile_capacity(statistics: usize) -> usize {
+    let fits = EXACT_QUANTILE_BYTES / (std::mem::size_of::<f64>() * statistics.max(1));
+    fits.min(EXACT_QUANTILE_RUNS)
+}
 
 /// Statistics folded by one task of [`fold_series`]: their state (about 0.8 KB each) stays in
 /// the core's first-level cache while the round's runs stream through it.
@@ -948,6 +970,16 @@ mod tests {
         assert!(options[0].series == series);
         assert!(options[0].cumulative == cumulative);
         assert_eq!(series[n_stats - 1].summary().count, 60);
+    }
+
+    #[test]
+    fn exact_quantiles_keep_at_most_1000_runs_and_16_mib() {
+        assert_eq!(exact_quantile_capacity(0), EXACT_QUANTILE_RUNS);
+        // The care scenario: 3 arms × 11 outputs × 21 times + 21 cumulative values.
+        assert_eq!(exact_quantile_capacity(714), 1000);
+        // care_investment_options: 12 options × (3 × 4 × 21 + 21).
+        assert_eq!(exact_quantile_capacity(12 * 273), 640);
+        assert!(exact_quantile_capacity(12 * 273) * 12 * 273 * 8 <= 16 << 20);
     }
 
     #[test]

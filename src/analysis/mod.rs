@@ -1,7 +1,8 @@
 //! Statistics for analysing runs: pure functions and small structs, no I/O.
 //!
-//! - [`quantiles`]: summaries of many runs' values — streaming (flat memory, P² quantiles) for
-//!   time series, exact for per-run scalars.
+//! - [`quantiles`]: summaries of many runs' values — streaming (bounded memory: exact
+//!   percentiles up to a number of values, P² beyond) for time series, exact for per-run
+//!   scalars.
 //! - [`metrics`]: scalar metrics of one run's time series — values at a time, window sums,
 //!   integrals, discounting, NPV, ROI and break-even.
 //! - [`assumptions`]: whether a tested assumption holds across runs — Wilson intervals,

@@ -253,10 +253,19 @@ impl P2Quantile {
 
 /// Mean (Welford), min, max, and p5, p25, p50, p75, p95 of a stream.
 ///
-/// Memory is constant whatever the number of values. Non-finite values (NaN, ±∞) are ignored
+/// Memory is bounded whatever the number of values. Non-finite values (NaN, ±∞) are ignored
 /// by every statistic and counted in [`Summary::ignored`]. The quantiles are [`P2Quantile`]
 /// estimates (exact while at most 5 values have been pushed), so the values must arrive in an
 /// order unrelated to their size — see [`P2Quantile`] and [`spread_order`].
+///
+/// # Exact while few ([`with_exact_capacity`](Self::with_exact_capacity))
+///
+/// An accumulator made with an exact capacity `c` keeps its first `c` finite values instead of
+/// updating the P² estimators: while it has seen at most `c`, its quantiles are the exact
+/// type-7 quantiles of the values ([`exact_quantile`]), and a push costs a store rather than
+/// five P² updates. The `c + 1`-th finite value replays the kept ones, in their order, into
+/// the estimators and frees them, so from then on every statistic is bit for bit what
+/// [`new`](Self::new) would give. Memory stays bounded (at most `c` values).
 #[derive(Debug, Clone, PartialEq)]
 pub struct StreamStats {
     count: u64,
@@ -267,6 +276,10 @@ pub struct StreamStats {
     min: f64,
     max: f64,
     quantiles: [P2Quantile; 5],
+    /// The finite values so far, while there are at most `exact_capacity` of them (then the
+    /// estimators in `quantiles` have seen none); `None` once replayed, or with no capacity.
+    exact: Option<Vec<f64>>,
+    exact_capacity: usize,
 }
 
 impl Default for StreamStats {
@@ -286,6 +299,18 @@ impl StreamStats {
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
             quantiles: SUMMARY_LEVELS.map(P2Quantile::new),
+            exact: None,
+            exact_capacity: 0,
+        }
+    }
+
+    /// An empty accumulator whose quantiles are exact while it has seen at most `capacity`
+    /// finite values (see [Exact while few](Self#exact-while-few-with_exact_capacity)).
+    pub fn with_exact_capacity(capacity: usize) -> Self {
+        StreamStats {
+            exact: (capacity > 0).then(Vec::new),
+            exact_capacity: capacity,
+            ..Self::new()
         }
     }
 
@@ -301,8 +326,31 @@ impl StreamStats {
         self.m2 += delta * (x - self.mean);
         self.min = self.min.min(x);
         self.max = self.max.max(x);
+        if let Some(kept) = &mut self.exact {
+            if kept.len() < self.exact_capacity {
+                kept.push(x);
+                return;
+            }
+            self.replay_kept_values();
+        }
+        self.update_quantiles(x, self.count);
+    }
+
+    /// One value too many to keep: from now on, P² as if it had seen every value.
+    #[cold]
+    #[inline(never)]
+    fn replay_kept_values(&mut self) {
+        let kept = self.exact.take().unwrap_or_default();
+        for (k, &v) in kept.iter().enumerate() {
+            self.update_quantiles(v, k as u64 + 1);
+        }
+    }
+
+    /// Push `x`, the `count`-th finite value, into the five estimators.
+    #[inline(always)]
+    fn update_quantiles(&mut self, x: f64, count: u64) {
         // Every estimator has seen the same finite values: one test for the five.
-        if self.count > 5 {
+        if count > 5 {
             let [q5, q25, q50, q75, q95] = &mut self.quantiles;
             q5.update(x);
             q25.update(x);
@@ -321,7 +369,14 @@ impl StreamStats {
         if self.count == 0 {
             return empty_summary(self.ignored);
         }
-        let [p5, p25, p50, p75, p95] = self.quantiles.each_ref().map(P2Quantile::value);
+        let [p5, p25, p50, p75, p95] = match &self.exact {
+            Some(kept) => {
+                let mut sorted = kept.clone();
+                sorted.sort_unstable_by(f64::total_cmp);
+                SUMMARY_LEVELS.map(|p| sorted_quantile(&sorted, p))
+            }
+            None => self.quantiles.each_ref().map(P2Quantile::value),
+        };
         Summary {
             count: self.count,
             ignored: self.ignored,
@@ -922,6 +977,71 @@ mod tests {
                 (b.mean, b.min, b.max, b.count)
             );
         }
+    }
+
+    #[test]
+    fn with_exact_capacity_is_exact_up_to_the_capacity_then_p2_bit_for_bit() {
+        let capacity = 400;
+        for (name, values) in shapes(7) {
+            // With non-finite values mixed in: ignored and counted in both modes.
+            let mut values = values[..1000].to_vec();
+            values[17] = f64::NAN;
+            values[300] = f64::INFINITY;
+            for n in [1, 5, 6, 399, 401, 402, 403, 1000] {
+                let pushed = &values[..n];
+                let mut exact_first = StreamStats::with_exact_capacity(capacity);
+                let mut p2 = StreamStats::new();
+                for &x in pushed {
+                    exact_first.push(x);
+                    p2.push(x);
+                }
+                let (got, streamed) = (exact_first.summary(), p2.summary());
+                let finite: Vec<f64> = pushed.iter().copied().filter(|x| x.is_finite()).collect();
+                assert_eq!(got.ignored, (n - finite.len()) as u64, "{name} {n}");
+                if finite.len() <= capacity {
+                    // The exact type-7 quantiles; every other statistic as streamed.
+                    let exact = exact_summary(&finite);
+                    assert_eq!(
+                        [got.p5, got.p25, got.p50, got.p75, got.p95],
+                        [exact.p5, exact.p25, exact.p50, exact.p75, exact.p95],
+                        "{name} {n}"
+                    );
+                    assert_eq!(
+                        (got.count, got.mean, got.sd, got.min, got.max),
+                        (
+                            streamed.count,
+                            streamed.mean,
+                            streamed.sd,
+                            streamed.min,
+                            streamed.max
+                        ),
+                        "{name} {n}"
+                    );
+                } else {
+                    // Past the capacity, the kept values were replayed: P² bit for bit.
+                    assert_eq!(format!("{got:?}"), format!("{streamed:?}"), "{name} {n}");
+                }
+            }
+        }
+    }
+
+    #[test]
+    fn exact_quantiles_differ_from_p2_where_p2_is_an_estimate() {
+        // Guards the test above against a StreamStats that ignored its capacity: on 300
+        // exponential values P² is not the exact quantile at every level.
+        let values = exponential(300, 3);
+        let mut exact_first = StreamStats::with_exact_capacity(300);
+        let mut p2 = StreamStats::new();
+        for &x in &values {
+            exact_first.push(x);
+            p2.push(x);
+        }
+        let (a, b) = (exact_first.summary(), p2.summary());
+        assert_ne!(
+            [a.p5, a.p25, a.p50, a.p75, a.p95],
+            [b.p5, b.p25, b.p50, b.p75, b.p95]
+        );
+        assert_eq!(a.p50, exact_quantile(&values, 0.5));
     }
 
     #[test]
