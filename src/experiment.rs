@@ -176,7 +176,7 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     } else {
         0
     };
-    let keep = exact_quantile_capacity(n_opts * (3 * n_out * n_times + n_cumulative));
+    let keep = exact_quantile_capacity(n_opts * (3 * n_out * n_times + n_cumulative)).min(runs);
     let mut options: Vec<OptionOutcome> = (0..n_opts)
         .map(|o| OptionOutcome {
             lever_values: scenario.option_values(o),

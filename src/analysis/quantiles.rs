@@ -305,10 +305,11 @@ impl StreamStats {
     }
 
     /// An empty accumulator whose quantiles are exact while it has seen at most `capacity`
-    /// finite values (see [Exact while few](Self#exact-while-few-with_exact_capacity)).
+    /// finite values (see [Exact while few](Self#exact-while-few-with_exact_capacity)). The
+    /// room for them is reserved at once (a growing buffer moved the values at every doubling).
     pub fn with_exact_capacity(capacity: usize) -> Self {
         StreamStats {
-            exact: (capacity > 0).then(Vec::new),
+            exact: (capacity > 0).then(|| Vec::with_capacity(capacity)),
             exact_capacity: capacity,
             ..Self::new()
         }
