@@ -341,23 +341,7 @@ equation = "3 * swinging"
         &native,
         &simulate_with(&slow, chain.time(), &[], &no_schedules),
     );
-    let batch: Vec<Vec<(u32, f64)>> = (0..LANES)
-        .map(|l| common::scaled_constants(&chain, l))
-        .collect();
-    let (n, i) = (
-        simulate_batch(&chain.program, chain.time(), &batch, &no_schedules),
-        simulate_batch(&slow, chain.time(), &batch, &no_schedules),
-    );
-    for (l, (n, i)) in n.iter().zip(&i).enumerate() {
-        // Batches report no warnings; their values must still agree.
-        let strip = |r: &Result<Results, careshift::diagnostics::Diagnostic>| {
-            r.clone().map(|mut r| {
-                r.warnings.clear();
-                r
-            })
-        };
-        assert_same(&format!("batch lane {l}"), &strip(n), &strip(i));
-    }
+    assert_batch_same("limits", &chain);
 
     // An empty stock whose outflow exceeds its inflow: limited at every step, where no
     // stability warning is possible (the level is 0).
@@ -396,6 +380,7 @@ equation = "2"
         &native,
         &simulate_with(&slow, drained.time(), &[], &no_schedules),
     );
+    assert_batch_same("limited at level 0", &drained);
 
     let explosive = load_toml(&padded(
         r#"
@@ -426,6 +411,31 @@ equation = "heap * 1e307"
         &native,
         &simulate_with(&slow, explosive.time(), &[], &no_schedules),
     );
+    assert_batch_same("overflow", &explosive);
+}
+
+/// A batch of `model`'s runs (constants moved per lane), native against the interpreter
+/// (the lane-pair step; its one-pass form with more than eight stocks).
+fn assert_batch_same(what: &str, model: &Model) {
+    let slow = interpreter(&model.program);
+    let no_schedules = ScheduleSet::default();
+    let batch: Vec<Vec<(u32, f64)>> = (0..LANES)
+        .map(|l| common::scaled_constants(model, l))
+        .collect();
+    let (n, i) = (
+        simulate_batch(&model.program, model.time(), &batch, &no_schedules),
+        simulate_batch(&slow, model.time(), &batch, &no_schedules),
+    );
+    for (l, (n, i)) in n.iter().zip(&i).enumerate() {
+        // Batches report no warnings; their values must still agree.
+        let strip = |r: &Result<Results, careshift::diagnostics::Diagnostic>| {
+            r.clone().map(|mut r| {
+                r.warnings.clear();
+                r
+            })
+        };
+        assert_same(&format!("{what}: batch lane {l}"), &strip(n), &strip(i));
+    }
 }
 
 /// The native initial phase: an overridden constant that has an equation keeps the override

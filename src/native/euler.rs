@@ -12,7 +12,7 @@
 //!
 //! **What it leaves to the caller.** The function returns early, with every stock as it was,
 //! when the flows were not finite ([`FLOWS_NOT_FINITE`]; with many stocks the one-pass step
-//! ([`Step::scalar_rest`]) puts back the levels it wrote, and a row it wrote is past the saved
+//! ([`Step::one_pass_rest`]) puts back the levels it wrote, and a row it wrote is past the saved
 //! ones, not counted) or
 //! when some stock may meet the stability condition (a test without division that never
 //! misses it; [`UNSTABLE`]: the outflows are limited and the rates written to `rates`,
@@ -39,8 +39,9 @@ use crate::vm::{Program, StockSlot};
 
 /// `fn(slots, time, dt, bound, row, rates) -> outcome`. Scalar layout: `row` is where the
 /// saved row goes (null: no row this step), `rates` receives the net rates on [`UNSTABLE`].
-/// Pair layout: `row` points at two row pointers (lane `l`, lane `l + 1`), `bound` and
-/// `rates` are unused, and the outcome has bit `l` set for each failed lane.
+/// Pair layout: `row` points at two row pointers (lane `l`, lane `l + 1`), `bound` is
+/// unused, `rates` is scratch room (16 bytes per stock: the one-pass step's old levels), and
+/// the outcome has bit `l` set for each failed lane.
 pub(super) type EulerFn = unsafe extern "C" fn(*mut f64, f64, f64, f64, *mut f64, *mut f64) -> i32;
 
 /// The step is done.
@@ -218,8 +219,13 @@ fn build_step<'a>(
     };
     step.dt = step.splat(args.dt);
     step.neutral = step.num(NEUTRAL);
-    if !pair && program.stocks.len() > SINGLE_PASS_MIN_STOCKS {
-        let (result, kept) = step.scalar_rest(&args, exit, check_rates)?;
+    if program.stocks.len() > SINGLE_PASS_MIN_STOCKS {
+        let (result, kept) = step.one_pass_rest(&args, exit, check_rates)?;
+        let result = if pair {
+            step.b.ins().bor(flows_result, result)
+        } else {
+            result
+        };
         return Ok((step.b, result, kept));
     }
     let rates = step.limit_and_rates()?;
@@ -252,12 +258,13 @@ fn build_step<'a>(
     Ok((step.b, result, kept))
 }
 
-/// With more stocks than this, the scalar step does the work after the flows in one pass
-/// over the stocks ([`Step::scalar_rest`]): with phases (test all, then check all, then
-/// update all), each stock's rate, outflow and level stay live from the first phase to the
-/// last and are spilled (the care model's 24 stocks: 0.588 M → 0.555 M instructions per run,
-/// 35.6 → 32.1 µs). With few stocks nothing is spilled, and the phases keep a small model's
-/// chain of dependent steps shorter (SIR: 54 µs with phases, 59 µs in one pass).
+/// With more stocks than this, the step does the work after the flows in one pass over the
+/// stocks ([`Step::one_pass_rest`]): with phases (test all, then check all, then update all),
+/// each stock's rate, outflow and level stay live from the first phase to the last and are
+/// spilled (the care model's 24 stocks, scalar: 0.588 M → 0.555 M instructions per run,
+/// 35.6 → 32.1 µs; the lane pairs of a Monte Carlo: see docs/design/engine-performance.md).
+/// With few stocks nothing is spilled, and the phases keep a small model's chain of
+/// dependent steps shorter (SIR: 54 µs with phases, 59 µs in one pass).
 const SINGLE_PASS_MIN_STOCKS: usize = 8;
 
 /// The state of a run of Euler steps in native code ([`define_loop`]): the steps `k..end`,
@@ -944,17 +951,18 @@ impl Step<'_, '_> {
             .collect()
     }
 
-    /// The scalar layout's step after the flows, in one pass over the stocks for the usual
-    /// case. The row is saved first (the flows as made, the stocks as they are); then per
-    /// stock: its sums, the limiting's test, the net rate, `dt · rate`, the stability test,
-    /// the new level (clamped), stored at once, the old level kept in the `rates` buffer.
-    /// Nothing is kept for a second pass, so nothing is spilled. When any stock needs its
-    /// outflows scaled, may meet the stability condition, or (with `check_rates`) a rate is
-    /// not finite, the old levels are put back and the step is made as before: the limiting
-    /// in order ([`Step::limit_and_rates`]), the exact checks, the row again (the scaled
-    /// flows), the update. Returns the outcome ([`STEPPED`] or [`STOCK_NOT_FINITE`]) and the
-    /// new levels; the other outcomes leave through `exit`.
-    fn scalar_rest(
+    /// The step after the flows, in one pass over the stocks for the usual case. The row is
+    /// saved first (the flows as made, the stocks as they are); then per stock: its sums, the
+    /// limiting's test, the net rate, `dt · rate`, (scalar) the stability test, the new level
+    /// (clamped), stored at once, the old level kept in the `rates` buffer. Nothing is kept
+    /// for a second pass, so nothing is spilled. When any stock (in either lane) needs its
+    /// outflows scaled, or (scalar) may meet the stability condition or (scalar, with
+    /// `check_rates`) has a rate that is not finite, the old levels are put back and the step
+    /// is made as before: the limiting in order ([`Step::limit_and_rates`]), the exact checks,
+    /// the row again (the scaled flows), the update. Returns the outcome (scalar: [`STEPPED`]
+    /// or [`STOCK_NOT_FINITE`], the other outcomes leave through `exit`; pair: the lanes whose
+    /// stocks, or with `check_rates` rates, were not finite) and the new levels.
+    fn one_pass_rest(
         &mut self,
         args: &StepArgs,
         exit: &Exit,
@@ -962,8 +970,11 @@ impl Step<'_, '_> {
     ) -> Result<(Value, Vec<Value>), Unavailable> {
         let p = self.p;
         let zero = self.num(0.0);
+        // A lane's old levels take `width` bytes per stock in the `rates` buffer.
+        let width = if self.pair { 16 } else { 8 };
         self.save_row(args.row)?;
-        let mut trouble = self.b.ins().iconst(types::I8, 0);
+        // Scalar: an i8 flag; pair: a mask per lane (made into a flag at the end).
+        let mut trouble: Option<Value> = None;
         let (mut rate_sums, mut level_sums) = ([zero; 4], [zero; 4]);
         let mut kept = Vec::with_capacity(p.stocks.len());
         for (i, s) in p.stocks.iter().enumerate() {
@@ -973,18 +984,21 @@ impl Step<'_, '_> {
             let outflow = self.sum(outs)?;
             if s.non_negative {
                 let (scaled, _) = self.needs_scaling(level, inflow, outflow);
-                trouble = self.b.ins().bor(trouble, scaled);
+                trouble = Some(self.either(trouble, scaled));
             }
             let rate = self.b.ins().fsub(inflow, outflow);
             if check_rates {
                 rate_sums[i % 4] = self.b.ins().fadd(rate_sums[i % 4], rate);
             }
             let change = self.b.ins().fmul(self.dt, rate);
-            let unstable = self.unstable_stock(level, outflow, change, args.bound);
-            trouble = self.b.ins().bor(trouble, unstable);
+            if !self.pair {
+                let unstable = self.unstable_stock(level, outflow, change, args.bound);
+                trouble = Some(self.either(trouble, unstable));
+            }
             let (new, level_kept) = self.new_level(s, level, change);
             level_sums[i % 4] = self.b.ins().fadd(level_sums[i % 4], new);
-            let offset = i32::try_from(8 * i).map_err(|_| Unavailable("too many stocks".into()))?;
+            let offset =
+                i32::try_from(width * i).map_err(|_| Unavailable("too many stocks".into()))?;
             self.b
                 .ins()
                 .store(MemFlagsData::trusted(), level, args.rates, offset);
@@ -992,17 +1006,32 @@ impl Step<'_, '_> {
             kept.push(level_kept);
         }
         let rates_not_finite = if check_rates {
-            let flag = self.not_finite_sum(rate_sums)?;
-            trouble = self.b.ins().bor(trouble, flag);
-            Some(flag)
+            Some(self.not_finite_sum(rate_sums)?)
         } else {
             None
         };
-        let stocks_not_finite = self.not_finite_sum(level_sums)?;
+        let mut failures = self.not_finite_sum(level_sums)?;
+        match rates_not_finite {
+            // Pair: a lane whose rate is not finite fails (as in the phased step).
+            Some(flag) if self.pair => failures = self.b.ins().bor(failures, flag),
+            // Scalar: the flows' exit, from the phased step.
+            Some(flag) => trouble = Some(self.either(trouble, flag)),
+            None => {}
+        }
+        let Some(trouble) = trouble else {
+            // Pair layout without non-negative stocks: nothing can need the phased step.
+            return Ok((failures, kept));
+        };
+        let trouble = if self.pair {
+            self.b.ins().vany_true(trouble)
+        } else {
+            trouble
+        };
+        let failure_type = self.b.func.dfg.value_type(failures);
         let (slow, join) = (self.b.create_block(), self.b.create_block());
-        self.b.append_block_param(join, types::I8);
+        self.b.append_block_param(join, failure_type);
         for _ in &kept {
-            self.b.append_block_param(join, types::F64);
+            self.b.append_block_param(join, self.ty);
         }
         let args_of = |failures: Value, kept: &[Value]| -> Vec<BlockArg> {
             std::iter::once(failures)
@@ -1012,37 +1041,60 @@ impl Step<'_, '_> {
         };
         self.b
             .ins()
-            .brif(trouble, slow, &[], join, &args_of(stocks_not_finite, &kept));
+            .brif(trouble, slow, &[], join, &args_of(failures, &kept));
 
         // The step as before, from the old levels.
         self.b.switch_to_block(slow);
         for (i, s) in p.stocks.iter().enumerate() {
-            let offset = i32::try_from(8 * i).map_err(|_| Unavailable("too many stocks".into()))?;
+            let offset =
+                i32::try_from(width * i).map_err(|_| Unavailable("too many stocks".into()))?;
             let old = self
                 .b
                 .ins()
-                .load(types::F64, MemFlagsData::trusted(), args.rates, offset);
+                .load(self.ty, MemFlagsData::trusted(), args.rates, offset);
             self.store(s.slot, old)?;
         }
         self.use_recent = false;
-        if let Some(flag) = rates_not_finite {
+        if let (Some(flag), false) = (rates_not_finite, self.pair) {
             // The flows left unchecked by the assignments: each reaches a net rate.
             exit_if(&mut self.b, exit, flag, FLOWS_NOT_FINITE);
         }
         let rates = self.limit_and_rates()?;
         let changes = self.changes(&rates);
-        self.exit_if_unstable(&rates, &changes, args, exit)?;
+        let limited_rates_not_finite = if !self.pair {
+            self.exit_if_unstable(&rates, &changes, args, exit)?;
+            None
+        } else if check_rates {
+            Some(self.not_finite(rates.iter().map(|r| r.rate))?)
+        } else {
+            None
+        };
         // The row again: limiting may have scaled flows it holds.
         self.save_row(args.row)?;
-        let (failures, slow_kept) = self.update(&rates, &changes)?;
-        self.b.ins().jump(join, &args_of(failures, &slow_kept));
+        let (mut slow_failures, slow_kept) = self.update(&rates, &changes)?;
+        if let Some(flag) = limited_rates_not_finite {
+            slow_failures = self.b.ins().bor(slow_failures, flag);
+        }
+        self.b.ins().jump(join, &args_of(slow_failures, &slow_kept));
 
         self.b.switch_to_block(join);
         let params = self.b.block_params(join).to_vec();
-        let code = self.b.ins().iconst(types::I32, STOCK_NOT_FINITE as i64);
-        let stepped = self.b.ins().iconst(types::I32, STEPPED as i64);
-        let result = self.b.ins().select(params[0], code, stepped);
+        let result = if self.pair {
+            params[0]
+        } else {
+            let code = self.b.ins().iconst(types::I32, STOCK_NOT_FINITE as i64);
+            let stepped = self.b.ins().iconst(types::I32, STEPPED as i64);
+            self.b.ins().select(params[0], code, stepped)
+        };
         Ok((result, params[1..].to_vec()))
+    }
+
+    /// `flag`, or'ed into `so_far` if there is one.
+    fn either(&mut self, so_far: Option<Value>, flag: Value) -> Value {
+        match so_far {
+            None => flag,
+            Some(so_far) => self.b.ins().bor(so_far, flag),
+        }
     }
 
     /// Leave through `exit` with [`UNSTABLE`], the rates written to the `rates` buffer, when

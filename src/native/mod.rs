@@ -246,8 +246,9 @@ impl NativeCode {
 
     /// One whole Euler step of lanes `first` and `first + 1` of a batch (see [`euler`]),
     /// without the stability check. `rows`: where to save each lane's row, or `None`.
-    /// Returns the lanes (bit 0: `first`, bit 1: the next) whose flows or stocks were not
-    /// finite.
+    /// `work`: scratch room, one entry per stock (the one-pass step keeps the old levels
+    /// there). Returns the lanes (bit 0: `first`, bit 1: the next) whose flows or stocks were
+    /// not finite.
     #[inline]
     pub fn euler_lane_pair(
         &self,
@@ -256,9 +257,11 @@ impl NativeCode {
         time: f64,
         dt: f64,
         rows: Option<[&mut [std::mem::MaybeUninit<f64>]; 2]>,
+        work: &mut [vm::Lanes],
     ) -> u32 {
         assert!(first + 1 < LANES);
         assert_eq!(slots.len(), self.slot_count, "a state of another program");
+        assert_eq!(work.len(), self.stock_count, "one entry per stock");
         let mut pointers = [std::ptr::null_mut::<f64>(); 2];
         let rows = match rows {
             Some(rows) => {
@@ -271,9 +274,11 @@ impl NativeCode {
             None => std::ptr::null_mut(),
         };
         // SAFETY: as `eval_lane_pair` for the slots; when `rows` is not null it points at two
-        // row pointers with room for `column_count` values each.
+        // row pointers with room for `column_count` values each; the code writes two values
+        // per stock at `work` (16 bytes apart), which has four.
         let base = unsafe { (slots.as_mut_ptr() as *mut f64).add(first) };
-        (unsafe { (self.euler_lane_pairs)(base, time, dt, 0.0, rows, std::ptr::null_mut()) }) as u32
+        let work = work.as_mut_ptr() as *mut f64;
+        (unsafe { (self.euler_lane_pairs)(base, time, dt, 0.0, rows, work) }) as u32
     }
 }
 

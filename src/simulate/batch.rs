@@ -340,7 +340,8 @@ impl<'p> Batch<'p> {
 impl Batch<'_> {
     /// Euler with each step but the last in one native call per lane pair
     /// (`native::euler`): `run`'s Euler loop, with the same values. Pairs whose lanes have
-    /// all failed (or hold no run) are not stepped. `rates`: a work buffer, one per stock.
+    /// all failed (or hold no run) are not stepped. `rates`: a work buffer, one per stock
+    /// (also the native step's scratch room).
     fn run_native_euler(
         &mut self,
         native: &NativeCode,
@@ -375,9 +376,10 @@ impl Batch<'_> {
                         .map(|r| &mut r.spare_capacity_mut()[..width]);
                     let a = lane_rows.next().unwrap_or(&mut spare_a[..]);
                     let b = lane_rows.next().unwrap_or(&mut spare_b[..]);
-                    native.euler_lane_pair(&mut self.state.slots, first, t, dt, Some([a, b]))
+                    let rows = Some([a, b]);
+                    native.euler_lane_pair(&mut self.state.slots, first, t, dt, rows, rates)
                 } else {
-                    native.euler_lane_pair(&mut self.state.slots, first, t, dt, None)
+                    native.euler_lane_pair(&mut self.state.slots, first, t, dt, None, rates)
                 };
                 self.failed |= (failed << first) & self.active;
                 if save {
