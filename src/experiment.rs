@@ -305,6 +305,14 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     if let Some(w) = per_run {
         w.finish()?;
     }
+    // The kept values of exact percentiles are not needed any more: summarised and freed
+    // before the reports (whose own peak would otherwise sit on top of them).
+    pool.install(|| {
+        options
+            .par_iter_mut()
+            .flat_map(|o| o.series.par_iter_mut().chain(o.cumulative.par_iter_mut()))
+            .for_each(StreamStats::settle)
+    });
     // The rounds' freed results would otherwise stay resident under the reports.
     drop(simulation_phase);
     crate::allocator::return_free_memory();

@@ -280,6 +280,8 @@ pub struct StreamStats {
     /// estimators in `quantiles` have seen none); `None` once replayed, or with no capacity.
     exact: Option<Vec<f64>>,
     exact_capacity: usize,
+    /// The exact quantiles of the kept values, once [`settle`](Self::settle)d.
+    settled: Option<[f64; 5]>,
 }
 
 impl Default for StreamStats {
@@ -301,6 +303,7 @@ impl StreamStats {
             quantiles: SUMMARY_LEVELS.map(P2Quantile::new),
             exact: None,
             exact_capacity: 0,
+            settled: None,
         }
     }
 
@@ -316,7 +319,12 @@ impl StreamStats {
     }
 
     /// Add one value. Non-finite values are ignored (and counted in [`Summary::ignored`]).
+    ///
+    /// # Panics
+    ///
+    /// After [`settle`](Self::settle) (a bug in the caller: the kept values are gone).
     pub fn push(&mut self, x: f64) {
+        assert!(self.settled.is_none(), "a value pushed after settle");
         if !x.is_finite() {
             self.ignored += 1;
             return;
@@ -347,6 +355,15 @@ impl StreamStats {
         }
     }
 
+    /// No more values will come: the exact quantiles of the kept values (if any are kept) are
+    /// computed and the values freed, so that the memory they took is not held while the
+    /// statistics are reported. The [`summary`](Self::summary) is unchanged.
+    pub fn settle(&mut self) {
+        if let Some(kept) = self.exact.take() {
+            self.settled = Some(exact_levels(kept));
+        }
+    }
+
     /// Push `x`, the `count`-th finite value, into the five estimators.
     #[inline(always)]
     fn update_quantiles(&mut self, x: f64, count: u64) {
@@ -370,13 +387,10 @@ impl StreamStats {
         if self.count == 0 {
             return empty_summary(self.ignored);
         }
-        let [p5, p25, p50, p75, p95] = match &self.exact {
-            Some(kept) => {
-                let mut sorted = kept.clone();
-                sorted.sort_unstable_by(f64::total_cmp);
-                SUMMARY_LEVELS.map(|p| sorted_quantile(&sorted, p))
-            }
-            None => self.quantiles.each_ref().map(P2Quantile::value),
+        let [p5, p25, p50, p75, p95] = match (&self.exact, self.settled) {
+            (Some(kept), _) => exact_levels(kept.clone()),
+            (None, Some(settled)) => settled,
+            (None, None) => self.quantiles.each_ref().map(P2Quantile::value),
         };
         Summary {
             count: self.count,
@@ -392,6 +406,12 @@ impl StreamStats {
             p95,
         }
     }
+}
+
+/// The exact type-7 quantiles at [`SUMMARY_LEVELS`] of finite `values`.
+fn exact_levels(mut values: Vec<f64>) -> [f64; 5] {
+    values.sort_unstable_by(f64::total_cmp);
+    SUMMARY_LEVELS.map(|p| sorted_quantile(&values, p))
 }
 
 /// The indices `0..n` in van der Corput (bit-reversal) order: every prefix is spread evenly over
@@ -1024,6 +1044,32 @@ mod tests {
                 }
             }
         }
+    }
+
+    #[test]
+    fn settling_frees_the_kept_values_and_keeps_the_summary() {
+        let values = exponential(700, 5);
+        for n in [0, 1, 300, 700] {
+            let mut stats = StreamStats::with_exact_capacity(500);
+            values[..n].iter().for_each(|&x| stats.push(x));
+            let before = stats.summary();
+            stats.settle();
+            assert!(stats.exact.is_none(), "{n}: the values are freed");
+            assert_eq!(
+                format!("{:?}", stats.summary()),
+                format!("{before:?}"),
+                "{n}"
+            );
+        }
+    }
+
+    #[test]
+    #[should_panic(expected = "pushed after settle")]
+    fn pushing_after_settling_is_a_bug() {
+        let mut stats = StreamStats::with_exact_capacity(10);
+        stats.push(1.0);
+        stats.settle();
+        stats.push(2.0);
     }
 
     #[test]
