@@ -408,10 +408,35 @@ impl StreamStats {
     }
 }
 
-/// The exact type-7 quantiles at [`SUMMARY_LEVELS`] of finite `values`.
+/// The exact type-7 quantiles at [`SUMMARY_LEVELS`] of finite `values`: as
+/// [`sorted_quantile`] of the sorted values, but with only the order statistics it reads put
+/// in place (a selection per rank, each within the part the previous ones left: about 3n
+/// comparisons instead of a sort's n·log₂n; 1,000 runs × 714 statistics took 10 ms to sort).
 fn exact_levels(mut values: Vec<f64>) -> [f64; 5] {
-    values.sort_unstable_by(f64::total_cmp);
+    let n = values.len();
+    let mut ranks: Vec<usize> = Vec::with_capacity(2 * SUMMARY_LEVELS.len());
+    for p in SUMMARY_LEVELS {
+        if n > 0 {
+            let lo = (p * (n - 1) as f64).floor() as usize;
+            ranks.extend([lo, (lo + 1).min(n - 1)]);
+        }
+    }
+    ranks.sort_unstable();
+    ranks.dedup();
+    select_ranks(&mut values, &ranks, 0);
     SUMMARY_LEVELS.map(|p| sorted_quantile(&values, p))
+}
+
+/// Put at each of `ranks` (sorted, distinct; positions in the whole slice, of which `values`
+/// starts at `offset`) the value a sort by `f64::total_cmp` would put there.
+fn select_ranks(values: &mut [f64], ranks: &[usize], offset: usize) {
+    let mid = ranks.len() / 2;
+    let Some(&rank) = ranks.get(mid) else {
+        return;
+    };
+    let (below, _, above) = values.select_nth_unstable_by(rank - offset, f64::total_cmp);
+    select_ranks(below, &ranks[..mid], offset);
+    select_ranks(above, &ranks[mid + 1..], rank + 1);
 }
 
 /// The indices `0..n` in van der Corput (bit-reversal) order: every prefix is spread evenly over
@@ -1061,6 +1086,27 @@ mod tests {
                 "{n}"
             );
         }
+    }
+
+    #[test]
+    fn exact_levels_by_selection_are_those_of_the_sorted_values() {
+        let mut r = Rng(11);
+        for n in [1, 2, 3, 5, 20, 21, 400, 1000] {
+            // Ties, signed zeros and a few repeated values.
+            let values: Vec<f64> = (0..n)
+                .map(|_| match (r.next_f64() * 6.0) as u32 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    2 => 1.5,
+                    _ => r.next_f64() * 100.0 - 50.0,
+                })
+                .collect();
+            let mut sorted = values.clone();
+            sorted.sort_by(f64::total_cmp);
+            let want = SUMMARY_LEVELS.map(|p| sorted_quantile(&sorted, p).to_bits());
+            assert_eq!(exact_levels(values).map(f64::to_bits), want, "{n}");
+        }
+        assert!(exact_levels(Vec::new()).iter().all(|q| q.is_nan()));
     }
 
     #[test]
