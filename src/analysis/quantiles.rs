@@ -408,35 +408,27 @@ impl StreamStats {
     }
 }
 
-/// The exact type-7 quantiles at [`SUMMARY_LEVELS`] of finite `values`: as
-/// [`sorted_quantile`] of the sorted values, but with only the order statistics it reads put
-/// in place (a selection per rank, each within the part the previous ones left: about 3n
-/// comparisons instead of a sort's n·log₂n; 1,000 runs × 714 statistics took 10 ms to sort).
-fn exact_levels(mut values: Vec<f64>) -> [f64; 5] {
-    let n = values.len();
-    let mut ranks: Vec<usize> = Vec::with_capacity(2 * SUMMARY_LEVELS.len());
-    for p in SUMMARY_LEVELS {
-        if n > 0 {
-            let lo = (p * (n - 1) as f64).floor() as usize;
-            ranks.extend([lo, (lo + 1).min(n - 1)]);
-        }
-    }
-    ranks.sort_unstable();
-    ranks.dedup();
-    select_ranks(&mut values, &ranks, 0);
-    SUMMARY_LEVELS.map(|p| sorted_quantile(&values, p))
+/// The exact type-7 quantiles at [`SUMMARY_LEVELS`] of finite `values`: [`sorted_quantile`]
+/// of the values sorted by `f64::total_cmp`, sorted as integer keys that order the same way
+/// (instructions for 400 runs × 714 statistics: 23.5 M selecting the order statistics type 7
+/// reads, 19.8 M sorting the keys; a sort comparing with `total_cmp` cost 15 % of a
+/// 1,000-run care Monte Carlo).
+fn exact_levels(values: Vec<f64>) -> [f64; 5] {
+    let mut keys: Vec<i64> = values.into_iter().map(total_order_key).collect();
+    keys.sort_unstable();
+    let sorted: Vec<f64> = keys.into_iter().map(from_total_order_key).collect();
+    SUMMARY_LEVELS.map(|p| sorted_quantile(&sorted, p))
 }
 
-/// Put at each of `ranks` (sorted, distinct; positions in the whole slice, of which `values`
-/// starts at `offset`) the value a sort by `f64::total_cmp` would put there.
-fn select_ranks(values: &mut [f64], ranks: &[usize], offset: usize) {
-    let mid = ranks.len() / 2;
-    let Some(&rank) = ranks.get(mid) else {
-        return;
-    };
-    let (below, _, above) = values.select_nth_unstable_by(rank - offset, f64::total_cmp);
-    select_ranks(below, &ranks[..mid], offset);
-    select_ranks(above, &ranks[mid + 1..], rank + 1);
+/// An integer that orders as `f64::total_cmp` orders `x` (its implementation's key).
+fn total_order_key(x: f64) -> i64 {
+    let bits = x.to_bits() as i64;
+    bits ^ ((((bits >> 63) as u64) >> 1) as i64)
+}
+
+/// The inverse of [`total_order_key`] (the same flip: it keeps the sign bit it depends on).
+fn from_total_order_key(key: i64) -> f64 {
+    f64::from_bits((key ^ ((((key >> 63) as u64) >> 1) as i64)) as u64)
 }
 
 /// The indices `0..n` in van der Corput (bit-reversal) order: every prefix is spread evenly over
@@ -1089,7 +1081,7 @@ mod tests {
     }
 
     #[test]
-    fn exact_levels_by_selection_are_those_of_the_sorted_values() {
+    fn exact_levels_by_keys_are_those_of_the_sorted_values() {
         let mut r = Rng(11);
         for n in [1, 2, 3, 5, 20, 21, 400, 1000] {
             // Ties, signed zeros and a few repeated values.
@@ -1107,6 +1099,35 @@ mod tests {
             assert_eq!(exact_levels(values).map(f64::to_bits), want, "{n}");
         }
         assert!(exact_levels(Vec::new()).iter().all(|q| q.is_nan()));
+    }
+
+    #[test]
+    fn total_order_keys_order_as_total_cmp_and_round_trip() {
+        let xs = [
+            f64::NEG_INFINITY,
+            -1e300,
+            -1.0,
+            -f64::MIN_POSITIVE,
+            -0.0,
+            0.0,
+            5e-324,
+            1.0,
+            f64::MAX,
+            f64::INFINITY,
+        ];
+        for (i, &a) in xs.iter().enumerate() {
+            assert_eq!(
+                from_total_order_key(total_order_key(a)).to_bits(),
+                a.to_bits()
+            );
+            for &b in &xs[i..] {
+                assert_eq!(
+                    total_order_key(a).cmp(&total_order_key(b)),
+                    a.total_cmp(&b),
+                    "{a} {b}"
+                );
+            }
+        }
     }
 
     #[test]
