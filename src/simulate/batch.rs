@@ -164,9 +164,10 @@ impl<'p> Batch<'p> {
             // As `apply_schedules`: the dependents are recomputed only when a value changed.
             let mut changed = false;
             for (k, s) in self.schedules.schedules.iter().enumerate() {
+                let scheduled = s.value_at(t);
                 let values = &mut self.state.slots[s.slot as usize];
                 for (l, v) in values.iter_mut().enumerate() {
-                    let value = s.value(t, self.base[l][k]);
+                    let value = scheduled.unwrap_or(self.base[l][k]);
                     changed |= v.to_bits() != value.to_bits();
                     *v = value;
                 }

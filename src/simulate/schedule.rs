@@ -28,23 +28,28 @@ pub struct Schedule {
 impl Schedule {
     /// The value at time `t`, given the constant's value without the schedule.
     pub fn value(&self, t: f64, base: f64) -> f64 {
+        self.value_at(t).unwrap_or(base)
+    }
+
+    /// The scheduled value at time `t`; `None` before the first point (or with no points),
+    /// where the constant keeps its own value. The same for every run: a batch evaluates it
+    /// once per step for all its lanes.
+    pub fn value_at(&self, t: f64) -> Option<f64> {
         let pts = &self.points;
-        let Some(&(t0, _)) = pts.first() else {
-            return base;
-        };
+        let &(t0, _) = pts.first()?;
         // Tolerance: times are computed as start + k·dt, so allow for round-off.
         let eps = 1e-9 * t.abs().max(1.0);
         if t < t0 - eps {
-            return base;
+            return None;
         }
         let i = pts.partition_point(|&(pt, _)| pt <= t + eps);
         let (ta, va) = pts[i - 1];
-        match (self.interpolation, pts.get(i)) {
+        Some(match (self.interpolation, pts.get(i)) {
             (Interpolation::Linear, Some(&(tb, vb))) => {
                 va + (vb - va) * ((t - ta) / (tb - ta)).clamp(0.0, 1.0)
             }
             _ => va,
-        }
+        })
     }
 }
 
