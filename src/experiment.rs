@@ -350,7 +350,8 @@ const EXACT_QUANTILE_BYTES: usize = 16 << 20;
 /// [`EXACT_QUANTILE_RUNS`], fewer when that many would not fit in [`EXACT_QUANTILE_BYTES`]
 /// (sweeps of many options). A Monte Carlo of at most that many runs gets exact percentiles,
 /// and pushing a value costs a store instead of five P² updates (care scenario, 400 runs:
-/// 0.34 M instructions per run less; docs/design/engine-performance.md). The memory is the same
+/// 0.30 M instructions per run less, 0.25 M with the percentiles computed at the end;
+/// docs/design/engine-performance.md). The memory is the same
 /// whatever the number of runs beyond it (the kept values are freed when P² takes over).
 pub fn exact_quantile_capacity(statistics: usize) -> usize {
     let fits = EXACT_QUANTILE_BYTES / (std::mem::size_of::<f64>() * statistics.max(1));
