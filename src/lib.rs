@@ -137,7 +137,28 @@ impl Model {
     /// constants such as `state_fit = [1, 0, 0, 0]` remove whole terms). Same columns and
     /// slots as `self`; a run that sets any other constant is refused.
     pub fn specialize(&self, settable: &[u32]) -> Result<Model, Failure> {
-        match compile::compile_specialized(&self.decl, settable) {
+        self.specialize_with(compile::compile_specialized(&self.decl, settable))
+    }
+
+    /// [`Model::specialize`], keeping only the result columns `columns` (indices into this
+    /// model's `program.columns`, increasing) and the per-step work they and the stocks need
+    /// (`vm::Program::keep_columns`): the kept columns' values are the same bits. Column `k`
+    /// of the new program is `columns[k]` of this one.
+    pub fn specialize_keeping(
+        &self,
+        settable: &[u32],
+        columns: &[usize],
+    ) -> Result<Model, Failure> {
+        self.specialize_with(compile::compile_specialized_keeping(
+            &self.decl, settable, columns,
+        ))
+    }
+
+    fn specialize_with(
+        &self,
+        compiled: Result<(Program, Vec<Diagnostic>), Diagnostics>,
+    ) -> Result<Model, Failure> {
+        match compiled {
             Ok((mut program, _)) => {
                 // The interpreter stays the interpreter (`--interpreter`).
                 if self.program.native.is_none() && !self.native_skipped {

@@ -476,6 +476,60 @@ impl Program {
         self.native = None;
     }
 
+    /// Keep only the result columns `keep` (indices into `columns`, increasing), and drop the
+    /// per-step assignments that then nothing reads: what no flow, PREVIOUS, fixed delay or
+    /// kept column needs, directly or through other assignments. The kept columns' values are
+    /// those of the whole program, bit for bit (every assignment they read is still made, in
+    /// the same order). A dropped assignment is not evaluated, so one that would not be finite
+    /// no longer fails the run. Drops the machine code ([`Program::use_interpreter`]):
+    /// compile it again for the smaller program.
+    ///
+    /// # Panics
+    ///
+    /// If `keep` is not increasing or names a column that does not exist (a bug in the
+    /// caller, which takes the indices from this program).
+    pub fn keep_columns(&mut self, keep: &[usize]) {
+        assert!(
+            keep.windows(2).all(|w| w[0] < w[1]) && keep.iter().all(|&c| c < self.columns.len()),
+            "columns to keep must be increasing indices of existing columns"
+        );
+        self.use_interpreter();
+        let mut needed = vec![false; self.defaults.len()];
+        let columns: Vec<Column> = keep.iter().map(|&c| self.columns[c].clone()).collect();
+        for c in &columns {
+            needed[c.slot as usize] = true;
+        }
+        // A copy feeds only its column (readers load its source).
+        self.copies.retain(|&(slot, _)| needed[slot as usize]);
+        let sources = self.copies.iter().map(|&(_, source)| source);
+        let previous = self.previous.iter().map(|&(_, source)| source);
+        let delays = self.fixed_delays.iter().map(|d| d.input);
+        for slot in self
+            .flow_slots
+            .iter()
+            .copied()
+            .chain(sources)
+            .chain(previous)
+            .chain(delays)
+        {
+            needed[slot as usize] = true;
+        }
+        let mut kept = vec![false; self.flows.len()];
+        for (i, a) in self.flows.iter().enumerate().rev() {
+            if needed[a.slot as usize] {
+                kept[i] = true;
+                for op in &self.ops[a.start as usize..a.end as usize] {
+                    for s in op.slots_read() {
+                        needed[s as usize] = true;
+                    }
+                }
+            }
+        }
+        let mut k = kept.iter();
+        self.flows.retain(|_| *k.next().unwrap_or(&true));
+        self.columns = columns;
+    }
+
     /// Evaluate `assigns` in order. On a non-finite result, stops and explains it.
     #[inline]
     pub fn eval_all(

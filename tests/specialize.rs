@@ -234,3 +234,102 @@ fn a_scenario_runs_its_model_specialised_to_what_it_sets() {
         "every literal constant the scenario does not set is built in"
     );
 }
+
+/// A program that keeps only some result columns (`Model::specialize_keeping`, as a scenario
+/// does for the columns it reports) gives those columns' values bit for bit, with every
+/// method, native and interpreted, in single runs and batches; and it leaves out the per-step
+/// work only the other columns needed.
+#[test]
+fn keeping_some_columns_gives_their_values_bit_for_bit_and_drops_the_rest() {
+    for path in common::BUNDLED_MODELS {
+        let model = load_example(path);
+        let specialised = model
+            .specialize(&[])
+            .unwrap_or_else(|f| panic!("{}", f.render()));
+        let n = model.program.columns.len();
+        let every_fifth: Vec<usize> = (0..n).step_by(5).collect();
+        for keep in [every_fifth, vec![n - 1], Vec::new()] {
+            let kept = model
+                .specialize_keeping(&[], &keep)
+                .unwrap_or_else(|f| panic!("{}", f.render()));
+            assert!(kept.program.flows.len() <= specialised.program.flows.len());
+            let names: Vec<&str> = keep
+                .iter()
+                .map(|&c| model.program.columns[c].name.as_str())
+                .collect();
+            let kept_names: Vec<&str> = kept
+                .program
+                .columns
+                .iter()
+                .map(|c| c.name.as_str())
+                .collect();
+            assert_eq!(kept_names, names, "{path}: the kept columns, in order");
+            for interpreted in [false, true] {
+                let (mut full, mut part) = (specialised.clone(), kept.clone());
+                if interpreted {
+                    full.program.use_interpreter();
+                    part.program.use_interpreter();
+                } else {
+                    assert!(part.program.native.is_some(), "{path}: native code made");
+                }
+                for method in [Method::Euler, Method::Rk4, Method::Dopri5] {
+                    let mut time = model.time().clone();
+                    time.method = method;
+                    let what = format!("{path} ({}, interpreted: {interpreted})", method.name());
+                    let want = full.run(&time, &[]).expect("full run");
+                    let got = part.run(&time, &[]).expect("kept run");
+                    assert_eq!(got.times, want.times, "{what}: times");
+                    let (w, k) = (want.columns.len(), keep.len());
+                    for row in 0..want.times.len() {
+                        for (j, &c) in keep.iter().enumerate() {
+                            assert_eq!(
+                                got.values[row * k + j].to_bits(),
+                                want.values[row * w + c].to_bits(),
+                                "{what}: `{}` at t = {}",
+                                names[j],
+                                want.times[row]
+                            );
+                        }
+                    }
+                    if method == Method::Dopri5 {
+                        continue;
+                    }
+                    let lanes = vec![Vec::new(); careshift::vm::LANES];
+                    let none = ScheduleSet::default();
+                    let want = full.simulator().run_batch(&time, &lanes, &none);
+                    let got = part.simulator().run_batch(&time, &lanes, &none);
+                    for (g, v) in got.iter().zip(&want) {
+                        let (g, v) = (g.as_ref().expect("kept"), v.as_ref().expect("full"));
+                        for row in 0..v.times.len() {
+                            for (j, &c) in keep.iter().enumerate() {
+                                assert_eq!(
+                                    g.values[row * k + j].to_bits(),
+                                    v.values[row * w + c].to_bits(),
+                                    "{what}, batch: `{}`",
+                                    names[j]
+                                );
+                            }
+                        }
+                    }
+                }
+            }
+        }
+    }
+    // On the care model, keeping one output leaves out most of what only reports needed.
+    let care = load_example("models/care_system.toml");
+    let all = care.specialize(&[]).expect("specialised");
+    let column = care
+        .program
+        .columns
+        .iter()
+        .position(|c| c.name == "hospital.emergency_admissions")
+        .expect("a column");
+    let one = care.specialize_keeping(&[], &[column]).expect("kept");
+    assert!(
+        one.program.flows.len() * 10 < all.program.flows.len() * 9,
+        "{} of {} per-step assignments kept",
+        one.program.flows.len(),
+        all.program.flows.len()
+    );
+    assert!(one.program.copies.len() <= 1);
+}

@@ -34,7 +34,7 @@ const MAX_SLOTS: usize = 10_000_000;
 
 /// Compile a loaded model. On success also returns warnings.
 pub fn compile(model: &ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
-    compile_with(model, None, true)
+    compile_with(model, None, true, None)
 }
 
 /// [`compile`] without machine code (`Program::native` is `None`): for a program that is only
@@ -42,7 +42,7 @@ pub fn compile(model: &ModelDecl) -> Result<(Program, Vec<Diagnostic>), Diagnost
 pub fn compile_without_native(
     model: &ModelDecl,
 ) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
-    compile_with(model, None, false)
+    compile_with(model, None, false, None)
 }
 
 /// Compile a loaded model for a job that sets only the constants in `settable` (slots, as
@@ -53,13 +53,26 @@ pub fn compile_specialized(
     model: &ModelDecl,
     settable: &[u32],
 ) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
-    compile_with(model, Some(settable), true)
+    compile_with(model, Some(settable), true, None)
+}
+
+/// [`compile_specialized`] keeping only the result columns `columns` (indices into the
+/// columns [`compile`] makes, increasing) and the per-step work they and the stocks need
+/// ([`Program::keep_columns`]): for a job that reports only some variables, as a scenario's
+/// Monte Carlo does.
+pub fn compile_specialized_keeping(
+    model: &ModelDecl,
+    settable: &[u32],
+    columns: &[usize],
+) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
+    compile_with(model, Some(settable), true, Some(columns))
 }
 
 fn compile_with(
     model: &ModelDecl,
     settable: Option<&[u32]>,
     native: bool,
+    keep_columns: Option<&[usize]>,
 ) -> Result<(Program, Vec<Diagnostic>), Diagnostics> {
     let mut b = Builder::new(model);
     b.declare();
@@ -107,6 +120,9 @@ fn compile_with(
     let mut program = codegen::generate(&b, &orders, &built_in);
     program.time_constants = time_constants;
     optimize::optimize(&mut program);
+    if let Some(columns) = keep_columns {
+        program.keep_columns(columns);
+    }
     // Machine code for the per-step assignments; the interpreter where Cranelift cannot
     // make it (an unsupported CPU), which gives the same numbers, only slower.
     if native {

@@ -63,8 +63,13 @@ pub fn load_scenario_for(path: &Path, model: Option<&Path>) -> Result<Scenario, 
     match scenario {
         Some(parts) if !diagnostics.has_errors() => {
             let mut scenario = parts.into_scenario(model);
-            // The constants no run of the scenario sets are written into the code.
-            scenario.model = scenario.model.specialize(&scenario.settable_slots())?;
+            // The constants no run of the scenario sets are written into the code, and only
+            // the columns it reports are saved (and computed, with what they need).
+            let kept = scenario.reported_columns();
+            scenario.model = scenario
+                .model
+                .specialize_keeping(&scenario.settable_slots(), &kept)?;
+            scenario.renumber_columns(&kept);
             Ok(scenario)
         }
         _ => Err(Failure {

@@ -292,6 +292,34 @@ impl Scenario {
         slots
     }
 
+    /// The result columns the scenario reads (its outputs and every metric's variables),
+    /// increasing: all a run needs to save (see [`crate::Model::specialize_keeping`]).
+    pub fn reported_columns(&self) -> Vec<usize> {
+        let mut columns: Vec<usize> = self
+            .outputs
+            .iter()
+            .copied()
+            .chain(self.metrics.iter().flat_map(|m| m.columns.iter().copied()))
+            .collect();
+        columns.sort_unstable();
+        columns.dedup();
+        columns
+    }
+
+    /// Renumber the scenario's column indices after its model kept only `kept` (increasing,
+    /// containing every column the scenario reads): column `kept[k]` becomes `k`.
+    pub(crate) fn renumber_columns(&mut self, kept: &[usize]) {
+        let renumber = |c: &mut usize| {
+            *c = kept
+                .binary_search(c)
+                .expect("every column the scenario reads is kept");
+        };
+        self.outputs.iter_mut().for_each(renumber);
+        for m in &mut self.metrics {
+            m.columns.iter_mut().for_each(renumber);
+        }
+    }
+
     /// The names of the uncertain parameters, in their order.
     pub fn uncertain_names(&self) -> Vec<&str> {
         self.uncertainty
