@@ -278,19 +278,7 @@ fn keeping_some_columns_gives_their_values_bit_for_bit_and_drops_the_rest() {
                     let what = format!("{path} ({}, interpreted: {interpreted})", method.name());
                     let want = full.run(&time, &[]).expect("full run");
                     let got = part.run(&time, &[]).expect("kept run");
-                    assert_eq!(got.times, want.times, "{what}: times");
-                    let (w, k) = (want.columns.len(), keep.len());
-                    for row in 0..want.times.len() {
-                        for (j, &c) in keep.iter().enumerate() {
-                            assert_eq!(
-                                got.values[row * k + j].to_bits(),
-                                want.values[row * w + c].to_bits(),
-                                "{what}: `{}` at t = {}",
-                                names[j],
-                                want.times[row]
-                            );
-                        }
-                    }
+                    assert_kept_columns(&what, &keep, &got, &want);
                     if method == Method::Dopri5 {
                         continue;
                     }
@@ -300,16 +288,7 @@ fn keeping_some_columns_gives_their_values_bit_for_bit_and_drops_the_rest() {
                     let got = part.simulator().run_batch(&time, &lanes, &none);
                     for (g, v) in got.iter().zip(&want) {
                         let (g, v) = (g.as_ref().expect("kept"), v.as_ref().expect("full"));
-                        for row in 0..v.times.len() {
-                            for (j, &c) in keep.iter().enumerate() {
-                                assert_eq!(
-                                    g.values[row * k + j].to_bits(),
-                                    v.values[row * w + c].to_bits(),
-                                    "{what}, batch: `{}`",
-                                    names[j]
-                                );
-                            }
-                        }
+                        assert_kept_columns(&format!("{what}, batch"), &keep, g, v);
                     }
                 }
             }
@@ -332,4 +311,26 @@ fn keeping_some_columns_gives_their_values_bit_for_bit_and_drops_the_rest() {
         all.program.flows.len()
     );
     assert!(one.program.copies.len() <= 1);
+}
+
+/// Column `k` of `got` is column `keep[k]` of `want`, bit for bit, at every saved time.
+fn assert_kept_columns(
+    what: &str,
+    keep: &[usize],
+    got: &careshift::simulate::Results,
+    want: &careshift::simulate::Results,
+) {
+    assert_eq!(got.times, want.times, "{what}: times");
+    let (w, k) = (want.columns.len(), keep.len());
+    for row in 0..want.times.len() {
+        for (j, &c) in keep.iter().enumerate() {
+            assert_eq!(
+                got.values[row * k + j].to_bits(),
+                want.values[row * w + c].to_bits(),
+                "{what}: `{}` at t = {}",
+                want.columns[c],
+                want.times[row]
+            );
+        }
+    }
 }
