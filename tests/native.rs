@@ -319,9 +319,7 @@ equation = "3 * swinging"
 "#,
     ))
     .unwrap_or_else(|f| panic!("{}", f.render()));
-    let slow = interpreter(&chain.program);
-    let no_schedules = ScheduleSet::default();
-    let native = simulate_with(&chain.program, chain.time(), &[], &no_schedules);
+    let native = native_as_interpreted("limits and warning", &chain);
     let results = native.as_ref().expect("the chain runs");
     // The limiting did happen: until its supply (1 + TIME) exceeds the 3 a day its outflows
     // take from an empty stock, upstream loses all it holds plus its inflow each step; and
@@ -336,12 +334,6 @@ equation = "3 * swinging"
         "{:?}",
         results.warnings
     );
-    assert_same(
-        "limits and warning",
-        &native,
-        &simulate_with(&slow, chain.time(), &[], &no_schedules),
-    );
-    assert_batch_same("limits", &chain);
 
     // An empty stock whose outflow exceeds its inflow: limited at every step, where no
     // stability warning is possible (the level is 0).
@@ -364,7 +356,7 @@ equation = "2"
 "#,
     ))
     .unwrap_or_else(|f| panic!("{}", f.render()));
-    let native = simulate_with(&drained.program, drained.time(), &[], &no_schedules);
+    let native = native_as_interpreted("limited at level 0", &drained);
     let demand = native
         .as_ref()
         .expect("runs")
@@ -374,13 +366,6 @@ equation = "2"
         demand.iter().all(|&d| d == 1.0),
         "scaled to the inflow: {demand:?}"
     );
-    let slow = interpreter(&drained.program);
-    assert_same(
-        "limited at level 0",
-        &native,
-        &simulate_with(&slow, drained.time(), &[], &no_schedules),
-    );
-    assert_batch_same("limited at level 0", &drained);
 
     let explosive = load_toml(&padded(
         r#"
@@ -397,7 +382,7 @@ equation = "heap * 1e307"
 "#,
     ))
     .unwrap_or_else(|f| panic!("{}", f.render()));
-    let native = simulate_with(&explosive.program, explosive.time(), &[], &no_schedules);
+    let native = native_as_interpreted("overflow", &explosive);
     // The flow (1e308) is finite; the step 10 + 2 × 1e308 is not.
     let error = native.as_ref().expect_err("the heap overflows");
     assert!(
@@ -405,13 +390,21 @@ equation = "heap * 1e307"
         "{}",
         error.message
     );
-    let slow = interpreter(&explosive.program);
-    assert_same(
-        "overflow",
-        &native,
-        &simulate_with(&slow, explosive.time(), &[], &no_schedules),
-    );
-    assert_batch_same("overflow", &explosive);
+}
+
+/// A run of `model` with native code, after checking that it is the interpreter's (values,
+/// warnings or error) and that a batch of runs with moved constants is too.
+fn native_as_interpreted(
+    what: &str,
+    model: &Model,
+) -> Result<Results, careshift::diagnostics::Diagnostic> {
+    let no_schedules = ScheduleSet::default();
+    let native = simulate_with(&model.program, model.time(), &[], &no_schedules);
+    let slow = interpreter(&model.program);
+    let interpreted = simulate_with(&slow, model.time(), &[], &no_schedules);
+    assert_same(what, &native, &interpreted);
+    assert_batch_same(what, model);
+    native
 }
 
 /// A batch of `model`'s runs (constants moved per lane), native against the interpreter
