@@ -16,8 +16,8 @@ use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
 
+use crate::analysis::column_stats::ColumnStats;
 use crate::analysis::metrics as m;
-use crate::analysis::quantiles::StreamStats;
 use crate::diagnostics::Diagnostic;
 use crate::montecarlo::Sampler;
 use crate::run_store::{DEFAULT_BLOCK_RUNS, RunStore};
@@ -62,12 +62,12 @@ pub struct Outcome {
 #[derive(Debug)]
 pub struct OptionOutcome {
     pub lever_values: Vec<f64>,
-    /// Streaming statistics, indexed by [`OptionOutcome::series_index`].
-    pub series: Vec<StreamStats>,
-    /// Streaming statistics per saved time of the cumulative discounted value of the
-    /// scenario's cumulative metric ([`crate::scenario::Headline::cumulative`]); empty when
-    /// there is none.
-    pub cumulative: Vec<StreamStats>,
+    /// The series statistics, in the columns given by [`OptionOutcome::series_index`].
+    pub series: ColumnStats,
+    /// The statistics per saved time of the cumulative discounted value of the scenario's
+    /// cumulative metric ([`crate::scenario::Headline::cumulative`]); no columns when there
+    /// is none.
+    pub cumulative: ColumnStats,
 }
 
 pub const ARMS: [Arm; 3] = [Arm::Intervention, Arm::Baseline, Arm::Difference];
@@ -180,12 +180,8 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     let mut options: Vec<OptionOutcome> = (0..n_opts)
         .map(|o| OptionOutcome {
             lever_values: scenario.option_values(o),
-            series: (0..3 * n_out * n_times)
-                .map(|_| StreamStats::with_exact_capacity(keep))
-                .collect(),
-            cumulative: (0..n_cumulative)
-                .map(|_| StreamStats::with_exact_capacity(keep))
-                .collect(),
+            series: ColumnStats::new(3 * n_out * n_times, keep),
+            cumulative: ColumnStats::new(n_cumulative, keep),
         })
         .collect();
     let (n_samples, n_metrics, n_tests) = (
@@ -308,10 +304,10 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
     // The kept values of exact percentiles are not needed any more: summarised and freed
     // before the reports (whose own peak would otherwise sit on top of them).
     pool.install(|| {
-        options
-            .par_iter_mut()
-            .flat_map(|o| o.series.par_iter_mut().chain(o.cumulative.par_iter_mut()))
-            .for_each(StreamStats::settle)
+        for o in &mut options {
+            o.series.settle();
+            o.cumulative.settle();
+        }
     });
     // The rounds' freed results would otherwise stay resident under the reports.
     drop(simulation_phase);
@@ -340,7 +336,7 @@ pub fn run(scenario: &Scenario, settings: &RunSettings) -> Result<Outcome, Diagn
 const PER_RUN_TEXT_RUNS: usize = 64;
 
 /// The most runs whose values the series statistics keep, for exact percentiles
-/// ([`StreamStats::with_exact_capacity`]); past it they are P² estimates.
+/// ([`ColumnStats`]); past it they are P² estimates.
 pub const EXACT_QUANTILE_RUNS: usize = 1000;
 
 /// The memory the kept values of all series statistics may take, in bytes.
@@ -358,39 +354,16 @@ pub fn exact_quantile_capacity(statistics: usize) -> usize {
     fits.min(EXACT_QUANTILE_RUNS)
 }
 
-/// Statistics folded by one task of [`fold_series`]: their state (about 0.8 KB each) stays in
-/// the core's first-level cache while the round's runs stream through it.
-const FOLD_CHUNK: usize = 32;
-
-/// Folds consecutive runs' series into the options' streaming statistics. Each statistic
-/// receives the runs' values in run order, exactly as a run-by-run fold would push them, so
-/// the result is the same bit for bit; statistics are independent of each other, so chunks
-/// of them are folded in parallel.
+/// Folds consecutive runs' series into the options' statistics, in run order
+/// ([`ColumnStats::extend`]: the result does not depend on how runs are grouped into rounds,
+/// nor on the number of threads).
 fn fold_series(options: &mut [OptionOutcome], runs: &[RunOutput]) {
     for (o, opt) in options.iter_mut().enumerate() {
-        fold_stats(&mut opt.series, runs, |run| &run.options[o].series);
-        fold_stats(&mut opt.cumulative, runs, |run| &run.options[o].cumulative);
+        let rows: Vec<&[f64]> = runs.iter().map(|r| &r.options[o].series[..]).collect();
+        opt.series.extend(&rows);
+        let rows: Vec<&[f64]> = runs.iter().map(|r| &r.options[o].cumulative[..]).collect();
+        opt.cumulative.extend(&rows);
     }
-}
-
-/// Pushes `values(run)[j]` into `stats[j]` for every j, run after run.
-fn fold_stats(
-    stats: &mut [StreamStats],
-    runs: &[RunOutput],
-    values: impl Fn(&RunOutput) -> &[f64] + Sync,
-) {
-    stats
-        .par_chunks_mut(FOLD_CHUNK)
-        .enumerate()
-        .for_each(|(c, chunk)| {
-            let from = c * FOLD_CHUNK;
-            for run in runs {
-                let run_values = &values(run)[from..from + chunk.len()];
-                for (stat, &x) in chunk.iter_mut().zip(run_values) {
-                    stat.push(x);
-                }
-            }
-        });
 }
 
 /// Every metric of option `option` for each given point of the uncertain parameters (values,
@@ -944,7 +917,7 @@ mod tests {
     #[test]
     fn folding_rounds_in_parallel_is_the_run_by_run_fold() {
         // More statistics than one chunk, not a multiple of it; rounds of uneven sizes.
-        let n_stats = 2 * FOLD_CHUNK + 7;
+        let n_stats = 2 * 32 + 7;
         let mut rng = crate::analysis::test_rng::Rng(11);
         let runs: Vec<RunOutput> = (0..60)
             .map(|_| {
@@ -952,33 +925,43 @@ mod tests {
                 run_with(series, vec![rng.next_f64(), -rng.next_f64()])
             })
             .collect();
-        let fresh = |n: usize| (0..n).map(|_| StreamStats::new()).collect::<Vec<_>>();
-        let mut options = vec![OptionOutcome {
-            lever_values: Vec::new(),
-            series: fresh(n_stats),
-            cumulative: fresh(2),
-        }];
         let pool = rayon::ThreadPoolBuilder::new()
             .num_threads(2)
             .build()
             .unwrap();
-        pool.install(|| {
-            for round in [0..1, 1..14, 14..60] {
-                fold_series(&mut options, &runs[round]);
-            }
-        });
-        let (mut series, mut cumulative) = (fresh(n_stats), fresh(2));
-        for run in &runs {
-            for (stat, &x) in series.iter_mut().zip(&run.options[0].series) {
-                stat.push(x);
-            }
-            for (stat, &x) in cumulative.iter_mut().zip(&run.options[0].cumulative) {
-                stat.push(x);
-            }
+        // Streaming from the first run, exact throughout, and exact until run 30 (in a round).
+        for keep in [0, 60, 30] {
+            let mut options = vec![OptionOutcome {
+                lever_values: Vec::new(),
+                series: ColumnStats::new(n_stats, keep),
+                cumulative: ColumnStats::new(2, keep),
+            }];
+            pool.install(|| {
+                for round in [0..1, 1..14, 14..60] {
+                    fold_series(&mut options, &runs[round]);
+                }
+                options[0].series.settle();
+                options[0].cumulative.settle();
+            });
+            let run_by_run = |stats: &mut ColumnStats, values: fn(&RunOutput) -> &[f64]| {
+                for run in &runs {
+                    stats.extend(&[values(run)]);
+                }
+                stats.settle();
+                format!("{:?}", stats.summaries())
+            };
+            let series = run_by_run(&mut ColumnStats::new(n_stats, keep), |r| {
+                &r.options[0].series
+            });
+            let cumulative =
+                run_by_run(&mut ColumnStats::new(2, keep), |r| &r.options[0].cumulative);
+            assert_eq!(format!("{:?}", options[0].series.summaries()), series);
+            assert_eq!(
+                format!("{:?}", options[0].cumulative.summaries()),
+                cumulative
+            );
+            assert_eq!(options[0].series.summary(n_stats - 1).count, 60);
         }
-        assert!(options[0].series == series);
-        assert!(options[0].cumulative == cumulative);
-        assert_eq!(series[n_stats - 1].summary().count, 60);
     }
 
     #[test]

@@ -359,8 +359,9 @@ fn series_csv(s: &Scenario, out: &Outcome) -> String {
             for (k, name) in out.output_names.iter().enumerate() {
                 let field = csv_field(name);
                 for (row, t) in out.times.iter().enumerate() {
-                    let sm = opt.series[OptionOutcome::series_index(a, k, row, n_out, n_times)]
-                        .summary();
+                    let sm = opt
+                        .series
+                        .summary(OptionOutcome::series_index(a, k, row, n_out, n_times));
                     let _ = write!(text, "{prefix},{},{field},", arm.name());
                     push_number(&mut text, *t);
                     for v in [sm.mean, sm.sd, sm.p5, sm.p25, sm.p50, sm.p75, sm.p95] {

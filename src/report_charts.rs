@@ -116,7 +116,10 @@ pub fn scenario_charts(
     let (n_out, n_times) = (out.output_names.len(), out.times.len());
     let stats = |arm: usize, k: usize| -> Vec<Summary> {
         (0..n_times)
-            .map(|t| opt.series[OptionOutcome::series_index(arm, k, t, n_out, n_times)].summary())
+            .map(|t| {
+                opt.series
+                    .summary(OptionOutcome::series_index(arm, k, t, n_out, n_times))
+            })
             .collect()
     };
     let bands_caption = format!(
@@ -161,7 +164,7 @@ pub fn scenario_charts(
         take(render(&format!("difference_{name}"), &diff)?)?;
     }
     if let Some(k) = s.headline.cumulative
-        && !opt.cumulative.is_empty()
+        && opt.cumulative.width() > 0
     {
         take(render(
             &format!("cumulative_{}", s.metrics[k].name),
@@ -246,7 +249,7 @@ fn cumulative_chart(
         Arm::Difference => format!("change in {}", lower_first(&humanize(&variable))),
         Arm::Intervention | Arm::Baseline => lower_first(&humanize(&variable)),
     };
-    let stats: Vec<Summary> = opt.cumulative.iter().map(|c| c.summary()).collect();
+    let stats: Vec<Summary> = opt.cumulative.summaries();
     let units = m
         .columns
         .first()

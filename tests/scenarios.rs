@@ -1258,7 +1258,7 @@ fn series_do_not_grow_with_the_number_of_runs() {
             outcome
                 .options
                 .iter()
-                .map(|o| o.series.len())
+                .map(|o| o.series.width())
                 .sum::<usize>(),
         );
     }

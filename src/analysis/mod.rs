@@ -1,8 +1,9 @@
 //! Statistics for analysing runs: pure functions and small structs, no I/O.
 //!
-//! - [`quantiles`]: summaries of many runs' values — streaming (bounded memory: exact
-//!   percentiles up to a number of values, P² beyond) for time series, exact for per-run
-//!   scalars.
+//! - [`quantiles`]: summaries of many runs' values — streaming (bounded memory, P²
+//!   percentiles), and exact for per-run scalars.
+//! - [`column_stats`]: the summaries of every column of a stream of rows (a run's series
+//!   values): the rows kept and summarised exactly while few, streamed beyond.
 //! - [`metrics`]: scalar metrics of one run's time series — values at a time, window sums,
 //!   integrals, discounting, NPV, ROI and break-even.
 //! - [`assumptions`]: whether a tested assumption holds across runs — Wilson intervals,
@@ -13,6 +14,7 @@
 //! This module depends on nothing else in the crate.
 
 pub mod assumptions;
+pub mod column_stats;
 pub mod metrics;
 pub mod quantiles;
 pub mod sensitivity;
