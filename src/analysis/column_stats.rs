@@ -2,30 +2,28 @@
 //! (arm, output, saved time). Exact while the rows are few enough to keep, streaming beyond.
 //!
 //! A Monte Carlo run yields a row of a few hundred values (the care scenario: 714), and each
-//! column needs a [`Summary`] across runs. While at most `capacity` rows have come, the rows
-//! are kept as they are, in one row-major block: taking a run is a copy of its row, not a
-//! few hundred separate updates. [`settle`](ColumnStats::settle) then computes every column's
-//! statistics from the block — the moments by the same Welford updates in the same run order
-//! as [`StreamStats`] (so the same bits), the percentiles exactly (type 7). If a row beyond
-//! the capacity comes, the kept rows are replayed, column by column in run order, into
-//! [`StreamStats`] (P²) and freed, and every later row streams into them: bit for bit what
-//! streaming from the first row gives, in memory that stays bounded whatever the number of
-//! runs.
+//! column needs a [`Summary`] across runs. While at most `capacity` rows have come, the values
+//! are kept, column by column (a round of rows is transposed into the columns: a few stores
+//! per value, where a streaming update costs dozens of instructions).
+//! [`settle`](ColumnStats::settle) then computes every column's statistics from its kept values
+//! — the moments by the same Welford updates in the same run order as [`StreamStats`] (so the
+//! same bits), the percentiles exactly (type 7). If a row beyond the capacity comes, the kept
+//! values are replayed, column by column in run order, into [`StreamStats`] (P²) and freed,
+//! and every later row streams into them: bit for bit what streaming from the first row
+//! gives, in memory that stays bounded whatever the number of runs.
 //!
-//! Why the block: the care Monte Carlo (400 runs, 714 columns) spent 48 K instructions per
-//! run in per-value pushes (a Welford update and a store into one of 714 separate buffers
-//! each) and 48 K in settling; see docs/design/engine-performance.md for what the block saves.
+//! Why columns and not rows: settling reads each column from start to end, which the
+//! hardware prefetches; rows kept as rows made settling read across pages (one 5.7 KB row per
+//! value for the care scenario) and wait on memory. See docs/design/engine-performance.md.
 
 use rayon::prelude::*;
 
 use super::quantiles::{
-    Moments, StreamStats, Summary, exact_levels_of_sorted_keys, from_total_order_key,
-    total_order_key,
+    Moments, StreamStats, Summary, exact_levels_of_sorted, from_total_order_key, total_order_key,
 };
 
 /// Columns settled together: their Welford updates are independent chains that the core
-/// overlaps (one column's chain, a division per value, would wait on itself), and a row's
-/// values for them share a cache line or two.
+/// overlaps (one column's chain, a division per value, would wait on itself).
 const SETTLE_BLOCK: usize = 8;
 
 /// Columns a task streams (P²) together: their state (about 0.8 KB each) stays in the core's
@@ -39,7 +37,9 @@ pub struct ColumnStats {
     width: usize,
     /// The most rows kept for exact statistics.
     capacity: usize,
-    /// The rows so far, row-major in arrival order, while there are at most `capacity`.
+    /// Rows taken so far.
+    rows: usize,
+    /// While keeping: column j's values in `kept[j * capacity..][..rows]`, in arrival order.
     kept: Vec<f64>,
     state: State,
     /// Per column: empty while rows are kept, then the streaming or the exact statistics.
@@ -58,13 +58,14 @@ enum State {
 
 impl ColumnStats {
     /// Statistics of `width` columns, exact while at most `capacity` rows have come (0: stream
-    /// from the first row). The room for the kept rows is reserved at once, so give the
-    /// number of rows expected if it is smaller than the capacity.
+    /// from the first row). The room for the kept values is taken at once, so give the number
+    /// of rows expected if it is smaller than the capacity.
     pub fn new(width: usize, capacity: usize) -> Self {
         ColumnStats {
             width,
             capacity,
-            kept: Vec::with_capacity(width * capacity),
+            rows: 0,
+            kept: vec![0.0; width * capacity],
             state: if capacity == 0 {
                 State::Streaming
             } else {
@@ -93,45 +94,63 @@ impl ColumnStats {
             rows.iter().all(|row| row.len() == self.width),
             "a row of the wrong width"
         );
-        if self.width == 0 {
-            return;
-        }
         let mut rest = rows;
-        while self.state == State::Keeping {
-            let Some((row, after)) = rest.split_first() else {
-                return;
-            };
-            if self.kept.len() == self.capacity * self.width {
-                self.replay_kept_rows();
-                break;
+        if self.state == State::Keeping {
+            let room = self.capacity - self.rows;
+            let (kept, more) = rest.split_at(room.min(rest.len()));
+            self.keep(kept);
+            rest = more;
+            if !rest.is_empty() {
+                self.replay_kept_values();
             }
-            self.kept.extend_from_slice(row);
-            rest = after;
         }
         stream_rows(&mut self.columns, rest);
     }
 
+    /// Transposes `rows` (that fit) into the kept columns, column after column: the rows'
+    /// values for a column are read from a few dozen cache lines that the next column reuses.
+    fn keep(&mut self, rows: &[&[f64]]) {
+        if self.width == 0 {
+            return;
+        }
+        for (j, column) in self.kept.chunks_exact_mut(self.capacity).enumerate() {
+            for (kept, row) in column[self.rows..].iter_mut().zip(rows) {
+                *kept = row[j];
+            }
+        }
+        self.rows += rows.len();
+    }
+
     /// One row too many to keep: from now on, streaming as if from the first row.
     #[cold]
-    fn replay_kept_rows(&mut self) {
-        let kept = std::mem::take(&mut self.kept);
-        let rows: Vec<&[f64]> = kept.chunks_exact(self.width).collect();
-        stream_rows(&mut self.columns, &rows);
+    fn replay_kept_values(&mut self) {
+        let (kept, capacity, rows) = (std::mem::take(&mut self.kept), self.capacity, self.rows);
+        self.columns
+            .par_chunks_mut(STREAM_CHUNK)
+            .zip(kept.par_chunks(STREAM_CHUNK * capacity))
+            .for_each(|(stats, columns)| {
+                for (stat, column) in stats.iter_mut().zip(columns.chunks_exact(capacity)) {
+                    column[..rows].iter().for_each(|&x| stat.push(x));
+                }
+            });
         self.state = State::Streaming;
     }
 
-    /// No more rows will come: exact statistics of the kept rows are computed (in parallel
-    /// over blocks of columns) and the rows freed, so that their memory is not held while the
-    /// statistics are reported. Streaming statistics are left as they are.
+    /// No more rows will come: exact statistics of the kept values are computed (in parallel
+    /// over blocks of columns) and the values freed, so that their memory is not held while
+    /// the statistics are reported. Streaming statistics are left as they are.
     pub fn settle(&mut self) {
-        if self.state == State::Keeping {
-            let (kept, width) = (&self.kept, self.width);
+        if self.state == State::Keeping && self.width > 0 {
+            let (capacity, rows) = (self.capacity, self.rows);
             self.columns
                 .par_chunks_mut(SETTLE_BLOCK)
-                .enumerate()
-                .for_each(|(b, block)| settle_block(kept, width, b * SETTLE_BLOCK, block));
-            self.kept = Vec::new();
+                .zip(self.kept.par_chunks_mut(SETTLE_BLOCK * capacity))
+                .for_each(|(stats, columns)| {
+                    let columns = columns.chunks_exact_mut(capacity).map(|c| &mut c[..rows]);
+                    settle_block(columns, stats);
+                });
         }
+        self.kept = Vec::new();
         self.state = State::Settled;
     }
 
@@ -143,8 +162,9 @@ impl ColumnStats {
     pub fn summary(&self, j: usize) -> Summary {
         assert!(j < self.width, "column {j} of {}", self.width);
         if self.state == State::Keeping {
+            let mut column = self.kept[j * self.capacity..][..self.rows].to_vec();
             let mut one = [StreamStats::new()];
-            settle_block(&self.kept, self.width, j, &mut one);
+            settle_block(std::iter::once(&mut column[..]), &mut one);
             return one[0].summary();
         }
         self.columns[j].summary()
@@ -175,39 +195,53 @@ fn stream_rows(columns: &mut [StreamStats], rows: &[&[f64]]) {
         });
 }
 
-/// The exact statistics of columns `first..first + block.len()` of the row-major `kept` rows
-/// of `width` values, into `block`. One pass over the rows computes, per column, Welford's
-/// mean and M2 of the finite values in row order (the columns' chains interleaved) and their
-/// sort keys; then each column's keys are sorted, which gives the percentiles and extremes.
-fn settle_block(kept: &[f64], width: usize, first: usize, block: &mut [StreamStats]) {
-    let n = block.len();
-    debug_assert!(n <= SETTLE_BLOCK);
-    let rows = kept.len() / width.max(1);
-    // Column j's keys in keys[j * rows..][..finite[j]].
-    let mut keys = vec![0i64; n * rows];
+/// The sort key a kept column's room holds as an f64 bit pattern.
+fn key_of(held: f64) -> i64 {
+    held.to_bits() as i64
+}
+
+/// The exact statistics of up to [`SETTLE_BLOCK`] kept columns (values in arrival order),
+/// into `block`; the columns' room is reused for their sort keys. One pass over the values
+/// computes, per column, Welford's mean and M2 of the finite values in arrival order (the
+/// columns' chains interleaved, a value of each in turn) and compacts their sort keys; then
+/// each column's keys are sorted, which gives the percentiles and extremes.
+///
+/// Sorting integer keys that order as `f64::total_cmp` is the cheapest way found to the
+/// order statistics (instructions for 400 runs × 714 columns: 23.5 M selecting the order
+/// statistics type 7 reads, 19.8 M sorting the keys, 47.6 M an LSD radix sort; a sort
+/// comparing with `total_cmp` cost 15 % of a 1,000-run care Monte Carlo).
+fn settle_block<'a>(columns: impl Iterator<Item = &'a mut [f64]>, block: &mut [StreamStats]) {
+    let mut columns: Vec<&mut [f64]> = columns.collect();
+    debug_assert!(columns.len() == block.len() && block.len() <= SETTLE_BLOCK);
+    let rows = columns.first().map_or(0, |c| c.len());
     let mut finite = [0usize; SETTLE_BLOCK];
     let mut welford = [Moments::EMPTY; SETTLE_BLOCK];
-    for row in kept.chunks_exact(width) {
-        let values = &row[first..first + n];
-        for (j, &x) in values.iter().enumerate() {
-            // The key is written whatever x is, and kept only if x is finite.
-            keys[j * rows + finite[j]] = total_order_key(x);
+    for r in 0..rows {
+        for (j, column) in columns.iter_mut().enumerate() {
+            let x = column[r];
+            // The key goes over a value already read (finite[j] ≤ r), and is kept only if x
+            // is finite.
+            column[finite[j]] = f64::from_bits(total_order_key(x) as u64);
             if x.is_finite() {
                 finite[j] += 1;
                 welford[j].push_finite_mean(x);
             }
         }
     }
-    for (j, stat) in block.iter_mut().enumerate() {
-        let column = &mut keys[j * rows..j * rows + finite[j]];
-        column.sort_unstable();
-        let (min, max) = match (column.first(), column.last()) {
-            (Some(&lo), Some(&hi)) => (from_total_order_key(lo), from_total_order_key(hi)),
-            _ => (f64::NAN, f64::NAN),
+    for (j, (stat, column)) in block.iter_mut().zip(columns).enumerate() {
+        // The keys are held as f64 bit patterns (moved, never computed with, so unchanged).
+        let keys = &mut column[..finite[j]];
+        keys.sort_unstable_by_key(|k| key_of(*k));
+        let value = |i: usize| from_total_order_key(key_of(keys[i]));
+        let n = keys.len();
+        let (min, max) = if n > 0 {
+            (value(0), value(n - 1))
+        } else {
+            (f64::NAN, f64::NAN)
         };
         let ignored = (rows - finite[j]) as u64;
         let moments = Moments::with_sorted_extremes(welford[j], min, max, ignored);
-        *stat = StreamStats::exact(moments, exact_levels_of_sorted_keys(column));
+        *stat = StreamStats::exact(moments, exact_levels_of_sorted(n, value));
     }
 }
 

@@ -14,6 +14,7 @@
 //! has them: a scenario takes its warnings from run 0, which runs on its own).
 
 use super::network::{Network, StockFlows, at_least_zero};
+use super::schedule::Steady;
 use super::{Results, ScheduleSet, Sim, Simulator, saved_rows, validate_time};
 use crate::diagnostics::Diagnostic;
 use crate::model::{Method, TimeSettings};
@@ -84,6 +85,9 @@ struct Batch<'p> {
     state: BatchState,
     /// Per lane: each scheduled constant's own value (see `Sim::initialize`).
     base: Vec<Vec<f64>>,
+    /// The steady stretch the schedules were last applied in, if they were: applying them
+    /// again in it would change nothing.
+    schedules_applied: Option<Steady>,
     /// Per lane: whether its initial phase succeeded.
     lanes: Vec<Result<(), Diagnostic>>,
     /// Lanes in use (bit per lane) that have not failed.
@@ -139,6 +143,7 @@ impl<'p> Batch<'p> {
             time: time.clone(),
             state,
             base,
+            schedules_applied: None,
             lanes,
             active,
             failed: 0,
@@ -157,9 +162,16 @@ impl<'p> Batch<'p> {
                 .eval_flows_batch(&mut self.state, self.active & !self.failed, t, self.time.dt);
     }
 
-    /// `Sim::apply_schedules` over lanes.
+    /// `Sim::apply_schedules` over lanes. Skipped while the schedules stay in the steady
+    /// stretch they were last applied in (most steps: a budget ramp changes values over a few
+    /// years of a run's decades), where it would leave every value as it is.
     fn apply_schedules(&mut self, t: f64) {
         let dt = self.time.dt;
+        let steady = self.schedules.steady_at(t);
+        if steady.is_some() && steady == self.schedules_applied {
+            return;
+        }
+        self.schedules_applied = steady;
         if !self.schedules.is_empty() {
             // As `apply_schedules`: the dependents are recomputed only when a value changed.
             let mut changed = false;

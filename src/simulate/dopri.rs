@@ -39,7 +39,7 @@ impl System<f64, DVector<f64>> for Ode<'_> {
             return;
         }
         let evaluated = apply_schedules(self.p, self.schedules, self.base, &mut state, t, self.dt)
-            .and_then(|()| self.p.eval_flows(&mut state, t, self.dt));
+            .and_then(|_| self.p.eval_flows(&mut state, t, self.dt));
         if let Err(fault) = evaluated {
             *self.error.borrow_mut() = Some(fault.to_diagnostic(self.p, t));
             dy.fill(0.0);

@@ -345,8 +345,11 @@ impl<'p> Sim<'p> {
             for s in &self.schedules.schedules {
                 overridden[s.slot as usize] = true;
             }
-            self.apply_schedules(t)?;
-            self.initial_phase(&overridden, t)?;
+            // Only if a schedule changed a value at the start: otherwise the phase would
+            // recompute every value from the same inputs, so to the same bits.
+            if self.apply_schedules(t)? {
+                self.initial_phase(&overridden, t)?;
+            }
         }
         Ok(())
     }
@@ -382,11 +385,12 @@ impl<'p> Sim<'p> {
         self.eval_assignments(t)
     }
 
-    /// Set the scheduled constants (and their dependents) to their values at `t`.
+    /// Set the scheduled constants (and their dependents) to their values at `t`; whether a
+    /// value changed.
     #[inline]
-    pub fn apply_schedules(&mut self, t: f64) -> Result<(), Diagnostic> {
+    pub fn apply_schedules(&mut self, t: f64) -> Result<bool, Diagnostic> {
         if self.schedules.is_empty() {
-            return Ok(());
+            return Ok(false);
         }
         apply_schedules(
             self.p,
@@ -555,17 +559,17 @@ pub(crate) fn apply_schedules(
     state: &mut State,
     t: f64,
     dt: f64,
-) -> Result<(), EvalFault> {
+) -> Result<bool, EvalFault> {
     let mut changed = false;
     for (s, &b) in set.schedules.iter().zip(base) {
         let (slot, value) = (&mut state.slots[s.slot as usize], s.value(t, b));
         changed |= slot.to_bits() != value.to_bits();
         *slot = value;
     }
-    if !changed {
-        return Ok(());
+    if changed {
+        p.eval_all(&set.dependents, state, t, dt)?;
     }
-    p.eval_all(&set.dependents, state, t, dt)
+    Ok(changed)
 }
 
 /// Rows a fixed-step run of `steps` saves: every `save_every`-th step from the first, and the

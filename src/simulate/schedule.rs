@@ -62,6 +62,16 @@ pub struct ScheduleSet {
     pub dependents: Vec<Assign>,
 }
 
+/// A stretch of time over which no schedule of a set changes its value
+/// ([`ScheduleSet::steady_at`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Steady {
+    /// Before every schedule's first point: every constant keeps its own value.
+    Before,
+    /// At or after every schedule's last point: every constant holds its last value.
+    After,
+}
+
 impl ScheduleSet {
     pub fn new(program: &Program, schedules: Vec<Schedule>) -> ScheduleSet {
         let constant: Vec<bool> = {
@@ -101,11 +111,72 @@ impl ScheduleSet {
     pub fn is_empty(&self) -> bool {
         self.schedules.is_empty()
     }
+
+    /// Whether at time `t` every schedule's [`Schedule::value_at`] is the same as at any other
+    /// time of the same [`Steady`] stretch (with the same tolerance): then applying the
+    /// schedules again at `t` changes nothing if they were last applied in that stretch.
+    /// `None` while some schedule is between its points (or for an empty set).
+    pub fn steady_at(&self, t: f64) -> Option<Steady> {
+        let eps = 1e-9 * t.abs().max(1.0);
+        let (mut before, mut after) = (!self.schedules.is_empty(), !self.schedules.is_empty());
+        for s in &self.schedules {
+            let (Some(&(first, _)), Some(&(last, _))) = (s.points.first(), s.points.last()) else {
+                // No points: always the constant's own value.
+                continue;
+            };
+            before &= t < first - eps;
+            after &= last <= t + eps;
+        }
+        if before {
+            Some(Steady::Before)
+        } else if after {
+            Some(Steady::After)
+        } else {
+            None
+        }
+    }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn steady_stretches_are_where_no_schedule_changes() {
+        let set = |schedules| ScheduleSet {
+            schedules,
+            dependents: Vec::new(),
+        };
+        let ramp = |from: f64, to: f64| Schedule {
+            slot: 0,
+            points: vec![(from, 1.0), (to, 2.0)],
+            interpolation: Interpolation::Linear,
+        };
+        let two = set(vec![ramp(2026.0, 2029.0), ramp(2027.0, 2028.0)]);
+        // Every time of a stretch gives every schedule the same value as its other times.
+        let (early, late) = (
+            [2020.0, 2025.5, 2026.0 - 1e-3],
+            [2029.0, 2029.0 - 1e-7, 2040.0],
+        );
+        for (times, stretch) in [(early, Steady::Before), (late, Steady::After)] {
+            for t in times {
+                assert_eq!(two.steady_at(t), Some(stretch), "{t}");
+                for s in &two.schedules {
+                    assert_eq!(s.value_at(t), s.value_at(times[0]), "{t}");
+                }
+            }
+        }
+        for t in [2026.0, 2026.5, 2027.9, 2028.99] {
+            assert_eq!(two.steady_at(t), None, "{t}");
+        }
+        // A schedule with no points never changes; an empty set is never steady.
+        let none = Schedule {
+            points: Vec::new(),
+            ..ramp(0.0, 1.0)
+        };
+        assert_eq!(set(vec![none]).steady_at(0.0), Some(Steady::Before));
+        assert_eq!(set(Vec::new()).steady_at(0.0), None);
+    }
 
     #[test]
     fn step_ramp_and_piecewise_values() {
