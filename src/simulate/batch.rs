@@ -165,13 +165,20 @@ impl<'p> Batch<'p> {
     /// `Sim::apply_schedules` over lanes. Skipped while the schedules stay in the steady
     /// stretch they were last applied in (most steps: a budget ramp changes values over a few
     /// years of a run's decades), where it would leave every value as it is.
+    #[inline]
     fn apply_schedules(&mut self, t: f64) {
-        let dt = self.time.dt;
         let steady = self.schedules.steady_at(t);
         if steady.is_some() && steady == self.schedules_applied {
             return;
         }
         self.schedules_applied = steady;
+        self.set_scheduled_values(t);
+    }
+
+    /// Sets every scheduled constant of every lane to its value at `t`, and recomputes its
+    /// dependents if a value changed.
+    fn set_scheduled_values(&mut self, t: f64) {
+        let dt = self.time.dt;
         if !self.schedules.is_empty() {
             // As `apply_schedules`: the dependents are recomputed only when a value changed.
             let mut changed = false;
