@@ -10,8 +10,10 @@
 //!   metrics, test outcomes) go to a [`RunStore`] that spills them to a temporary file and
 //!   gives them back one column at a time.
 
+use std::borrow::Cow;
 use std::io::Write as _;
 use std::path::Path;
+use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
 use rayon::prelude::*;
@@ -21,7 +23,8 @@ use crate::analysis::metrics as m;
 use crate::diagnostics::Diagnostic;
 use crate::montecarlo::Sampler;
 use crate::run_store::{DEFAULT_BLOCK_RUNS, RunStore};
-use crate::scenario::{Arm, LeverTarget, MetricKind, Scenario};
+use crate::scenario::expr::MetricExpr;
+use crate::scenario::{Arm, LeverTarget, Metric, MetricKind, Scenario};
 use crate::simulate::{Results, ScheduleSet, Simulator};
 use crate::vm::LANES;
 
@@ -444,6 +447,8 @@ struct Plan<'s> {
     option_overrides: Vec<Vec<(u32, f64)>>,
     /// Baseline results do not depend on the option (no parameter levers): run it once.
     shared_baseline: bool,
+    /// The metrics prepared for the first evaluated run's saved times ([`Plan::metric_plan`]).
+    metric_plan: OnceLock<MetricPlan>,
 }
 
 impl<'s> Plan<'s> {
@@ -498,7 +503,20 @@ impl<'s> Plan<'s> {
             option_schedules,
             option_overrides,
             shared_baseline,
+            metric_plan: OnceLock::new(),
         })
+    }
+
+    /// The metrics prepared for a run that saved `times`: those prepared for the first
+    /// evaluated run, since every run of a scenario saves the same times, or, should a run's
+    /// times differ, prepared for them.
+    fn metric_plan(&self, s: &Scenario, times: &[f64]) -> Cow<'_, MetricPlan> {
+        let plan = self.metric_plan.get_or_init(|| MetricPlan::new(s, times));
+        if plan.is_for(times) {
+            Cow::Borrowed(plan)
+        } else {
+            Cow::Owned(MetricPlan::new(s, times))
+        }
     }
 
     /// Run i's sampled values (one per uncertain parameter) and the overrides they make.
@@ -613,6 +631,7 @@ impl<'s> Plan<'s> {
         let mut shared: Option<Results> = None;
         let mut options = Vec::with_capacity(self.option_schedules.len());
         let mut times = Vec::new();
+        let mut scratch = Vec::new();
         for o in option_range {
             let sched = &self.option_schedules[o];
             let baseline = match shared.take() {
@@ -621,7 +640,14 @@ impl<'s> Plan<'s> {
             };
             let intervention = run_arm(Arm::Intervention, o, sched)?;
             times.clone_from(&intervention.times);
-            options.push(evaluate(s, &intervention, &baseline));
+            let metric_plan = self.metric_plan(s, &intervention.times);
+            options.push(evaluate(
+                s,
+                &metric_plan,
+                &intervention,
+                &baseline,
+                &mut scratch,
+            ));
             shared = Some(baseline);
         }
         Ok((
@@ -667,6 +693,7 @@ impl<'s> Plan<'s> {
         }
         // In run order, then option and arm order: the error a run-by-run loop meets first.
         let mut outputs = Vec::with_capacity(count);
+        let mut scratch = Vec::new();
         for (l, (sampled, _)) in samples.into_iter().enumerate() {
             let mut options = Vec::with_capacity(arms.len());
             for (o, (baselines, interventions)) in arms.iter().enumerate() {
@@ -682,7 +709,8 @@ impl<'s> Plan<'s> {
                 let a = interventions[l]
                     .as_ref()
                     .map_err(|e| fail(e, Arm::Intervention))?;
-                options.push(evaluate(s, a, b));
+                let metric_plan = self.metric_plan(s, &a.times);
+                options.push(evaluate(s, &metric_plan, a, b, &mut scratch));
             }
             outputs.push(RunOutput {
                 samples: sampled,
@@ -694,74 +722,35 @@ impl<'s> Plan<'s> {
 }
 
 /// Metrics, tests, the aggregated series values and the cumulative series of one run of one
-/// option.
-fn evaluate(s: &Scenario, intervention: &Results, baseline: &Results) -> OptionRun {
-    let t = &intervention.times;
-    let n_times = t.len();
-    let width = intervention.columns.len();
-    let value = |r: &Results, col: usize, row: usize| r.values[row * width + col];
-    // [arm][output][time]
-    let mut series = Vec::with_capacity(3 * s.outputs.len() * n_times);
-    for arm in ARMS {
-        for &c in &s.outputs {
-            for row in 0..n_times {
-                let (a, b) = (value(intervention, c, row), value(baseline, c, row));
-                series.push(match arm {
-                    Arm::Intervention => a,
-                    Arm::Baseline => b,
-                    Arm::Difference | Arm::Saving => a - b,
-                });
-            }
-        }
-    }
+/// option. `plan` is the metric plan for the run's saved times ([`Plan::metric_plan`]);
+/// `scratch` holds the metrics' variables' values.
+fn evaluate(
+    s: &Scenario,
+    plan: &MetricPlan,
+    intervention: &Results,
+    baseline: &Results,
+    scratch: &mut Vec<f64>,
+) -> OptionRun {
+    let n_times = intervention.times.len();
+    let (a, b) = (Rows::of(intervention), Rows::of(baseline));
+    plan.variable_values(a, b, scratch);
     let mut metrics = Vec::with_capacity(s.metrics.len());
     let mut cumulative = Vec::new();
-    for (k, metric) in s.metrics.iter().enumerate() {
-        let v: Vec<f64> = (0..n_times)
-            .map(|row| {
-                metric
-                    .columns
-                    .iter()
-                    .map(|&c| {
-                        let (a, b) = (value(intervention, c, row), value(baseline, c, row));
-                        match metric.arm {
-                            Arm::Intervention => a,
-                            Arm::Baseline => b,
-                            Arm::Difference => a - b,
-                            Arm::Saving => b - a,
-                        }
-                    })
-                    .sum()
-            })
-            .collect();
-        if s.headline.cumulative == Some(k)
-            && let MetricKind::Npv {
-                from, rate, base, ..
-            }
-            | MetricKind::BreakEven { from, rate, base } = metric.kind
-        {
-            cumulative = m::cumulative_discounted(t, &v, from, rate, base)
-                .unwrap_or_else(|_| vec![f64::NAN; n_times]);
-        }
-        let x = match &metric.kind {
-            MetricKind::Value { at } => m::value_at(t, &v, *at).unwrap_or(f64::NAN),
-            MetricKind::Sum { from, to } => m::window_sum(t, &v, *from, *to).unwrap_or(f64::NAN),
-            MetricKind::Integral { from, to } => m::integral(t, &v, *from, *to).unwrap_or(f64::NAN),
-            MetricKind::Npv {
-                from,
-                to,
-                rate,
-                base,
-            } => m::discounted_integral(t, &v, *from, *to, *rate, *base).unwrap_or(f64::NAN),
-            MetricKind::BreakEven { from, rate, base } => {
-                match m::break_even(t, &v, *from, *rate, *base) {
-                    Ok(Some(year)) => year,
-                    Ok(None) => f64::INFINITY,
-                    Err(_) => f64::NAN,
+    for (k, prepared) in plan.metrics.iter().enumerate() {
+        let x = match prepared {
+            PreparedMetric::Variable { variable, metric } => {
+                let v = &scratch[variable * n_times..(variable + 1) * n_times];
+                let values = m::Values::new(&intervention.times, v);
+                match &plan.cumulative {
+                    Some((c, acc)) if *c == k => {
+                        cumulative = cumulative_series(acc, &values, n_times);
+                        variable_metric(metric, values, Some(&cumulative))
+                    }
+                    _ => variable_metric(metric, values, None),
                 }
             }
-            MetricKind::Roi { savings, cost } => m::roi(metrics[*savings], metrics[*cost]),
-            MetricKind::Expression(e) => e.eval(&metrics),
+            PreparedMetric::Roi { savings, cost } => m::roi(metrics[*savings], metrics[*cost]),
+            PreparedMetric::Expression(e) => e.eval(&metrics),
         };
         metrics.push(x);
     }
@@ -776,8 +765,279 @@ fn evaluate(s: &Scenario, intervention: &Results, baseline: &Results) -> OptionR
     OptionRun {
         metrics,
         tests,
-        series,
+        series: output_series(&s.outputs, a, b),
         cumulative,
+    }
+}
+
+/// A metric of a variable: NaN where the plain function would fail (the metric does not suit the
+/// saved times, or a value is not finite), a break-even year of infinity where it never breaks
+/// even. `cumulative` is the metric's cumulative series when it is the headline's.
+fn variable_metric(
+    metric: &Result<VariableMetric, String>,
+    values: Result<m::Values, String>,
+    cumulative: Option<&[f64]>,
+) -> f64 {
+    let (Ok(metric), Ok(v)) = (metric, values) else {
+        return f64::NAN;
+    };
+    match metric {
+        VariableMetric::Value(p) => p.eval(v),
+        VariableMetric::Sum(p) => p.eval(v),
+        VariableMetric::Integral(p) => p.eval(v),
+        VariableMetric::BreakEven(p) => {
+            // A break-even metric's cumulative series is its own accumulation (prepared for
+            // the same start, rate and base): the crossing is read from it, not accumulated
+            // again.
+            let year = match cumulative {
+                Some(c) => p.break_even_of(c),
+                None => p.break_even(v),
+            };
+            year.unwrap_or(f64::INFINITY)
+        }
+    }
+}
+
+/// The headline's cumulative series of one run: NaN throughout where the plain function would
+/// fail.
+fn cumulative_series(
+    acc: &Result<m::Accumulation, String>,
+    values: &Result<m::Values, String>,
+    n_times: usize,
+) -> Vec<f64> {
+    match (acc, values) {
+        (Ok(acc), Ok(v)) => {
+            let mut c = Vec::with_capacity(n_times);
+            acc.cumulative(*v, &mut c);
+            c
+        }
+        _ => vec![f64::NAN; n_times],
+    }
+}
+
+/// The aggregated outputs' values of one run, `[arm][output][time]`: the intervention's and
+/// the baseline's copied out of their results, then their difference, computed from those
+/// copies a block at a time.
+fn output_series(outputs: &[usize], intervention: Rows, baseline: Rows) -> Vec<f64> {
+    // The layout below follows `ARMS`.
+    const _: () = assert!(matches!(
+        ARMS,
+        [Arm::Intervention, Arm::Baseline, Arm::Difference]
+    ));
+    let block = outputs.len() * intervention.len();
+    let mut series = Vec::with_capacity(3 * block);
+    for arm in [intervention, baseline] {
+        for &c in outputs {
+            series.extend(arm.iter().map(|row| row[c]));
+        }
+    }
+    series.resize(3 * block, 0.0);
+    let (arms, difference) = series.split_at_mut(2 * block);
+    let (a, b) = arms.split_at(block);
+    for (d, (a, b)) in difference.iter_mut().zip(a.iter().zip(b)) {
+        *d = a - b;
+    }
+    series
+}
+
+/// One arm's results as the metrics and series read them: `len` rows (saved times) of `width`
+/// values.
+#[derive(Debug, Clone, Copy)]
+struct Rows<'r> {
+    values: &'r [f64],
+    width: usize,
+    len: usize,
+}
+
+impl<'r> Rows<'r> {
+    fn of(r: &'r Results) -> Self {
+        Rows::new(&r.values, r.columns.len(), r.times.len())
+    }
+
+    fn new(values: &'r [f64], width: usize, len: usize) -> Self {
+        Rows {
+            values: &values[..len * width],
+            width,
+            len,
+        }
+    }
+
+    fn len(self) -> usize {
+        self.len
+    }
+
+    /// The rows, in order (`width` must not be 0).
+    fn iter(self) -> std::slice::ChunksExact<'r, f64> {
+        self.values.chunks_exact(self.width)
+    }
+}
+
+/// The scenario's metrics prepared for one set of saved times ([`m::Values`] and the prepared
+/// metrics): what they need of the times and of their own parameters (windows, interpolation,
+/// discount factors) worked out once instead of on every run, with the same results bit for bit.
+#[derive(Debug, Clone)]
+struct MetricPlan {
+    /// The saved times it is for.
+    times: Vec<f64>,
+    /// The metrics' variables, each once (several metrics often read the same one).
+    variables: Vec<Variable>,
+    /// One per metric of the scenario.
+    metrics: Vec<PreparedMetric>,
+    /// The metric of the headline's cumulative series and the accumulation of that series, for
+    /// the metric's start, rate and base (None without one; Err if they do not suit the saved
+    /// times: NaN on every run).
+    cumulative: Option<(usize, Result<m::Accumulation, String>)>,
+}
+
+/// A metric's variable: the sum of its result columns, in one arm.
+#[derive(Debug, Clone, PartialEq)]
+struct Variable {
+    columns: Vec<usize>,
+    arm: Arm,
+}
+
+impl Variable {
+    /// The index of `metric`'s variable in `variables`, where it is added if it is not there.
+    fn index(variables: &mut Vec<Variable>, metric: &Metric) -> usize {
+        let v = Variable {
+            columns: metric.columns.clone(),
+            arm: metric.arm,
+        };
+        variables.iter().position(|u| *u == v).unwrap_or_else(|| {
+            variables.push(v);
+            variables.len() - 1
+        })
+    }
+}
+
+/// How one metric is computed from a run.
+#[derive(Debug, Clone)]
+enum PreparedMetric {
+    /// From the values of `variables[variable]`; Err if it cannot be computed on the saved times
+    /// (e.g. its window lies outside them): NaN on every run, as the plain function's error
+    /// would give.
+    Variable {
+        variable: usize,
+        metric: Result<VariableMetric, String>,
+    },
+    Roi {
+        savings: usize,
+        cost: usize,
+    },
+    Expression(MetricExpr),
+}
+
+#[derive(Debug, Clone)]
+enum VariableMetric {
+    Value(m::ValueAt),
+    Sum(m::WindowSum),
+    /// An integral or an NPV.
+    Integral(m::Trapezoid),
+    BreakEven(m::Accumulation),
+}
+
+impl MetricPlan {
+    fn new(s: &Scenario, times: &[f64]) -> MetricPlan {
+        let t = times;
+        let mut variables = Vec::new();
+        let metrics = s
+            .metrics
+            .iter()
+            .map(|metric| {
+                let prepared = match &metric.kind {
+                    MetricKind::Value { at } => m::ValueAt::new(t, *at).map(VariableMetric::Value),
+                    MetricKind::Sum { from, to } => {
+                        m::WindowSum::new(t, *from, *to).map(VariableMetric::Sum)
+                    }
+                    MetricKind::Integral { from, to } => {
+                        m::Trapezoid::integral(t, *from, *to).map(VariableMetric::Integral)
+                    }
+                    MetricKind::Npv {
+                        from,
+                        to,
+                        rate,
+                        base,
+                    } => m::Trapezoid::discounted_integral(t, *from, *to, *rate, *base)
+                        .map(VariableMetric::Integral),
+                    MetricKind::BreakEven { from, rate, base } => {
+                        m::Accumulation::new(t, *from, *rate, *base).map(VariableMetric::BreakEven)
+                    }
+                    MetricKind::Roi { savings, cost } => {
+                        return PreparedMetric::Roi {
+                            savings: *savings,
+                            cost: *cost,
+                        };
+                    }
+                    MetricKind::Expression(e) => return PreparedMetric::Expression(e.clone()),
+                };
+                PreparedMetric::Variable {
+                    variable: Variable::index(&mut variables, metric),
+                    metric: prepared,
+                }
+            })
+            .collect();
+        let cumulative = s.headline.cumulative.and_then(|k| match s.metrics[k].kind {
+            MetricKind::Npv {
+                from, rate, base, ..
+            }
+            | MetricKind::BreakEven { from, rate, base } => {
+                Some((k, m::Accumulation::new(t, from, rate, base)))
+            }
+            _ => None,
+        });
+        MetricPlan {
+            times: times.to_vec(),
+            variables,
+            metrics,
+            cumulative,
+        }
+    }
+
+    /// Whether it was prepared for `times` (bit for bit).
+    fn is_for(&self, times: &[f64]) -> bool {
+        self.times.len() == times.len()
+            && self
+                .times
+                .iter()
+                .zip(times)
+                .all(|(a, b)| a.to_bits() == b.to_bits())
+    }
+
+    /// The values of every variable at every saved time into `out`, variable after variable.
+    fn variable_values(&self, intervention: Rows, baseline: Rows, out: &mut Vec<f64>) {
+        out.clear();
+        out.reserve(self.variables.len() * intervention.len());
+        for v in &self.variables {
+            // One loop per arm, so that the arm is not tested for every value.
+            let columns = &v.columns;
+            match v.arm {
+                Arm::Intervention => sum_columns(columns, intervention, baseline, out, |a, _| a),
+                Arm::Baseline => sum_columns(columns, intervention, baseline, out, |_, b| b),
+                Arm::Difference => sum_columns(columns, intervention, baseline, out, |a, b| a - b),
+                Arm::Saving => sum_columns(columns, intervention, baseline, out, |a, b| b - a),
+            }
+        }
+    }
+}
+
+/// Appends to `out` the sum over `columns` of `arm(intervention[row][c], baseline[row][c])` at
+/// every saved time, as `Iterator::sum` adds them (from its neutral element, in column order;
+/// test `variables_are_summed_as_iterator_sum_adds_them`) but a column at a time: one short loop
+/// per column (nearly always one) instead of one per row.
+fn sum_columns(
+    columns: &[usize],
+    intervention: Rows,
+    baseline: Rows,
+    out: &mut Vec<f64>,
+    arm: impl Fn(f64, f64) -> f64,
+) {
+    let start = out.len();
+    out.resize(start + intervention.len(), std::iter::empty::<f64>().sum());
+    for &c in columns {
+        let rows = intervention.iter().zip(baseline.iter());
+        for (sum, (a, b)) in out[start..].iter_mut().zip(rows) {
+            *sum += arm(a[c], b[c]);
+        }
     }
 }
 
@@ -962,6 +1222,106 @@ mod tests {
             );
             assert_eq!(options[0].series.summary(n_stats - 1).count, 60);
         }
+    }
+
+    /// Two arms' results of `len` rows of `width` random values, a quarter of them signed zeros
+    /// (whose sums depend on the neutral element and the order of the additions).
+    fn two_arms(width: usize, len: usize) -> (Vec<f64>, Vec<f64>) {
+        let mut rng = crate::analysis::test_rng::Rng(23);
+        let mut arm = || -> Vec<f64> {
+            (0..width * len)
+                .map(|_| match (rng.next_f64() * 8.0) as u32 {
+                    0 => 0.0,
+                    1 => -0.0,
+                    _ => rng.next_f64() - 0.5,
+                })
+                .collect()
+        };
+        (arm(), arm())
+    }
+
+    fn bits(x: &[f64]) -> Vec<u64> {
+        x.iter().map(|x| x.to_bits()).collect()
+    }
+
+    const ALL_ARMS: [Arm; 4] = [
+        Arm::Intervention,
+        Arm::Baseline,
+        Arm::Difference,
+        Arm::Saving,
+    ];
+
+    #[test]
+    fn variables_are_summed_as_iterator_sum_adds_them() {
+        let (width, len) = (4, 9);
+        let (a, b) = two_arms(width, len);
+        let mut variables = Vec::new();
+        for columns in [vec![], vec![1], vec![2, 0, 3], vec![1, 1], vec![3, 2, 1, 0]] {
+            for arm in ALL_ARMS {
+                variables.push(Variable {
+                    columns: columns.clone(),
+                    arm,
+                });
+            }
+        }
+        let plan = MetricPlan {
+            times: Vec::new(),
+            variables,
+            metrics: Vec::new(),
+            cumulative: None,
+        };
+        let mut got = vec![f64::NAN; 2];
+        let rows = |x| Rows::new(x, width, len);
+        plan.variable_values(rows(&a), rows(&b), &mut got);
+        assert_eq!(got.len(), plan.variables.len() * len);
+        for (v, got) in plan.variables.iter().zip(got.chunks_exact(len)) {
+            // Row by row, as evaluate summed them before a variable was gathered a column at a
+            // time.
+            let want: Vec<f64> = (0..len)
+                .map(|row| {
+                    let at = |c: usize| (a[row * width + c], b[row * width + c]);
+                    v.columns
+                        .iter()
+                        .map(|&c| match (v.arm, at(c)) {
+                            (Arm::Intervention, (x, _)) => x,
+                            (Arm::Baseline, (_, y)) => y,
+                            (Arm::Difference, (x, y)) => x - y,
+                            (Arm::Saving, (x, y)) => y - x,
+                        })
+                        .sum()
+                })
+                .collect();
+            assert_eq!(bits(got), bits(&want), "{v:?}");
+        }
+    }
+
+    #[test]
+    fn output_series_are_each_arm_then_their_difference() {
+        let (width, len) = (5, 7);
+        let (a, b) = two_arms(width, len);
+        let outputs = [3, 0, 4, 3];
+        let got = output_series(
+            &outputs,
+            Rows::new(&a, width, len),
+            Rows::new(&b, width, len),
+        );
+        let mut want = Vec::new();
+        for arm in ARMS {
+            for &c in &outputs {
+                for row in 0..len {
+                    let (x, y) = (a[row * width + c], b[row * width + c]);
+                    want.push(match arm {
+                        Arm::Intervention => x,
+                        Arm::Baseline => y,
+                        Arm::Difference | Arm::Saving => x - y,
+                    });
+                }
+            }
+        }
+        assert_eq!(bits(&got), bits(&want));
+        assert!(
+            output_series(&[], Rows::new(&a, width, len), Rows::new(&b, width, len)).is_empty()
+        );
     }
 
     #[test]

@@ -20,26 +20,25 @@
 //!   by [`integral`] and [`discounted_integral`], which give totals (GBP).
 //! - **Discounting** is annual compounding, time in years: a flow at time `s` is worth
 //!   `(1 + rate)^-(s − base)` of its value at `base` (see [`discount_factor`]).
+//! - **Prepared metrics.** For the same metric on many runs that save the same times (a Monte
+//!   Carlo), [`ValueAt`], [`WindowSum`], [`Trapezoid`] and [`Accumulation`] do the work that
+//!   depends only on the times once, then give the plain functions' results, bit for bit, from
+//!   each run's [`Values`].
 
 /// The relative time tolerance, as a fraction of the longest save interval.
 const REL_TOL: f64 = 1e-9;
 
-/// A validated time series.
-struct Series<'a> {
+/// Saved times checked (non-empty, finite, strictly increasing), with their tolerance: the part
+/// of a metric's validation and windowing that does not depend on the values, shared by the
+/// plain functions and the [prepared metrics](ValueAt).
+#[derive(Debug, Clone, Copy)]
+struct Grid<'a> {
     t: &'a [f64],
-    v: &'a [f64],
     tol: f64,
 }
 
-impl<'a> Series<'a> {
-    fn new(t: &'a [f64], v: &'a [f64]) -> Result<Self, String> {
-        if t.len() != v.len() {
-            return Err(format!(
-                "the times and values differ in length ({} times, {} values)",
-                t.len(),
-                v.len()
-            ));
-        }
+impl<'a> Grid<'a> {
+    fn new(t: &'a [f64]) -> Result<Self, String> {
         if t.is_empty() {
             return Err("the series has no saved times".to_string());
         }
@@ -52,9 +51,6 @@ impl<'a> Series<'a> {
                 w[1], w[0]
             ));
         }
-        if let Some(i) = v.iter().position(|x| !x.is_finite()) {
-            return Err(format!("the value at time {} is {}", t[i], v[i]));
-        }
         let step = t
             .windows(2)
             .map(|w| w[1] - w[0])
@@ -64,9 +60,8 @@ impl<'a> Series<'a> {
             } else {
                 0.0
             });
-        Ok(Series {
+        Ok(Grid {
             t,
-            v,
             tol: REL_TOL * step,
         })
     }
@@ -117,28 +112,151 @@ impl<'a> Series<'a> {
         Ok((from, to.max(from)))
     }
 
-    /// Linear interpolation at `x`, which must lie in `[t0, tn]`; exact at saved times.
-    fn interp(&self, x: f64) -> f64 {
+    /// The indices of the saved times in the window `[from, to]` (checked, with the tolerance);
+    /// Err if there are none (see [`window_sum`]).
+    fn saved_in(&self, from: f64, to: f64) -> Result<std::ops::Range<usize>, String> {
+        let (from, to) = self.window(from, to)?;
+        let lo = self.t.partition_point(|&x| x < from);
+        let hi = self.t.partition_point(|&x| x <= to);
+        if lo >= hi {
+            return Err(format!(
+                "no saved time falls in the window [{from}, {to}] (saved times run over {})",
+                self.horizon()
+            ));
+        }
+        Ok(lo..hi)
+    }
+
+    /// Where `x`, which must lie in `[t0, tn]`, falls among the saved times.
+    fn locate(&self, x: f64) -> Interp {
         let t = self.t;
         // The last saved time ≤ x.
         let i = t.partition_point(|&s| s <= x).saturating_sub(1);
         if t[i] == x || i + 1 == t.len() {
-            return self.v[i];
+            return Interp::Saved(i);
         }
-        let frac = (x - t[i]) / (t[i + 1] - t[i]);
-        self.v[i] + frac * (self.v[i + 1] - self.v[i])
+        Interp::Between {
+            i,
+            frac: (x - t[i]) / (t[i + 1] - t[i]),
+        }
+    }
+
+    /// The points of the trapezoid rule over `[from, to]` (already checked and snapped): the
+    /// window ends (interpolated) and the saved times strictly between them.
+    fn span(&self, from: f64, to: f64) -> Span {
+        let lo = self.t.partition_point(|&s| s <= from);
+        let hi = self.t.partition_point(|&s| s < to).max(lo);
+        Span {
+            from,
+            to,
+            start: self.locate(from),
+            inner: lo..hi,
+            end: (to > from).then(|| self.locate(to)),
+        }
+    }
+}
+
+/// Linear interpolation at a time located among the saved times ([`Grid::locate`]): what it
+/// needs of the times, so that it can be applied to many runs' values.
+#[derive(Debug, Clone, Copy)]
+enum Interp {
+    /// At saved time `i`: its value, exactly.
+    Saved(usize),
+    /// Between saved times `i` and `i + 1`, at `frac` of the way.
+    Between { i: usize, frac: f64 },
+}
+
+impl Interp {
+    fn of(self, v: &[f64]) -> f64 {
+        match self {
+            Interp::Saved(i) => v[i],
+            Interp::Between { i, frac } => v[i] + frac * (v[i + 1] - v[i]),
+        }
+    }
+}
+
+/// The points of the trapezoid rule over a window ([`Grid::span`]).
+#[derive(Debug, Clone)]
+struct Span {
+    from: f64,
+    to: f64,
+    /// The value at `from`.
+    start: Interp,
+    /// The saved times strictly between `from` and `to`.
+    inner: std::ops::Range<usize>,
+    /// The value at `to`; None when the window is a single time.
+    end: Option<Interp>,
+}
+
+impl Span {
+    /// The points' times, given the saved times.
+    fn times<'t>(&self, t: &'t [f64]) -> impl Iterator<Item = f64> + use<'t> {
+        let to = self.to;
+        std::iter::once(self.from)
+            .chain(t[self.inner.clone()].iter().copied())
+            .chain(self.end.map(|_| to))
+    }
+
+    /// Where each point falls among the saved times.
+    fn locations(&self) -> impl Iterator<Item = Interp> + use<> {
+        std::iter::once(self.start)
+            .chain(self.inner.clone().map(Interp::Saved))
+            .chain(self.end)
+    }
+}
+
+/// The times and values must match in length.
+fn check_lengths(t: &[f64], v: &[f64]) -> Result<(), String> {
+    if t.len() != v.len() {
+        return Err(format!(
+            "the times and values differ in length ({} times, {} values)",
+            t.len(),
+            v.len()
+        ));
+    }
+    Ok(())
+}
+
+/// Every value must be finite (checked after the lengths).
+fn check_finite(t: &[f64], v: &[f64]) -> Result<(), String> {
+    // Every value tested, without an early exit: the compiler does several at once, and the
+    // values nearly always are finite.
+    if v.iter()
+        .fold(true, |finite, x| finite & (x.abs() < f64::INFINITY))
+    {
+        return Ok(());
+    }
+    if let Some(i) = v.iter().position(|x| !x.is_finite()) {
+        return Err(format!("the value at time {} is {}", t[i], v[i]));
+    }
+    Ok(())
+}
+
+/// A validated time series.
+struct Series<'a> {
+    grid: Grid<'a>,
+    v: &'a [f64],
+}
+
+impl<'a> Series<'a> {
+    fn new(t: &'a [f64], v: &'a [f64]) -> Result<Self, String> {
+        check_lengths(t, v)?;
+        let grid = Grid::new(t)?;
+        check_finite(t, v)?;
+        Ok(Series { grid, v })
+    }
+
+    /// Linear interpolation at `x`, which must lie in `[t0, tn]`; exact at saved times.
+    fn interp(&self, x: f64) -> f64 {
+        self.grid.locate(x).of(self.v)
     }
 
     /// The points of the trapezoid rule over `[from, to]` (already checked and snapped): the
     /// window ends (interpolated) and the saved times strictly between them.
     fn points(&self, from: f64, to: f64) -> impl Iterator<Item = (f64, f64)> + '_ {
-        let lo = self.t.partition_point(|&s| s <= from);
-        let hi = self.t.partition_point(|&s| s < to).max(lo);
-        let inner = (lo..hi).map(|i| (self.t[i], self.v[i]));
-        let end = (to > from).then(|| (to, self.interp(to)));
-        std::iter::once((from, self.interp(from)))
-            .chain(inner)
-            .chain(end)
+        let span = self.grid.span(from, to);
+        let values = span.locations().map(|p| p.of(self.v));
+        span.times(self.grid.t).zip(values)
     }
 
     /// `∫ v(s)·weight(s) ds` over `[from, to]` by the trapezoid rule.
@@ -176,7 +294,7 @@ pub(crate) fn check_rate(rate: f64, base: f64) -> Result<(), String> {
 /// value is returned exactly.
 pub fn value_at(t: &[f64], v: &[f64], at: f64) -> Result<f64, String> {
     let s = Series::new(t, v)?;
-    let at = s.time(at, "time")?;
+    let at = s.grid.time(at, "time")?;
     Ok(s.interp(at))
 }
 
@@ -189,16 +307,7 @@ pub fn value_at(t: &[f64], v: &[f64], at: f64) -> Result<f64, String> {
 /// or if no saved time falls in the window (an empty sum is almost always a mistaken window).
 pub fn window_sum(t: &[f64], v: &[f64], from: f64, to: f64) -> Result<f64, String> {
     let s = Series::new(t, v)?;
-    let (from, to) = s.window(from, to)?;
-    let lo = t.partition_point(|&x| x < from);
-    let hi = t.partition_point(|&x| x <= to);
-    if lo >= hi {
-        return Err(format!(
-            "no saved time falls in the window [{from}, {to}] (saved times run over {})",
-            s.horizon()
-        ));
-    }
-    Ok(v[lo..hi].iter().sum())
+    Ok(v[s.grid.saved_in(from, to)?].iter().sum())
 }
 
 /// ∫_from^to v dt by the trapezoid rule over the saved points, with the window ends linearly
@@ -208,7 +317,7 @@ pub fn window_sum(t: &[f64], v: &[f64], from: f64, to: f64) -> Result<f64, Strin
 /// the window is not inside the horizon.
 pub fn integral(t: &[f64], v: &[f64], from: f64, to: f64) -> Result<f64, String> {
     let s = Series::new(t, v)?;
-    let (from, to) = s.window(from, to)?;
+    let (from, to) = s.grid.window(from, to)?;
     Ok(s.trapezoid(from, to, |_| 1.0))
 }
 
@@ -239,7 +348,7 @@ pub fn discounted_integral(
 ) -> Result<f64, String> {
     check_rate(rate, base)?;
     let s = Series::new(t, v)?;
-    let (from, to) = s.window(from, to)?;
+    let (from, to) = s.grid.window(from, to)?;
     Ok(s.trapezoid(from, to, |x| discount_factor(rate, x, base)))
 }
 
@@ -296,9 +405,9 @@ pub fn break_even(
 ) -> Result<Option<f64>, String> {
     check_rate(rate, base)?;
     let s = Series::new(t, net)?;
-    let from = s.time(from, "start of the accumulation")?;
+    let from = s.grid.time(from, "start of the accumulation")?;
     let df = |x| discount_factor(rate, x, base);
-    let mut points = s.points(from, s.last());
+    let mut points = s.points(from, s.grid.last());
     let Some((a0, v0)) = points.next() else {
         return Ok(Some(from));
     };
@@ -332,12 +441,12 @@ pub fn cumulative_discounted(
 ) -> Result<Vec<f64>, String> {
     check_rate(rate, base)?;
     let s = Series::new(t, v)?;
-    let from = s.time(from, "start of the accumulation")?;
+    let from = s.grid.time(from, "start of the accumulation")?;
     let df = |x| discount_factor(rate, x, base);
     let mut out = vec![0.0; t.len()];
     // The trapezoid points after `from` are exactly the saved times after it.
     let first = t.partition_point(|&x| x <= from);
-    let mut points = s.points(from, s.last());
+    let mut points = s.points(from, s.grid.last());
     let Some((mut a, va)) = points.next() else {
         return Ok(out);
     };
@@ -351,9 +460,207 @@ pub fn cumulative_discounted(
     Ok(out)
 }
 
+// ---------------------------------------------------------------------------------------------
+// Prepared metrics
+// ---------------------------------------------------------------------------------------------
+//
+// A Monte Carlo evaluates the same metrics on many runs that share their saved times. What a
+// metric needs of the times and of its own parameters (the checks of the grid and the window,
+// where its ends fall, the discount factor at each point of the trapezoid rule) is the same
+// for every run: the prepared metrics work it out once, and then cost one pass over a run's
+// values. Each gives exactly the plain function's result, bit for bit: the same points, the
+// same factors (computed by the same expressions) and the same operations in the same order.
+// An error of the plain function that does not depend on the values is an error of the
+// constructor; one that does (a value that is not finite) is an error of [`Values::new`].
+
+/// One run's values at the saved times, checked as the plain functions check them: one per
+/// saved time, all finite. The prepared metrics take them.
+#[derive(Debug, Clone, Copy)]
+pub struct Values<'a>(&'a [f64]);
+
+impl<'a> Values<'a> {
+    /// `v` checked against the saved times `t` (those the metrics were prepared for).
+    pub fn new(t: &[f64], v: &'a [f64]) -> Result<Self, String> {
+        check_lengths(t, v)?;
+        check_finite(t, v)?;
+        Ok(Values(v))
+    }
+}
+
+/// [`value_at`] prepared for one set of saved times.
+#[derive(Debug, Clone)]
+pub struct ValueAt(Interp);
+
+impl ValueAt {
+    /// Err where [`value_at`] would be, whatever the values.
+    pub fn new(t: &[f64], at: f64) -> Result<Self, String> {
+        let grid = Grid::new(t)?;
+        Ok(ValueAt(grid.locate(grid.time(at, "time")?)))
+    }
+
+    /// [`value_at`] of the values.
+    pub fn eval(&self, v: Values) -> f64 {
+        self.0.of(v.0)
+    }
+}
+
+/// [`window_sum`] prepared for one set of saved times.
+#[derive(Debug, Clone)]
+pub struct WindowSum(std::ops::Range<usize>);
+
+impl WindowSum {
+    /// Err where [`window_sum`] would be, whatever the values.
+    pub fn new(t: &[f64], from: f64, to: f64) -> Result<Self, String> {
+        Ok(WindowSum(Grid::new(t)?.saved_in(from, to)?))
+    }
+
+    /// [`window_sum`] of the values.
+    pub fn eval(&self, v: Values) -> f64 {
+        v.0[self.0.clone()].iter().sum()
+    }
+}
+
+/// [`integral`] or [`discounted_integral`] prepared for one set of saved times: the trapezoid
+/// rule's points, the weight (discount factor) at each and the intervals between them.
+#[derive(Debug, Clone)]
+pub struct Trapezoid {
+    /// Where each point falls among the saved times.
+    points: Vec<Interp>,
+    /// The points' times.
+    times: Vec<f64>,
+    /// The weight at each point.
+    weights: Vec<f64>,
+    /// The length of each interval between consecutive points (`b − a`, as the plain functions
+    /// compute it).
+    widths: Vec<f64>,
+}
+
+impl Trapezoid {
+    /// Err where [`integral`] would be, whatever the values.
+    pub fn integral(t: &[f64], from: f64, to: f64) -> Result<Self, String> {
+        let grid = Grid::new(t)?;
+        let (from, to) = grid.window(from, to)?;
+        Ok(Self::over(grid.span(from, to), t, |_| 1.0))
+    }
+
+    /// Err where [`discounted_integral`] would be, whatever the values.
+    pub fn discounted_integral(
+        t: &[f64],
+        from: f64,
+        to: f64,
+        rate: f64,
+        base: f64,
+    ) -> Result<Self, String> {
+        check_rate(rate, base)?;
+        let grid = Grid::new(t)?;
+        let (from, to) = grid.window(from, to)?;
+        Ok(Self::over(grid.span(from, to), t, |x| {
+            discount_factor(rate, x, base)
+        }))
+    }
+
+    fn over(span: Span, t: &[f64], weight: impl Fn(f64) -> f64) -> Self {
+        let times: Vec<f64> = span.times(t).collect();
+        Trapezoid {
+            weights: times.iter().map(|&s| weight(s)).collect(),
+            widths: times.windows(2).map(|w| w[1] - w[0]).collect(),
+            times,
+            points: span.locations().collect(),
+        }
+    }
+
+    /// The integral from the first point to each of the others, in order: the sums of
+    /// `Series::trapezoid` (and of the accumulations), with the same operations.
+    fn running<'s>(&'s self, v: Values<'s>) -> impl Iterator<Item = f64> + 's {
+        let v = v.0;
+        // There is always a first point: the window's start.
+        let mut fa = self.points[0].of(v) * self.weights[0];
+        let mut sum = 0.0;
+        let rest = self.points[1..].iter().zip(&self.weights[1..]);
+        rest.zip(&self.widths).map(move |((p, w), width)| {
+            let fb = p.of(v) * w;
+            sum += width * (fa + fb) / 2.0;
+            fa = fb;
+            sum
+        })
+    }
+
+    /// [`integral`] or [`discounted_integral`] of the values.
+    pub fn eval(&self, v: Values) -> f64 {
+        self.running(v).last().unwrap_or(0.0)
+    }
+}
+
+/// [`cumulative_discounted`] and [`break_even`] prepared for one set of saved times: the
+/// accumulation from `from` to the last saved time.
+#[derive(Debug, Clone)]
+pub struct Accumulation {
+    /// The first saved time after `from`.
+    first: usize,
+    /// The number of saved times.
+    n: usize,
+    trapezoid: Trapezoid,
+}
+
+impl Accumulation {
+    /// Err where [`cumulative_discounted`] and [`break_even`] would be, whatever the values.
+    pub fn new(t: &[f64], from: f64, rate: f64, base: f64) -> Result<Self, String> {
+        check_rate(rate, base)?;
+        let grid = Grid::new(t)?;
+        let from = grid.time(from, "start of the accumulation")?;
+        Ok(Accumulation {
+            first: t.partition_point(|&x| x <= from),
+            n: t.len(),
+            trapezoid: Trapezoid::over(grid.span(from, grid.last()), t, |x| {
+                discount_factor(rate, x, base)
+            }),
+        })
+    }
+
+    /// [`cumulative_discounted`] of the values, into `out` (replacing what it held).
+    pub fn cumulative(&self, v: Values, out: &mut Vec<f64>) {
+        out.clear();
+        out.resize(self.n, 0.0);
+        // The trapezoid points after `from` are exactly the saved times after it.
+        for (slot, c) in out[self.first..].iter_mut().zip(self.trapezoid.running(v)) {
+            *slot = c;
+        }
+    }
+
+    /// [`break_even`] of the values.
+    pub fn break_even(&self, v: Values) -> Option<f64> {
+        self.crossing(self.trapezoid.running(v))
+    }
+
+    /// [`break_even`] of the values whose [`Accumulation::cumulative`] is `cumulative`: the
+    /// same result without accumulating again.
+    pub fn break_even_of(&self, cumulative: &[f64]) -> Option<f64> {
+        self.crossing(cumulative[self.first..].iter().copied())
+    }
+
+    /// The break-even rule of [`break_even`] applied to the accumulated values at the points
+    /// after `from`.
+    fn crossing(&self, accumulated: impl Iterator<Item = f64>) -> Option<f64> {
+        let times = &self.trapezoid.times;
+        let mut cum = 0.0;
+        let mut behind = false;
+        for ((&a, &width), next) in times.iter().zip(&self.trapezoid.widths).zip(accumulated) {
+            if next < 0.0 {
+                behind = true;
+            } else if behind {
+                // cum < 0 ≤ next: the crossing lies in [a, a + width].
+                return Some(a + width * (-cum) / (next - cum));
+            }
+            cum = next;
+        }
+        if behind { None } else { Some(times[0]) }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::analysis::test_rng::Rng;
 
     #[test]
     fn cumulative_discounted_matches_the_npv_and_the_break_even() {
@@ -390,6 +697,159 @@ mod tests {
             "got {got}, want {want} (±{tol}; off by {})",
             got - want
         );
+    }
+
+    /// Grids of saved times: yearly (the care scenario's 21), monthly (with the float noise of
+    /// `start + k·step`), uneven, two, one.
+    fn test_grids() -> Vec<Vec<f64>> {
+        vec![
+            grid(2025.0, 2045.0, 1.0),
+            grid(2020.0, 2023.0, 1.0 / 12.0),
+            vec![0.0, 0.3, 1.0, 2.5, 2.75, 4.0],
+            vec![-1.0, 1.0],
+            vec![2020.0],
+        ]
+    }
+
+    /// Times to try as window ends, evaluation times and starts: every saved time and midway
+    /// between them, a hair either side of some (taken to be them), random times, times
+    /// outside the horizon and NaN.
+    fn probe_times(t: &[f64], rng: &mut Rng) -> Vec<f64> {
+        let (first, last) = (t[0], t[t.len() - 1]);
+        let span = (last - first).max(1.0);
+        let mut x = t.to_vec();
+        x.extend(t.windows(2).map(|w| (w[0] + w[1]) / 2.0));
+        for s in [first, t[t.len() / 2], last] {
+            x.extend([s - 1e-12 * span, s + 1e-12 * span]);
+        }
+        x.extend((0..3).map(|_| first + rng.next_f64() * (last - first)));
+        x.extend([first - 0.25 * span, last + 0.25 * span, f64::NAN]);
+        x
+    }
+
+    /// Values at the saved times: random (with sign changes), an investment then savings (a
+    /// break-even), signed zeros, and large ones.
+    fn probe_values(n: usize, rng: &mut Rng) -> Vec<Vec<f64>> {
+        let k = |k: usize| k as f64;
+        vec![
+            (0..n).map(|_| 200.0 * rng.next_f64() - 100.0).collect(),
+            (0..n)
+                .map(|i| {
+                    if i < n / 3 {
+                        -100.0 - k(i)
+                    } else {
+                        40.0 + k(i)
+                    }
+                })
+                .collect(),
+            (0..n)
+                .map(|i| if i % 2 == 0 { 0.0 } else { -0.0 })
+                .collect(),
+            (0..n).map(|i| 1e6 * (k(i) - k(n) / 2.0).powi(3)).collect(),
+        ]
+    }
+
+    /// The bits of a result, or its error.
+    fn bits(r: Result<f64, String>) -> Result<u64, String> {
+        r.map(f64::to_bits)
+    }
+
+    #[test]
+    fn prepared_metrics_give_the_plain_functions_results_bit_for_bit() {
+        let mut rng = Rng(17);
+        let rates = [0.0, 0.035, -0.5, 1.5, -1.0, f64::NAN];
+        let mut compared = 0;
+        for t in test_grids() {
+            let (first, last) = (t[0], t[t.len() - 1]);
+            let bases = [
+                first,
+                last + 3.0,
+                first - 10.0,
+                (first + last) / 2.0,
+                f64::NAN,
+            ];
+            let mut rate_and_base = || {
+                let pick = |n: usize, x: f64| ((x * n as f64) as usize).min(n - 1);
+                let rate = rates[pick(rates.len(), rng.next_f64())];
+                (rate, bases[pick(bases.len(), rng.next_f64())])
+            };
+            let mut times_rng = Rng(3);
+            let times = probe_times(&t, &mut times_rng);
+            for v in probe_values(t.len(), &mut times_rng) {
+                let values = Values::new(&t, &v).unwrap();
+                for &at in &times {
+                    let prepared = ValueAt::new(&t, at).map(|p| p.eval(values));
+                    assert_eq!(bits(value_at(&t, &v, at)), bits(prepared), "at {at}");
+                }
+                for &from in &times {
+                    for &to in &times {
+                        let what = || format!("[{from}, {to}] of {v:?} at {t:?}");
+                        let prepared = WindowSum::new(&t, from, to).map(|p| p.eval(values));
+                        assert_eq!(
+                            bits(window_sum(&t, &v, from, to)),
+                            bits(prepared),
+                            "{}",
+                            what()
+                        );
+                        let prepared = Trapezoid::integral(&t, from, to).map(|p| p.eval(values));
+                        assert_eq!(
+                            bits(integral(&t, &v, from, to)),
+                            bits(prepared),
+                            "{}",
+                            what()
+                        );
+                        for (rate, base) in [(0.035, first), rate_and_base(), rate_and_base()] {
+                            let plain = discounted_integral(&t, &v, from, to, rate, base);
+                            let prepared = Trapezoid::discounted_integral(&t, from, to, rate, base)
+                                .map(|p| p.eval(values));
+                            assert_eq!(bits(plain), bits(prepared), "{} {rate} {base}", what());
+                            compared += 1;
+                        }
+                    }
+                    for (rate, base) in [(0.035, first), rate_and_base(), rate_and_base()] {
+                        let what = || format!("from {from} {rate} {base} of {v:?} at {t:?}");
+                        let plain = cumulative_discounted(&t, &v, from, rate, base);
+                        match (plain, Accumulation::new(&t, from, rate, base)) {
+                            (Ok(want), Ok(acc)) => {
+                                // Whatever `got` held is replaced.
+                                let mut got = vec![f64::NAN; 3];
+                                acc.cumulative(values, &mut got);
+                                let as_bits =
+                                    |c: &[f64]| c.iter().map(|x| x.to_bits()).collect::<Vec<_>>();
+                                assert_eq!(as_bits(&want), as_bits(&got), "{}", what());
+                                let want = break_even(&t, &v, from, rate, base).unwrap();
+                                let want = want.map(f64::to_bits);
+                                let be = acc.break_even(values).map(f64::to_bits);
+                                assert_eq!(want, be, "{}", what());
+                                let be = acc.break_even_of(&got).map(f64::to_bits);
+                                assert_eq!(want, be, "{}", what());
+                            }
+                            (Err(want), Err(got)) => assert_eq!(want, got, "{}", what()),
+                            (want, got) => panic!("{}: {want:?} but {got:?}", what()),
+                        }
+                    }
+                }
+            }
+        }
+        assert!(compared > 10_000, "{compared}");
+    }
+
+    #[test]
+    fn values_are_checked_as_the_plain_functions_check_them() {
+        let t = grid(2025.0, 2030.0, 1.0);
+        for bad in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY] {
+            for k in [0, 3, 5] {
+                let mut v = vec![1.0; t.len()];
+                v[k] = bad;
+                let want = value_at(&t, &v, 2026.0).unwrap_err();
+                assert_eq!(Values::new(&t, &v).unwrap_err(), want);
+            }
+        }
+        let short = [1.0; 5];
+        let want = integral(&t, &short, 2025.0, 2030.0).unwrap_err();
+        assert_eq!(Values::new(&t, &short).unwrap_err(), want);
+        let extremes = [f64::MAX, f64::MIN, f64::MIN_POSITIVE, 5e-324, -0.0, 0.0];
+        assert!(Values::new(&t, &extremes).is_ok());
     }
 
     #[test]
