@@ -670,12 +670,11 @@ impl<'s> Plan<'s> {
         count: usize,
     ) -> Result<Vec<RunOutput>, Diagnostic> {
         let samples: Vec<Sample> = (first..first + count).map(|i| self.sample(s, i)).collect();
-        let run_arm = |arm: Arm, option: usize, sched: &ScheduleSet| {
-            let overrides: Vec<Vec<(u32, f64)>> = samples
+        let overrides = |arm: Arm, option: usize| -> Vec<Vec<(u32, f64)>> {
+            samples
                 .iter()
                 .map(|(_, sample)| self.arm_overrides(s, arm, option, sample))
-                .collect();
-            self.simulator.run_batch(&s.time, &overrides, sched)
+                .collect()
         };
         // arms[option] = (baselines, interventions), one result per run.
         type Arms = (
@@ -684,12 +683,30 @@ impl<'s> Plan<'s> {
         );
         let mut arms: Vec<Arms> = Vec::with_capacity(self.option_schedules.len());
         for (o, sched) in self.option_schedules.iter().enumerate() {
-            let baselines = if self.shared_baseline && o > 0 {
-                Vec::new() // option 0's
+            let intervention = overrides(Arm::Intervention, o);
+            if self.shared_baseline && o > 0 {
+                let interventions = self.simulator.run_batch(&s.time, &intervention, sched);
+                arms.push((Vec::new(), interventions)); // option 0's baselines
+                continue;
+            }
+            let baseline = overrides(Arm::Baseline, o);
+            if baseline == intervention {
+                // The same overrides: the arms share their initial phase when they can.
+                let schedules = [&self.baseline_schedules, sched];
+                let [b, i] = <[_; 2]>::try_from(self.simulator.run_batch_arms(
+                    &s.time,
+                    &intervention,
+                    &schedules,
+                ))
+                .expect("one result vector per arm");
+                arms.push((b, i));
             } else {
-                run_arm(Arm::Baseline, o, &self.baseline_schedules)
-            };
-            arms.push((baselines, run_arm(Arm::Intervention, o, sched)));
+                arms.push((
+                    self.simulator
+                        .run_batch(&s.time, &baseline, &self.baseline_schedules),
+                    self.simulator.run_batch(&s.time, &intervention, sched),
+                ));
+            }
         }
         // In run order, then option and arm order: the error a run-by-run loop meets first.
         let mut outputs = Vec::with_capacity(count);

@@ -678,6 +678,16 @@ pub struct BatchState {
     stack: Vec<Lanes>,
 }
 
+impl BatchState {
+    /// A state of no program: what is left where a state was moved out.
+    pub fn empty() -> BatchState {
+        BatchState {
+            slots: Vec::new(),
+            stack: Vec::new(),
+        }
+    }
+}
+
 /// [`Machine`] over lanes.
 #[derive(Clone, Copy)]
 struct BatchMachine {

@@ -8,7 +8,7 @@ mod common;
 use careshift::Model;
 use careshift::model::Method;
 use careshift::simulate::batch::simulate_batch;
-use careshift::simulate::{Interpolation, Schedule, ScheduleSet, simulate_with};
+use careshift::simulate::{Interpolation, Schedule, ScheduleSet, Simulator, simulate_with};
 use careshift::vm::LANES;
 use common::{load_example, load_toml};
 
@@ -92,6 +92,104 @@ fn batch_runs_equal_single_runs_with_schedules_and_diverging_ifs() {
         .collect();
     assert_batch_matches_single_runs(&model, Method::Euler, &overrides, &schedules);
     assert_batch_matches_single_runs(&model, Method::Rk4, &overrides, &schedules);
+}
+
+/// Bit for bit the same results, or the same error messages, per lane.
+fn assert_same_results(
+    what: &str,
+    got: &[Result<careshift::simulate::Results, careshift::diagnostics::Diagnostic>],
+    want: &[Result<careshift::simulate::Results, careshift::diagnostics::Diagnostic>],
+) {
+    assert_eq!(got.len(), want.len(), "{what}");
+    for (l, (got, want)) in got.iter().zip(want).enumerate() {
+        match (got, want) {
+            (Ok(got), Ok(want)) => {
+                assert_eq!(got.times, want.times, "{what} lane {l}");
+                let bits = |r: &careshift::simulate::Results| -> Vec<u64> {
+                    r.values.iter().map(|v| v.to_bits()).collect()
+                };
+                assert!(bits(got) == bits(want), "{what} lane {l}: values differ");
+            }
+            (Err(got), Err(want)) => assert_eq!(got.message, want.message, "{what} lane {l}"),
+            _ => panic!("{what} lane {l}: one failed and the other did not"),
+        }
+    }
+}
+
+/// Arms that share their overrides (a Monte Carlo run's baseline and intervention) give,
+/// simulated together (`Simulator::run_batch_arms`, which runs the initial phase once for the
+/// arms whose schedules change nothing at the start), each arm's own batch results bit for
+/// bit: no schedule, a ramp that starts later (its constant's own value, an override here,
+/// holds until then), schedules that act from the start (one of them on a stock's initial
+/// value), and a partial batch.
+#[test]
+fn arms_sharing_a_start_equal_batches_of_their_own() {
+    let model = load_example("models/care_system.toml");
+    let (budget, later) = common::care_budget_ramp(&model);
+    let start = model.time().start;
+    let from_the_start = ScheduleSet::new(
+        &model.program,
+        vec![Schedule {
+            slot: budget,
+            points: vec![(start, 2e6), (start + 3.0, 4e6)],
+            interpolation: Interpolation::Linear,
+        }],
+    );
+    // Beds per 100k set the bed base, a stock's initial value: a schedule of them from the
+    // start changes the initial phase, so that arm cannot start where the others do.
+    let capacity = model
+        .overrides(&[("hospital.beds_per_100k".into(), 0.0)])
+        .expect("the care model has hospital.beds_per_100k")[0]
+        .0;
+    let capacity_from_the_start = ScheduleSet::new(
+        &model.program,
+        vec![Schedule {
+            slot: capacity,
+            points: vec![(start, 200.0), (start + 5.0, 190.0)],
+            interpolation: Interpolation::Step,
+        }],
+    );
+    let none = ScheduleSet::default();
+    let simulator = Simulator::new(&model.program);
+    for lanes in [LANES, 3] {
+        let overrides: Vec<Vec<(u32, f64)>> = lane_overrides(&model, lanes)
+            .into_iter()
+            .enumerate()
+            .map(|(l, mut o)| {
+                o.push((budget, 1e6 * l as f64));
+                o
+            })
+            .collect();
+        for method in [Method::Euler, Method::Rk4] {
+            let mut time = model.time().clone();
+            time.method = method;
+            let arms = [
+                &none,
+                &later,
+                &from_the_start,
+                &capacity_from_the_start,
+                &later,
+            ];
+            let together = simulator.run_batch_arms(&time, &overrides, &arms);
+            assert_eq!(together.len(), arms.len());
+            for (a, (got, schedules)) in together.iter().zip(arms).enumerate() {
+                let alone = simulator.run_batch(&time, &overrides, schedules);
+                assert_same_results(&format!("{} lanes, arm {a}", lanes), got, &alone);
+            }
+        }
+    }
+    // A lane whose run fails: the same error in every arm.
+    let drain = load_toml(common::DRAIN_TIME_MODEL).unwrap_or_else(|f| panic!("{}", f.render()));
+    let slot = drain.program.params[0].slot;
+    let overrides: Vec<Vec<(u32, f64)>> =
+        [20.0, 4.0, 30.0].iter().map(|&d| vec![(slot, d)]).collect();
+    let simulator = Simulator::new(&drain.program);
+    let time = drain.time().clone();
+    let together = simulator.run_batch_arms(&time, &overrides, &[&none, &none]);
+    for got in &together {
+        assert_same_results("drain", got, &simulator.run_batch(&time, &overrides, &none));
+        assert!(got[1].is_err());
+    }
 }
 
 /// A run that divides by zero fails with the message it has on its own; the others are

@@ -33,6 +33,56 @@ pub fn simulate_batch(
 }
 
 impl Simulator<'_> {
+    /// [`run_batch`](Self::run_batch) of several arms that share their `overrides` (one
+    /// result vector per arm, in `arms` order), bit for bit. An arm whose schedules change
+    /// nothing at the start begins from the same state after the initial phase as a run
+    /// without schedules, so the phase runs once for all such arms (a Monte Carlo run's
+    /// baseline and an intervention that starts later); other arms run on their own.
+    pub fn run_batch_arms(
+        &self,
+        time: &TimeSettings,
+        overrides: &[Vec<(u32, f64)>],
+        arms: &[&ScheduleSet],
+    ) -> Vec<Vec<Result<Results, Diagnostic>>> {
+        let program = self.program;
+        let shares_start = |schedules: &ScheduleSet| {
+            schedules.is_empty()
+                || (schedules.steady_at(time.start) == Some(Steady::Before)
+                    && (schedules.schedules.iter())
+                        .all(|s| program.built_in.binary_search(&s.slot).is_err()))
+        };
+        if !batchable(program, time, overrides.len()) || validate_time(program, time).is_err() {
+            return arms
+                .iter()
+                .map(|schedules| self.run_batch(time, overrides, schedules))
+                .collect();
+        }
+        let no_schedules = ScheduleSet::default();
+        let shared: Vec<bool> = arms.iter().map(|s| shares_start(s)).collect();
+        let last_shared = shared.iter().rposition(|&s| s);
+        let mut start: Option<Batch> = None;
+        (arms.iter().zip(shared).enumerate())
+            .map(|(a, (&schedules, shared))| {
+                if !shared {
+                    return self.run_batch(time, overrides, schedules);
+                }
+                let start = start.get_or_insert_with(|| {
+                    Batch::new(
+                        program,
+                        &self.prepared.network,
+                        time,
+                        &no_schedules,
+                        overrides,
+                    )
+                });
+                // The last arm that shares the start takes it; the others copy it.
+                let mut batch = start.restart_with(schedules, Some(a) != last_shared);
+                batch.run();
+                self.results(time, overrides, schedules, batch)
+            })
+            .collect()
+    }
+
     /// [`simulate_batch`] with this simulator's prepared program.
     pub fn run_batch(
         &self,
@@ -43,9 +93,7 @@ impl Simulator<'_> {
         assert!(overrides.len() <= LANES, "a batch has at most {LANES} runs");
         let program = self.program;
         let scalar = |o: &Vec<(u32, f64)>| self.run(time, o, schedules);
-        // Fixed (pipeline) delays keep a ring buffer per run: those models run lane by lane.
-        if time.method == Method::Dopri5 || !program.fixed_delays.is_empty() || overrides.len() < 2
-        {
+        if !batchable(program, time, overrides.len()) {
             return overrides.iter().map(scalar).collect();
         }
         if let Err(d) = validate_time(program, time) {
@@ -53,6 +101,19 @@ impl Simulator<'_> {
         }
         let mut batch = Batch::new(program, &self.prepared.network, time, schedules, overrides);
         batch.run();
+        self.results(time, overrides, schedules, batch)
+    }
+
+    /// The results of a batch that has run: per lane, its saved rows, or its initial phase's
+    /// error, or (for a lane that failed on the way) the run made on its own, which says why.
+    fn results(
+        &self,
+        time: &TimeSettings,
+        overrides: &[Vec<(u32, f64)>],
+        schedules: &ScheduleSet,
+        batch: Batch,
+    ) -> Vec<Result<Results, Diagnostic>> {
+        let scalar = |o: &Vec<(u32, f64)>| self.run(time, o, schedules);
         let Batch {
             lanes,
             rows,
@@ -75,6 +136,12 @@ impl Simulator<'_> {
             })
             .collect()
     }
+}
+
+/// Whether runs of `program` over `time` can be batched: not with dopri5 (adaptive steps
+/// differ per run), nor with fixed (pipeline) delays (a ring buffer per run), nor for one run.
+fn batchable(program: &Program, time: &TimeSettings, runs: usize) -> bool {
+    time.method != Method::Dopri5 && program.fixed_delays.is_empty() && runs >= 2
 }
 
 struct Batch<'p> {
@@ -149,6 +216,43 @@ impl<'p> Batch<'p> {
             failed: 0,
             times: Vec::new(),
             rows: vec![Vec::new(); overrides.len()],
+        }
+    }
+
+    /// A batch that starts where this one (made without schedules, not yet run) starts, with
+    /// `schedules`, which must change nothing at the start (as
+    /// [`Simulator::run_batch_arms`] checks): each scheduled constant's own value is its
+    /// value in the initialized state, as `Sim::initialize` would record it.
+    /// Its state is copied if `copy`, else moved out (leaving this batch unusable).
+    fn restart_with<'s>(&mut self, schedules: &'s ScheduleSet, copy: bool) -> Batch<'s>
+    where
+        'p: 's,
+    {
+        debug_assert!(self.schedules.is_empty() && self.times.is_empty());
+        let base = (0..LANES)
+            .map(|l| {
+                (schedules.schedules.iter())
+                    .map(|s| self.state.slots[s.slot as usize][l])
+                    .collect()
+            })
+            .collect();
+        Batch {
+            p: self.p,
+            net: self.net,
+            schedules,
+            time: self.time.clone(),
+            state: if copy {
+                self.state.clone()
+            } else {
+                std::mem::replace(&mut self.state, BatchState::empty())
+            },
+            base,
+            schedules_applied: None,
+            lanes: self.lanes.clone(),
+            active: self.active,
+            failed: 0,
+            times: Vec::new(),
+            rows: vec![Vec::new(); self.rows.len()],
         }
     }
 
