@@ -26,6 +26,9 @@ use super::quantiles::{
 /// overlaps (one column's chain, a division per value, would wait on itself).
 const SETTLE_BLOCK: usize = 8;
 
+/// Columns transposed together when rows are kept.
+const KEEP_BLOCK: usize = 8;
+
 /// Columns a task streams (P²) together: their state (about 0.8 KB each) stays in the core's
 /// first-level cache while a round's rows pass through.
 const STREAM_CHUNK: usize = 32;
@@ -107,15 +110,20 @@ impl ColumnStats {
         stream_rows(&mut self.columns, rest);
     }
 
-    /// Transposes `rows` (that fit) into the kept columns, column after column: the rows'
-    /// values for a column are read from a few dozen cache lines that the next column reuses.
+    /// Transposes `rows` (that fit) into the kept columns, a block of [`KEEP_BLOCK`] columns
+    /// at a time: each row's values for the block are read at once, and written to the
+    /// block's columns (a few cache lines that the next rows continue).
     fn keep(&mut self, rows: &[&[f64]]) {
         if self.width == 0 {
             return;
         }
-        for (j, column) in self.kept.chunks_exact_mut(self.capacity).enumerate() {
-            for (kept, row) in column[self.rows..].iter_mut().zip(rows) {
-                *kept = row[j];
+        let (capacity, first) = (self.capacity, self.rows);
+        for (b, block) in self.kept.chunks_mut(KEEP_BLOCK * capacity).enumerate() {
+            let columns = b * KEEP_BLOCK..b * KEEP_BLOCK + block.len() / capacity;
+            for (r, row) in rows.iter().enumerate() {
+                for (c, &x) in row[columns.clone()].iter().enumerate() {
+                    block[c * capacity + first + r] = x;
+                }
             }
         }
         self.rows += rows.len();

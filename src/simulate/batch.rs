@@ -382,15 +382,7 @@ impl<'p> Batch<'p> {
         let rk4 = self.time.method == Method::Rk4;
         let n = self.p.stocks.len();
         let per_lane = || vec![[0.0; LANES]; n];
-        let (mut y0, mut k1, mut k2, mut k3, mut k4, mut stage) = (
-            per_lane(),
-            per_lane(),
-            per_lane(),
-            per_lane(),
-            per_lane(),
-            per_lane(),
-        );
-        let mut pending_previous = vec![[0.0; LANES]; self.p.previous.len()];
+        let mut k1 = per_lane();
         let rows = saved_rows(steps, save_every);
         self.times.reserve_exact(rows);
         for row in &mut self.rows {
@@ -404,6 +396,9 @@ impl<'p> Batch<'p> {
             self.run_native_euler(native, steps, save_every, &mut k1);
             return;
         }
+        let (mut y0, mut k2, mut k3, mut k4, mut stage) =
+            (per_lane(), per_lane(), per_lane(), per_lane(), per_lane());
+        let mut pending_previous = vec![[0.0; LANES]; self.p.previous.len()];
         let mut until_save = 0;
         for k in 0..=steps {
             // Every lane has failed: nothing left to compute (they are re-run on their own).
