@@ -536,12 +536,12 @@ impl<'s> Plan<'s> {
 
     /// The overrides that sampled values (one per uncertain parameter) make.
     fn sample_overrides(s: &Scenario, sampled: &[f64]) -> Vec<(u32, f64)> {
-        s.uncertainty
-            .parameters
-            .iter()
-            .zip(sampled)
-            .flat_map(|(p, &v)| p.slots.iter().map(move |&slot| (slot, v)))
-            .collect()
+        let parameters = &s.uncertainty.parameters;
+        let mut overrides = Vec::with_capacity(parameters.iter().map(|p| p.slots.len()).sum());
+        for (p, &v) in parameters.iter().zip(sampled) {
+            overrides.extend(p.slots.iter().map(|&slot| (slot, v)));
+        }
+        overrides
     }
 
     /// The overrides of one arm of run i for option `option`.
@@ -557,9 +557,11 @@ impl<'s> Plan<'s> {
         } else {
             &s.fixed
         };
-        let mut overrides = fixed.to_vec();
+        let option = &self.option_overrides[option];
+        let mut overrides = Vec::with_capacity(fixed.len() + sample.len() + option.len());
+        overrides.extend_from_slice(fixed);
         overrides.extend_from_slice(sample);
-        overrides.extend_from_slice(&self.option_overrides[option]);
+        overrides.extend_from_slice(option);
         overrides
     }
 

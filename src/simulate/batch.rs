@@ -269,7 +269,7 @@ impl<'p> Batch<'p> {
     /// `Sim::apply_schedules` over lanes. Skipped while the schedules stay in the steady
     /// stretch they were last applied in (most steps: a budget ramp changes values over a few
     /// years of a run's decades), where it would leave every value as it is.
-    #[inline]
+    #[inline(always)]
     fn apply_schedules(&mut self, t: f64) {
         let steady = self.schedules.steady_at(t);
         if steady.is_some() && steady == self.schedules_applied {
@@ -281,6 +281,7 @@ impl<'p> Batch<'p> {
 
     /// Sets every scheduled constant of every lane to its value at `t`, and recomputes its
     /// dependents if a value changed.
+    #[inline(never)]
     fn set_scheduled_values(&mut self, t: f64) {
         let dt = self.time.dt;
         if !self.schedules.is_empty() {

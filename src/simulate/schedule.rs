@@ -116,7 +116,7 @@ impl ScheduleSet {
     /// time of the same [`Steady`] stretch (with the same tolerance): then applying the
     /// schedules again at `t` changes nothing if they were last applied in that stretch.
     /// `None` while some schedule is between its points (or for an empty set).
-    #[inline]
+    #[inline(always)]
     pub fn steady_at(&self, t: f64) -> Option<Steady> {
         let eps = 1e-9 * t.abs().max(1.0);
         let (mut before, mut after) = (!self.schedules.is_empty(), !self.schedules.is_empty());
