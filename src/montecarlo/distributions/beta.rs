@@ -23,8 +23,9 @@
 //! interval's two nodes, so it is non-decreasing across nodes.
 //!
 //! Exact (bit for bit the original search): u < 1/32 and u ≥ 31/32 (6.25 % of uniform u),
-//! where the quantile's derivatives grow without bound; u exactly on a node; the interval containing statrs's switch between
-//! its two continued fractions, x = (a+1)/(a+b+2), where its CDF can jump (by 3e-11 for
+//! where the quantile's derivatives grow without bound; u exactly on a node; the interval
+//! containing statrs's switch between its two continued fractions, x = (a+1)/(a+b+2), where
+//! its CDF can jump (by 3e-11 for
 //! Beta(1e4, 1e4)) and Newton need not settle; intervals ending within 1e-9 of 1, where the
 //! doubles are too coarse for Newton; anything non-finite or outside (0, 1) on the way; and
 //! a = 1 or b = 1 (closed forms, unchanged).
