@@ -28,32 +28,15 @@ fn assert_batch_matches_single_runs(
     let mut time = model.time().clone();
     time.method = method;
     let batch = simulate_batch(&model.program, &time, overrides, schedules);
-    assert_eq!(batch.len(), overrides.len());
-    for (l, (got, o)) in batch.iter().zip(overrides).enumerate() {
-        let want = simulate_with(&model.program, &time, o, schedules);
-        match (got, want) {
-            (Ok(got), Ok(want)) => {
-                assert_eq!(got.times, want.times, "{} lane {l}: times", model.name);
-                assert_eq!(got.columns, want.columns);
-                let bits = |r: &careshift::simulate::Results| -> Vec<u64> {
-                    r.values.iter().map(|v| v.to_bits()).collect()
-                };
-                assert!(
-                    bits(got) == bits(&want),
-                    "{} ({}) lane {l}: values differ from a single run",
-                    model.name,
-                    method.name()
-                );
-            }
-            (Err(got), Err(want)) => assert_eq!(got.message, want.message),
-            (got, want) => panic!(
-                "{} lane {l}: batch {:?} but single run {:?}",
-                model.name,
-                got.as_ref().map(|_| "ok").map_err(|e| &e.message),
-                want.as_ref().map(|_| "ok").map_err(|e| &e.message)
-            ),
-        }
-    }
+    let single: Vec<_> = (overrides.iter())
+        .map(|o| simulate_with(&model.program, &time, o, schedules))
+        .collect();
+    let what = format!(
+        "{} ({}), batch against single runs",
+        model.name,
+        method.name()
+    );
+    assert_same_results(&what, &batch, &single);
 }
 
 #[test]
@@ -104,14 +87,19 @@ fn assert_same_results(
     for (l, (got, want)) in got.iter().zip(want).enumerate() {
         match (got, want) {
             (Ok(got), Ok(want)) => {
-                assert_eq!(got.times, want.times, "{what} lane {l}");
+                assert_eq!(got.times, want.times, "{what} lane {l}: times");
+                assert_eq!(got.columns, want.columns, "{what} lane {l}: columns");
                 let bits = |r: &careshift::simulate::Results| -> Vec<u64> {
                     r.values.iter().map(|v| v.to_bits()).collect()
                 };
                 assert!(bits(got) == bits(want), "{what} lane {l}: values differ");
             }
             (Err(got), Err(want)) => assert_eq!(got.message, want.message, "{what} lane {l}"),
-            _ => panic!("{what} lane {l}: one failed and the other did not"),
+            (got, want) => panic!(
+                "{what} lane {l}: {:?} but {:?}",
+                got.as_ref().map(|_| "ok").map_err(|e| &e.message),
+                want.as_ref().map(|_| "ok").map_err(|e| &e.message)
+            ),
         }
     }
 }
@@ -127,13 +115,20 @@ fn arms_sharing_a_start_equal_batches_of_their_own() {
     let model = load_example("models/care_system.toml");
     let (budget, later) = common::care_budget_ramp(&model);
     let start = model.time().start;
-    let from_the_start = ScheduleSet::new(
-        &model.program,
-        vec![Schedule {
-            slot: budget,
-            points: vec![(start, 2e6), (start + 3.0, 4e6)],
-            interpolation: Interpolation::Linear,
-        }],
+    let one = |slot: u32, points: Vec<(f64, f64)>, interpolation: Interpolation| {
+        ScheduleSet::new(
+            &model.program,
+            vec![Schedule {
+                slot,
+                points,
+                interpolation,
+            }],
+        )
+    };
+    let from_the_start = one(
+        budget,
+        vec![(start, 2e6), (start + 3.0, 4e6)],
+        Interpolation::Linear,
     );
     // Beds per 100k set the bed base, a stock's initial value: a schedule of them from the
     // start changes the initial phase, so that arm cannot start where the others do.
@@ -141,13 +136,10 @@ fn arms_sharing_a_start_equal_batches_of_their_own() {
         .overrides(&[("hospital.beds_per_100k".into(), 0.0)])
         .expect("the care model has hospital.beds_per_100k")[0]
         .0;
-    let capacity_from_the_start = ScheduleSet::new(
-        &model.program,
-        vec![Schedule {
-            slot: capacity,
-            points: vec![(start, 200.0), (start + 5.0, 190.0)],
-            interpolation: Interpolation::Step,
-        }],
+    let capacity_from_the_start = one(
+        capacity,
+        vec![(start, 200.0), (start + 5.0, 190.0)],
+        Interpolation::Step,
     );
     let none = ScheduleSet::default();
     let simulator = Simulator::new(&model.program);
